@@ -32,11 +32,13 @@ __all__ = [
     "CostModel",
     "ScoreFileError",
     "TDCFCoefficients",
+    "align_scores",
     "asv_operating_point",
     "compute_det_curve",
     "compute_eer",
     "eer_per_group",
     "eer_per_condition",
+    "evaluate_trials",
     "min_tdcf",
     "min_tdcf_legacy",
     "min_tdcf_revised",
@@ -517,6 +519,132 @@ def eer_per_condition(
         if bonafide.size and spoof.size:
             results[str(condition)] = compute_eer(bonafide, spoof)[0]
     return results
+
+
+def evaluate_trials(
+    scores: Iterable[float],
+    is_bonafide: Iterable[bool],
+    asv: AsvOperatingPoint | None = None,
+    coefficients: TDCFCoefficients | Mapping[str, float] | None = None,
+    spoof_groups: Mapping[str, Sequence[str]] | None = None,
+    conditions: Mapping[str, Sequence[str]] | None = None,
+    cost_model: CostModel | None = None,
+) -> dict:
+    """All the metrics a set of scored trials supports, as a JSON-ready dict.
+
+    EER always; with ``asv``, the ASV operating point and min t-DCF in the legacy (2019)
+    and revised forms; with ``coefficients`` (C0, C1, C2), the revised min t-DCF from
+    them (the 2021 way); EER per spoof group (all bona fide trials against each group's
+    spoofs: attack, vocoder type) and per condition (bona fide and spoofed trials of one
+    codec or compression).
+
+    Arguments
+    ---------
+    scores : array_like
+        CM score of every trial.
+    is_bonafide : array_like of bool
+        True for bona fide trials.
+    asv : AsvOperatingPoint, optional
+        ASV error rates for t-DCF.
+    coefficients : TDCFCoefficients or mapping, optional
+        Given C0, C1, C2 (used instead of ``asv`` for the revised min t-DCF).
+    spoof_groups : mapping, optional
+        Name (e.g. ``"attack"``) to one value per trial (ignored for bona fide trials).
+    conditions : mapping, optional
+        Name (e.g. ``"codec"``) to one value per trial.
+    cost_model : CostModel, optional
+        Priors and costs (ASVspoof defaults).
+
+    Returns
+    -------
+    dict
+        ``trials``, ``bonafide``, ``spoof``, ``eer_percent``, ``eer_threshold`` and, when
+        computable, ``min_tdcf_legacy``, ``min_tdcf_revised``, ``asv_eer_percent``,
+        ``asv_threshold``, ``per_<name>_eer_percent`` for each group and condition.
+
+    Example
+    -------
+    >>> report = evaluate_trials([0.9, 0.8, 0.1, 0.85], [1, 1, 0, 0],
+    ...     spoof_groups={"attack": ["-", "-", "A01", "A02"]})
+    >>> report["eer_percent"], report["per_attack_eer_percent"]
+    (25.0, {'A01': 0.0, 'A02': 50.0})
+    """
+    values = _as_scores(scores, "scores")
+    positive = np.asarray(is_bonafide, dtype=bool).reshape(-1)
+    if positive.shape != values.shape:
+        raise ValueError(f"{positive.size} labels for {values.size} scores.")
+    bonafide, spoof = values[positive], values[~positive]
+    eer, threshold = compute_eer(bonafide, spoof)
+    report = {
+        "trials": int(values.size),
+        "bonafide": int(bonafide.size),
+        "spoof": int(spoof.size),
+        "eer_percent": 100 * eer,
+        "eer_threshold": threshold,
+    }
+    if asv is not None:
+        report["min_tdcf_legacy"] = min_tdcf_legacy(bonafide, spoof, asv, cost_model)
+        report["min_tdcf_revised"] = min_tdcf_revised(bonafide, spoof, asv, cost_model)
+        report["asv_eer_percent"] = 100 * asv.eer
+        report["asv_threshold"] = asv.threshold
+    if coefficients is not None:
+        report["min_tdcf_revised"] = min_tdcf(bonafide, spoof, coefficients)[0]
+    for name, groups in (spoof_groups or {}).items():
+        groups = np.asarray(groups)[~positive]
+        per_group = eer_per_group(bonafide, spoof, groups)
+        report[f"per_{name}_eer_percent"] = {k: 100 * v for k, v in per_group.items()}
+    for name, values_of in (conditions or {}).items():
+        per_condition = eer_per_condition(values, positive, values_of)
+        report[f"per_{name}_eer_percent"] = {k: 100 * v for k, v in per_condition.items()}
+    return report
+
+
+def align_scores(
+    scores: Mapping[str, float],
+    utt_ids: Sequence[str],
+    known_ids: Iterable[str] | None = None,
+    score_name: str = "score file",
+    key_name: str = "key",
+) -> np.ndarray:
+    """Returns the scores of ``utt_ids`` in that order; missing ids are a clear error.
+
+    Arguments
+    ---------
+    scores : mapping
+        Utterance id to score (e.g. from ``read_score_file``).
+    utt_ids : sequence of str
+        The trials to evaluate (e.g. the ``eval`` subset of a key).
+    known_ids : iterable of str, optional
+        All ids of the key (default ``utt_ids``): scored ids outside it are an error.
+    score_name, key_name : str
+        How to name both sides in error messages (e.g. their paths).
+
+    Returns
+    -------
+    np.ndarray
+
+    Example
+    -------
+    >>> align_scores({"b": 2.0, "a": 1.0}, ["a", "b"]).tolist()
+    [1.0, 2.0]
+    """
+    missing = [utt for utt in utt_ids if utt not in scores]
+    known = set(utt_ids if known_ids is None else known_ids)
+    unknown = [utt for utt in scores if utt not in known]
+    problems = []
+    if missing:
+        problems.append(
+            f"{len(missing)} of {len(utt_ids)} trials of {key_name} have no score in "
+            f"{score_name} (e.g. {', '.join(missing[:3])})"
+        )
+    if unknown:
+        problems.append(
+            f"{len(unknown)} of {len(scores)} ids of {score_name} are not in {key_name} "
+            f"(e.g. {', '.join(unknown[:3])})"
+        )
+    if problems:
+        raise ValueError("; ".join(problems) + ".")
+    return np.fromiter((scores[utt] for utt in utt_ids), dtype=np.float64, count=len(utt_ids))
 
 
 def read_score_file(path: str | os.PathLike) -> dict[str, float]:

@@ -283,13 +283,9 @@ def _write_manifest(path: Path, rows: Sequence[dict[str, str]], columns: Sequenc
 
 
 def _attach_audio(
-    rows: list[dict[str, str]],
-    flac_folder: Path,
-    check_headers: bool,
-    skip_missing: bool,
-    what: str,
-) -> list[dict[str, str]]:
-    """Adds the ``wav`` path to every row; reports (or drops) missing/unreadable audio.
+    rows: list[dict[str, str]], flac_folder: Path, check_headers: bool, what: str
+) -> tuple[list[dict[str, str]], list[str]]:
+    """Adds the ``wav`` path to every row with audio; describes missing/unreadable files.
 
     Existence is checked from one listing of the folder (fast: 182k files in well under
     a second); with ``check_headers`` every file header is also read with soundfile.
@@ -315,15 +311,19 @@ def _attach_audio(
         if names:
             examples = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
             problems.append(
-                f"{len(names)} of {len(rows)} {what} files {kind} in {folder}: {examples}"
+                f"{len(names)} of {len(rows)} {what} files {kind} in {folder} (e.g. {examples})"
             )
+    return kept, problems
+
+
+def _report_problems(problems: list[str], dropped: int, skip_missing: bool):
+    """Stops on missing or unreadable audio, or logs how many trials were dropped."""
     if problems and not skip_missing:
         raise MissingAudioError(
             "; ".join(problems) + ". Pass skip_missing=True (--skip-missing) to drop them."
         )
     if problems:
-        logger.warning("Dropped %d %s trials: %s", len(rows) - len(kept), what, "; ".join(problems))
-    return kept
+        logger.warning("Dropped %d trials: %s.", dropped, "; ".join(problems))
 
 
 def _signature(inputs: Sequence[Path], options: dict) -> dict:
@@ -421,14 +421,16 @@ def prepare_asvspoof2019_la(
         logger.info("ASVspoof 2019 LA manifests in %s are up to date; skipping.", save_folder)
         return outputs
 
+    kept, problems, dropped = {}, [], 0
     for split, protocol in protocols.items():
-        rows = _attach_audio(
-            read_protocol_2019(protocol),
-            flac_folders[split],
-            check_headers,
-            skip_missing,
-            f"ASVspoof 2019 LA {split}",
+        rows = read_protocol_2019(protocol)
+        kept[split], split_problems = _attach_audio(
+            rows, flac_folders[split], check_headers, f"ASVspoof 2019 LA {split}"
         )
+        problems += split_problems
+        dropped += len(rows) - len(kept[split])
+    _report_problems(problems, dropped, skip_missing)
+    for split, rows in kept.items():
         _write_manifest(manifests[split], rows, MANIFEST_COLUMNS["2019LA"])
         logger.info("Wrote %s (%d trials).", manifests[split], len(rows))
     record.write_text(json.dumps(signature), encoding="utf-8")
@@ -522,7 +524,9 @@ def prepare_asvspoof2021(
             {column: "-" for column in columns} | {"ID": utt_id, "label": UNKNOWN}
             for utt_id in read_trial_list(source)
         ]
-    rows = _attach_audio(rows, flac_folder, check_headers, skip_missing, f"ASVspoof 2021 {track}")
+    kept, problems = _attach_audio(rows, flac_folder, check_headers, f"ASVspoof 2021 {track}")
+    _report_problems(problems, len(rows) - len(kept), skip_missing)
+    rows = kept
     _write_manifest(manifest, rows, columns)
     record.write_text(json.dumps(signature), encoding="utf-8")
     logger.info("Wrote %s (%d trials%s).", manifest, len(rows), "" if is_key else ", no labels")
