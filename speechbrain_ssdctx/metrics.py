@@ -567,7 +567,7 @@ def evaluate_trials(
     >>> report = evaluate_trials([0.9, 0.8, 0.1, 0.85], [1, 1, 0, 0],
     ...     spoof_groups={"attack": ["-", "-", "A01", "A02"]})
     >>> report["eer_percent"], report["per_attack_eer_percent"]
-    (25.0, {'A01': 0.0, 'A02': 50.0})
+    (50.0, {'A01': 0.0, 'A02': 75.0})
     """
     values = _as_scores(scores, "scores")
     positive = np.asarray(is_bonafide, dtype=bool).reshape(-1)

@@ -164,6 +164,7 @@ def format_report(report: Mapping) -> str:
     ...     "eer_threshold": 0.5}))
     trials            2 (1 bona fide, 1 spoof)
     EER               0.0000 %  (threshold 0.5)
+    min t-DCF         n/a (needs ASV scores or C012 coefficients)
     """
     lines = [
         f"{'trials':<17} {report['trials']} ({report['bonafide']} bona fide, "
