@@ -113,8 +113,8 @@ class SincFilterBank(nn.Module):
         # windowing are evaluated in float32 as in the official code, which makes the
         # filters bit-identical to the official ones.
         cutoffs = 2.0 * self.edges_hz[:, None] / sample_rate
-        arguments = (2.0 * self.edges_hz[:, None]).astype(np.float32) * taps / np.float32(
-            sample_rate
+        arguments = (
+            (2.0 * self.edges_hz[:, None]).astype(np.float32) * taps / np.float32(sample_rate)
         )
         low_passes = cutoffs * np.sinc(arguments)
         band_passes = torch.from_numpy(low_passes[1:] - low_passes[:-1]).float()
@@ -373,7 +373,9 @@ class AASIST(nn.Module):
     def __init__(self, variant: str = "AASIST"):
         super().__init__()
         if variant not in _VARIANTS:
-            raise ValueError(f"Unknown AASIST variant {variant!r}; expected one of {list(_VARIANTS)}")
+            raise ValueError(
+                f"Unknown AASIST variant {variant!r}; expected one of {list(_VARIANTS)}"
+            )
         self.variant = variant
         config = _VARIANTS[variant]
         channels = config.encoder_channels[-1][-1]
@@ -470,7 +472,9 @@ class AASIST(nn.Module):
             ``[batch, 2]``, index 1 = bona fide; the score is ``logits[:, 1]``.
         """
         if wavs.dim() != 2:
-            raise ValueError(f"AASIST expects [batch, time] waveforms, got shape {list(wavs.shape)}")
+            raise ValueError(
+                f"AASIST expects [batch, time] waveforms, got shape {list(wavs.shape)}"
+            )
         if wavs.shape[1] < self.min_samples:
             raise ValueError(
                 f"AASIST needs at least {self.min_samples} samples per input, got {wavs.shape[1]}"
@@ -491,7 +495,8 @@ class AASIST(nn.Module):
             (self.pool_hT2, self.pool_hS2),
         )
         out_t, out_s, master = (
-            torch.maximum(self.drop_way(a), self.drop_way(b)) for a, b in zip(branch1, branch2)
+            torch.maximum(self.drop_way(a), self.drop_way(b))
+            for a, b in zip(branch1, branch2, strict=True)
         )
         embedding = torch.cat(
             [
