@@ -52,6 +52,8 @@ class DetectorBrain(sb.Brain):
     ...     hparams={"epoch_counter": EpochCounter(1)},
     ...     run_opts={"noprogressbar": True},
     ... )
+    >>> brain.init_optimizers()
+    >>> brain.on_stage_start(sb.Stage.TRAIN)
     >>> batch = SimpleNamespace(
     ...     id=["a", "b"], sig=(torch.randn(2, 8000), torch.ones(2)),
     ...     label_id=torch.tensor([0, 1]),

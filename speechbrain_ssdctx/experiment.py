@@ -183,9 +183,11 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
         brain.evaluate(datasets[name], min_key="EER", test_loader_kwargs=dict(loader))
         if if_main_process():
             write_score_file(
-                output / "scores" / f"{name}.txt", list(brain.scores), brain.scores.values()
+                output / "scores" / f"{name}.txt", list(brain.scores), list(brain.scores.values())
             )
         rows = read_manifest(manifests[name])
+        if hparams["max_utterances_per_class"] is not None:  # a slice: only its trials
+            rows = [row for row in rows if row["ID"] in brain.scores]
         if rows and rows[0]["label"] == "unknown":
             logger.warning("%s has no keys: scores written, no metrics.", name)
             continue
