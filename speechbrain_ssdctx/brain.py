@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from pathlib import Path
 
 import speechbrain as sb
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from speechbrain.utils.checkpoints import CKPT_PREFIX, METAFNAME, PARAMFILE_EXT
+from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from torch.utils.data import DistributedSampler
 
 from speechbrain_ssdctx.metrics import compute_eer
@@ -89,6 +92,38 @@ class DetectorBrain(sb.Brain):
             self.lr_scheduler = make_scheduler(self.optimizer)
             if self.checkpointer is not None:
                 self.checkpointer.add_recoverable("lr_scheduler", self.lr_scheduler)
+
+    def on_fit_start(self):
+        """As SpeechBrain's, but first sets aside checkpoints that a kill left half-written.
+
+        SpeechBrain writes a checkpoint's files one by one into its folder; a process
+        killed meanwhile leaves a folder that ``recover_if_possible`` would pick and fail
+        on. Such a folder is renamed ``incomplete-CKPT+...`` (which SpeechBrain ignores)
+        and the previous checkpoint is used.
+        """
+        self._compile()
+        self._wrap_distributed()
+        self.init_optimizers()
+        if self.checkpointer is not None:
+            if if_main_process():
+                self._set_aside_incomplete_checkpoints()
+            ddp_barrier()
+            self.checkpointer.recover_if_possible()
+
+    def _set_aside_incomplete_checkpoints(self) -> None:
+        expected = {METAFNAME} | {
+            f"{name}{PARAMFILE_EXT}" for name in self.checkpointer.recoverables
+        }
+        folders = Path(self.checkpointer.checkpoints_dir).glob(f"{CKPT_PREFIX}*")
+        for folder in sorted(f for f in folders if f.is_dir()):
+            missing = expected - {p.name for p in folder.iterdir()}
+            if missing:
+                logger.warning(
+                    "Checkpoint %s lacks %s (the run was killed while saving it); "
+                    "setting it aside and resuming from the previous one.",
+                    folder, sorted(missing),
+                )
+                folder.rename(folder.with_name(f"incomplete-{folder.name}"))
 
     def compute_forward(self, batch, stage):
         """Training: the context loss's parts; evaluation: the detector's logits."""

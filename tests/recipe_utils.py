@@ -31,14 +31,11 @@ def recipe_env() -> dict:
 def train_command(hparams: str, output: Path, *overrides: str, launcher=None) -> list[str]:
     """The command line of a quick training run of ``hparams/<hparams>``."""
     launcher = launcher or [sys.executable]
-    return [
-        *launcher,
-        str(ROOT / "recipes" / "train.py"),
-        str(HPARAMS / hparams),
-        f"--output_folder={output}",
-        *QUICK,
-        *overrides,
-    ]
+    options = {}
+    for option in [f"--output_folder={output}", *QUICK, *overrides]:  # later ones win
+        options[option.split("=")[0]] = option
+    return [*launcher, str(ROOT / "recipes" / "train.py"), str(HPARAMS / hparams),
+            *options.values()]
 
 
 def run_train(hparams: str, output: Path, *overrides: str, launcher=None, timeout=600):
