@@ -24,7 +24,8 @@ import speechbrain as sb
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from speechbrain.utils.checkpoints import CKPT_PREFIX, METAFNAME, PARAMFILE_EXT
+from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
+from speechbrain.utils.checkpoints import CKPT_PREFIX
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from torch.utils.data import DistributedSampler
 
@@ -32,6 +33,9 @@ from speechbrain_ssdctx.metrics import compute_eer
 from speechbrain_ssdctx.reproducibility import RNGState
 
 logger = logging.getLogger(__name__)
+
+#: File written into a checkpoint folder once all its files are saved.
+COMPLETE_MARKER = "COMPLETE"
 
 
 class DetectorBrain(sb.Brain):
@@ -98,8 +102,9 @@ class DetectorBrain(sb.Brain):
 
         SpeechBrain writes a checkpoint's files one by one into its folder; a process
         killed meanwhile leaves a folder that ``recover_if_possible`` would pick and fail
-        on. Such a folder is renamed ``incomplete-CKPT+...`` (which SpeechBrain ignores)
-        and the previous checkpoint is used.
+        on. So every checkpoint saved here gets a ``COMPLETE`` marker once all its files
+        are written; a folder without one is renamed ``incomplete-CKPT+...`` (which
+        SpeechBrain ignores) and the previous checkpoint is used.
         """
         self._compile()
         self._wrap_distributed()
@@ -111,19 +116,30 @@ class DetectorBrain(sb.Brain):
             self.checkpointer.recover_if_possible()
 
     def _set_aside_incomplete_checkpoints(self) -> None:
-        expected = {METAFNAME} | {
-            f"{name}{PARAMFILE_EXT}" for name in self.checkpointer.recoverables
-        }
-        folders = Path(self.checkpointer.checkpoints_dir).glob(f"{CKPT_PREFIX}*")
+        folders = Path(self.checkpointer.checkpoints_dir).glob(f"{CKPT_PREFIX}+*")
         for folder in sorted(f for f in folders if f.is_dir()):
-            missing = expected - {p.name for p in folder.iterdir()}
-            if missing:
+            if not (folder / COMPLETE_MARKER).is_file():
                 logger.warning(
-                    "Checkpoint %s lacks %s (the run was killed while saving it); "
-                    "setting it aside and resuming from the previous one.",
-                    folder, sorted(missing),
+                    "Checkpoint %s is incomplete (the run was killed while saving it); "
+                    "setting it aside and resuming from the previous one.", folder,
                 )
                 folder.rename(folder.with_name(f"incomplete-{folder.name}"))
+
+    def save_checkpoint(self, **kwargs) -> None:
+        """``Checkpointer.save_and_keep_only(**kwargs)``, then the ``COMPLETE`` marker."""
+        self.checkpointer.save_and_keep_only(**kwargs)
+        if if_main_process():
+            (self.checkpointer.find_checkpoint().path / COMPLETE_MARKER).touch()
+
+    def _save_intra_epoch_ckpt(self):
+        """SpeechBrain's intra-epoch checkpoint, with the ``COMPLETE`` marker."""
+        self.save_checkpoint(
+            end_of_epoch=False,
+            num_to_keep=1,
+            ckpt_predicate=lambda c: INTRA_EPOCH_CKPT_FLAG in c.meta,
+            meta={INTRA_EPOCH_CKPT_FLAG: True},
+            verbosity=logging.DEBUG,
+        )
 
     def compute_forward(self, batch, stage):
         """Training: the context loss's parts; evaluation: the detector's logits."""
@@ -209,7 +225,7 @@ class DetectorBrain(sb.Brain):
                 self.lr_scheduler.step()
             self._log({"epoch": epoch, "lr": lr}, train_stats=self.train_stats,
                       valid_stats=self.stage_stats)
-            self.checkpointer.save_and_keep_only(
+            self.save_checkpoint(
                 meta={"EER": self.stage_stats["EER"], "threshold": threshold},
                 min_keys=["EER"],
             )
