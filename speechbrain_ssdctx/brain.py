@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.checkpoints import CKPT_PREFIX
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
+from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
 from speechbrain_ssdctx.metrics import compute_eer
@@ -114,6 +115,21 @@ class DetectorBrain(sb.Brain):
                 self._set_aside_incomplete_checkpoints()
             ddp_barrier()
             self.checkpointer.recover_if_possible()
+
+    def _wrap_distributed(self):
+        """DDP as in SpeechBrain, but SyncBatchNorm only on GPUs (DDP refuses it on the CPU).
+
+        On the CPU (gloo) every rank keeps its own BatchNorm batch statistics; DDP still
+        broadcasts rank 0's running statistics at each forward.
+        """
+        if not self.distributed_launch or self.device_type == "cuda":
+            super()._wrap_distributed()
+            return
+        for name, module in self.modules.items():
+            if any(p.requires_grad for p in module.parameters()):
+                self.modules[name] = DDP(
+                    module, device_ids=None, find_unused_parameters=self.find_unused_parameters
+                )
 
     def _set_aside_incomplete_checkpoints(self) -> None:
         folders = Path(self.checkpointer.checkpoints_dir).glob(f"{CKPT_PREFIX}+*")
