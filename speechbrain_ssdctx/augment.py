@@ -282,9 +282,15 @@ class BandPassMasking(torch.nn.Module):
             )
         taps = self.filters(low_freqs).to(waveforms.device)
         with torch.autocast(device_type=waveforms.device.type, enabled=False):
-            mask = length_to_mask(torch.round(lengths * time), max_len=time)
-            mask = mask.to(device=waveforms.device, dtype=torch.float32)
-            masked = _convolve_same(waveforms.float() * mask, taps) * mask
+            signals = waveforms.float()
+            num_samples = torch.round(lengths * time)
+            padded = bool((num_samples < time).any())
+            if padded:  # zero the padding before (no leak) and after (no tail) filtering
+                mask = length_to_mask(num_samples, max_len=time).to(signals)
+                signals = signals * mask
+            masked = _convolve_same(signals, taps)
+            if padded:
+                masked = masked * mask
         return masked.to(waveforms.dtype), lengths
 
     def get_extra_state(self) -> dict:
