@@ -154,7 +154,8 @@ class MomentumEncoder(torch.nn.Module):
     After each optimiser step, :meth:`update` sets, for every parameter,
     ``theta_k = momentum * theta_k + (1 - momentum) * theta_q``. Buffers (BatchNorm
     running statistics, ``num_batches_tracked``, fixed filterbanks...) are copied from
-    the online detector, not averaged: they already are running averages. The copy
+    the online detector, not averaged: they already are running averages (under DDP,
+    rank 0's are broadcast so that every rank holds the same copy). The copy
     always runs in eval mode (dropout off, BatchNorm normalises with those copied
     running statistics), so its embeddings do not depend on the batch; ``train()``
     leaves it in eval mode. Its parameters never require gradients and its
@@ -219,6 +220,11 @@ class MomentumEncoder(torch.nn.Module):
             param.mul_(self.momentum).add_(params[1][name].detach(), alpha=1.0 - self.momentum)
         for name, buffer in buffers[0].items():
             buffer.copy_(buffers[1][name])
+        if dist.is_available() and dist.is_initialized():
+            # Without SyncBatchNorm (on the CPU) each rank's running statistics follow
+            # its own batches; take rank 0's, as DDP does for the online module.
+            for buffer in self.module.buffers():
+                dist.broadcast(buffer, src=0)
 
     @torch.no_grad()
     def forward(self, *args, **kwargs):
