@@ -73,11 +73,12 @@ def _lcnn_body(in_channels: int) -> nn.Sequential:
 class LCNN(nn.Module):
     """LCNN synthetic speech detector on raw waveforms.
 
-    Front end: SpeechBrain ``Fbank`` (Hamming window, ``n_fft = win_length = 512``
-    samples, hop 128 samples, triangular Mel filters from 0 Hz to Nyquist, log in dB with
-    an 80 dB floor below each utterance's maximum) with first- and second-order deltas
-    (5-frame regression), stacked as three input channels (static, delta, delta-delta) of
-    ``n_mels`` x frames images.
+    Front end: SpeechBrain ``Fbank`` (centred frames, Hamming window,
+    ``n_fft = win_length = 512`` samples, hop 128 samples, power spectrum, SpeechBrain's
+    triangular Mel filters from 0 Hz to Nyquist, log in dB floored 80 dB below each
+    utterance's maximum) with first- and second-order deltas (5-frame regression), stacked
+    as three input channels (static, delta, delta-delta) of ``n_mels`` x frames images.
+    Inputs need at least 16 frames (1,920 samples with the defaults).
 
     Network: the STC LCNN of Lavrentyeva et al. (2019), layers 1-32: nine MFM
     convolutions (5x5, then alternating 1x1 and 3x3) with four 2x2 max-poolings and batch
@@ -191,12 +192,13 @@ class LCNN(nn.Module):
         if wavs.dim() != 2:
             raise ValueError(f"LCNN expects [batch, time] waveforms, got shape {list(wavs.shape)}")
         feats = self.compute_features(wavs)
+        if feats.shape[-1] < 16:
+            raise ValueError(
+                f"LCNN input too short: {wavs.shape[1]} samples give {feats.shape[-1]} frames, "
+                "fewer than the 16 that its four 2x2 poolings need"
+            )
         feats = self.input_norm(feats.flatten(1, 2)).unflatten(1, (3, self.n_mels))
         hidden = self.body(feats)  # [B, 32, n_mels // 16, frames // 16]
-        if hidden.shape[-1] == 0:
-            raise ValueError(
-                f"LCNN input too short: {wavs.shape[1]} samples give no frame after pooling"
-            )
         frames = hidden.flatten(1, 2).transpose(1, 2)  # [B, frames', 32 * (n_mels // 16)]
         pooled = self._pool(frames, lengths)
         embedding = self.fc(self.dropout(pooled))
