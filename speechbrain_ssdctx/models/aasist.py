@@ -384,7 +384,7 @@ class AASIST(nn.Module):
         temp_s, temp_t, temp_h = config.temperatures
         self.embedding_dim = 5 * hetero_dim
 
-        self.conv_time = SincFilterBank(num_filters=70, kernel_size=128, sample_rate=16000)
+        self.conv_time = SincFilterBank(70, kernel_size=128, sample_rate=self.sample_rate)
         self.first_bn = nn.BatchNorm2d(1)
         # Each block is wrapped in its own Sequential only so that the state_dict keys are
         # the official ones ("encoder.<i>.0.<...>").
