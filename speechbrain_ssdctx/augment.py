@@ -178,7 +178,6 @@ class BandPassMasking(torch.nn.Module):
             [0.0, 1.0, 0.0],
             weight=[self.stop_weight, 1.0, self.stop_weight],
             fs=self.sample_rate,
-            maxiter=100,
         )
         return torch.from_numpy(taps).float()
 

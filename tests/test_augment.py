@@ -60,7 +60,6 @@ def test_output_matches_numpy_convolution_with_remez_taps(masking):
             [0, 1, 0],
             weight=[10, 1, 10],
             fs=FS,
-            maxiter=100,
         )
         np.testing.assert_allclose(out, np.convolve(row, taps, mode="same"), atol=1e-4)
 
