@@ -1,1 +1,9 @@
-"""models of speechbrain-ssdctx."""
+"""Synthetic speech detectors: each maps ``[batch, time]`` waveforms (and optional relative
+lengths) to ``(embedding [batch, embedding_dim], logits [batch, 2])``, index 1 = bona fide.
+"""
+
+from speechbrain_ssdctx.models.aasist import AASIST
+from speechbrain_ssdctx.models.detector import Detector
+from speechbrain_ssdctx.models.lcnn import LCNN
+
+__all__ = ["AASIST", "Detector", "LCNN"]

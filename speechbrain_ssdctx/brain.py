@@ -1,0 +1,255 @@
+"""The training loop: a SpeechBrain ``Brain`` for any (embedding, logits) spoofing detector.
+
+``DetectorBrain`` trains a detector with the paper's context strategy (``ContextLoss``:
+InF and InI, each switchable in YAML, both off = plain training), keeps the checkpoint
+with the lowest dev EER, and scores test sets. It expects:
+
+- ``modules``: ``detector`` (forward(wavs, lengths) -> (embedding, logits[B, 2])) and
+  ``context`` (a ``speechbrain_ssdctx.context.ContextLoss``);
+- batches with ``id``, ``sig`` (padded waveforms) and ``label_id`` (1 = bona fide);
+- hparams: ``epoch_counter``, optionally ``lr_scheduler`` (a callable taking the
+  optimiser, stepped once per epoch) and ``train_logger``.
+
+Authors
+ * speechbrain-ssdctx contributors
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from pathlib import Path
+
+import speechbrain as sb
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
+from speechbrain.utils.checkpoints import CKPT_PREFIX
+from speechbrain.utils.distributed import ddp_barrier, if_main_process
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DistributedSampler
+
+from speechbrain_ssdctx.metrics import compute_eer
+from speechbrain_ssdctx.reproducibility import RNGState
+
+logger = logging.getLogger(__name__)
+
+#: File written into a checkpoint folder once all its files are saved.
+COMPLETE_MARKER = "COMPLETE"
+
+
+class DetectorBrain(sb.Brain):
+    """Trains a spoofing detector with optional InF / InI and picks the best dev-EER model.
+
+    After ``evaluate``, ``self.scores`` holds ``{utt_id: score}`` of the evaluated set and
+    ``self.stage_stats`` the stage's loss and EER. Scores are the bona fide logit
+    (``logits[:, 1]``), computed in float32.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> from speechbrain.utils.epoch_loop import EpochCounter
+    >>> from speechbrain_ssdctx.context import ContextLoss
+    >>> from speechbrain_ssdctx.models import LCNN
+    >>> detector = LCNN()
+    >>> context = ContextLoss(detector, embedding_dim=detector.embedding_dim, use_ini=False)
+    >>> brain = DetectorBrain(
+    ...     modules={"detector": detector, "context": context},
+    ...     opt_class=lambda params: torch.optim.Adam(params, lr=3e-4),
+    ...     hparams={"epoch_counter": EpochCounter(1)},
+    ...     run_opts={"noprogressbar": True},
+    ... )
+    >>> brain.init_optimizers()
+    >>> brain.on_stage_start(sb.Stage.TRAIN)
+    >>> batch = SimpleNamespace(
+    ...     id=["a", "b"], sig=(torch.randn(2, 8000), torch.ones(2)),
+    ...     label_id=torch.tensor([0, 1]),
+    ... )
+    >>> loss = brain.fit_batch(batch)
+    >>> sorted(brain.train_parts)
+    ['cls', 'cls_masked', 'inf']
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rng_state = RNGState(self._module_generators())
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("rng", self.rng_state)
+        self.lr_scheduler = None
+        self.train_parts: dict[str, float] = {}
+        self.stage_stats: dict[str, float] = {}
+        self.scores: dict[str, float] = {}
+
+    def _module_generators(self) -> dict[str, torch.Generator]:
+        """The ``generator`` attributes of submodules (e.g. the masking's), by name."""
+        return {
+            name or "root": module.generator
+            for name, module in self.modules.named_modules()
+            if isinstance(getattr(module, "generator", None), torch.Generator)
+        }
+
+    def init_optimizers(self):
+        """Creates the optimiser, then the per-epoch learning-rate scheduler on it."""
+        super().init_optimizers()
+        make_scheduler = getattr(self.hparams, "lr_scheduler", None)
+        if make_scheduler is not None and self.opt_class is not None:
+            self.lr_scheduler = make_scheduler(self.optimizer)
+            if self.checkpointer is not None:
+                self.checkpointer.add_recoverable("lr_scheduler", self.lr_scheduler)
+
+    def on_fit_start(self):
+        """As SpeechBrain's, but first sets aside checkpoints that a kill left half-written.
+
+        SpeechBrain writes a checkpoint's files one by one into its folder; a process
+        killed meanwhile leaves a folder that ``recover_if_possible`` would pick and fail
+        on. So every checkpoint saved here gets a ``COMPLETE`` marker once all its files
+        are written; a folder without one is renamed ``incomplete-CKPT+...`` (which
+        SpeechBrain ignores) and the previous checkpoint is used.
+        """
+        self._compile()
+        self._wrap_distributed()
+        self.init_optimizers()
+        if self.checkpointer is not None:
+            if if_main_process():
+                self._set_aside_incomplete_checkpoints()
+            ddp_barrier()
+            self.checkpointer.recover_if_possible()
+
+    def _wrap_distributed(self):
+        """DDP as in SpeechBrain, but SyncBatchNorm only on GPUs (DDP refuses it on the CPU).
+
+        On the CPU (gloo) every rank keeps its own BatchNorm batch statistics; DDP still
+        broadcasts rank 0's running statistics at each forward.
+        """
+        if not self.distributed_launch or self.device_type == "cuda":
+            super()._wrap_distributed()
+            return
+        for name, module in self.modules.items():
+            if any(p.requires_grad for p in module.parameters()):
+                self.modules[name] = DDP(
+                    module, device_ids=None, find_unused_parameters=self.find_unused_parameters
+                )
+
+    def _set_aside_incomplete_checkpoints(self) -> None:
+        folders = Path(self.checkpointer.checkpoints_dir).glob(f"{CKPT_PREFIX}+*")
+        for folder in sorted(f for f in folders if f.is_dir()):
+            if not (folder / COMPLETE_MARKER).is_file():
+                logger.warning(
+                    "Checkpoint %s is incomplete (the run was killed while saving it); "
+                    "setting it aside and resuming from the previous one.", folder,
+                )
+                folder.rename(folder.with_name(f"incomplete-{folder.name}"))
+
+    def save_checkpoint(self, **kwargs) -> None:
+        """``Checkpointer.save_and_keep_only(**kwargs)``, then the ``COMPLETE`` marker."""
+        self.checkpointer.save_and_keep_only(**kwargs)
+        if if_main_process():
+            (self.checkpointer.find_checkpoint().path / COMPLETE_MARKER).touch()
+
+    def _save_intra_epoch_ckpt(self):
+        """SpeechBrain's intra-epoch checkpoint, with the ``COMPLETE`` marker."""
+        self.save_checkpoint(
+            end_of_epoch=False,
+            num_to_keep=1,
+            ckpt_predicate=lambda c: INTRA_EPOCH_CKPT_FLAG in c.meta,
+            meta={INTRA_EPOCH_CKPT_FLAG: True},
+            verbosity=logging.DEBUG,
+        )
+
+    def compute_forward(self, batch, stage):
+        """Training: the context loss's parts; evaluation: the detector's logits."""
+        wavs, lens = batch.sig
+        wavs, lens = wavs.to(self.device), lens.to(self.device)
+        if stage == sb.Stage.TRAIN:
+            labels = batch.label_id.to(self.device)
+            return self.modules.context(self.modules.detector, wavs, lens, labels)
+        _, logits = self.modules.detector(wavs, lens)
+        return logits
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Training: the total loss (its parts kept for logging); else cross-entropy."""
+        if stage == sb.Stage.TRAIN:
+            total, parts = predictions
+            self._accumulate_parts(parts)
+            return total
+        logits = predictions.float()
+        labels = batch.label_id.to(logits.device)
+        for utt_id, score in zip(batch.id, logits[:, 1].tolist(), strict=True):
+            self.scores[utt_id] = score
+        for utt_id, label in zip(batch.id, labels.tolist(), strict=True):
+            self.labels[utt_id] = label
+        return F.cross_entropy(logits, labels)
+
+    def _accumulate_parts(self, parts: dict[str, torch.Tensor]) -> None:
+        for name, value in parts.items():
+            self._part_sums[name] += float(value.detach())
+        self._part_count += 1
+        self.train_parts = {k: v / self._part_count for k, v in self._part_sums.items()}
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """After each optimiser step: momentum update of the encoder, then enqueue."""
+        if should_step:
+            self.modules.context.after_step(self.modules.detector)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the per-stage accumulators."""
+        self._part_sums: dict[str, float] = defaultdict(float)
+        self._part_count = 0
+        self.scores = {}
+        self.labels: dict[str, int] = {}
+
+    def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
+        """Shards dev and test sets over DDP ranks too (SpeechBrain only shards training);
+        ``on_stage_end`` gathers the scores back."""
+        if stage != sb.Stage.TRAIN and self.distributed_launch:
+            loader_kwargs["sampler"] = DistributedSampler(dataset, shuffle=False)
+        return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
+
+    def _gather_scores(self) -> None:
+        """Unites the scores of all ranks (a DistributedSampler may repeat a few)."""
+        if not (dist.is_available() and dist.is_initialized()):
+            return
+        gathered = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, (self.scores, self.labels))
+        for scores, labels in gathered:
+            self.scores.update(scores)
+            self.labels.update(labels)
+
+    def stage_eer(self) -> tuple[float, float]:
+        """EER (fraction) and its threshold over the scores of the current stage."""
+        bonafide = [s for u, s in self.scores.items() if self.labels[u] == 1]
+        spoof = [s for u, s in self.scores.items() if self.labels[u] == 0]
+        if not bonafide or not spoof:
+            raise ValueError(
+                f"EER needs both classes: got {len(bonafide)} bona fide and "
+                f"{len(spoof)} spoofed scores"
+            )
+        return compute_eer(torch.tensor(bonafide).numpy(), torch.tensor(spoof).numpy())
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs the epoch, steps the scheduler and keeps the best dev-EER checkpoint."""
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss, **self.train_parts}
+            return
+        self._gather_scores()
+        eer, threshold = self.stage_eer()
+        self.stage_stats = {"loss": stage_loss, "EER": 100 * eer, "threshold": threshold}
+        if stage == sb.Stage.VALID:
+            lr = self.optimizer.param_groups[0]["lr"]
+            if self.lr_scheduler is not None:
+                self.lr_scheduler.step()
+            self._log({"epoch": epoch, "lr": lr}, train_stats=self.train_stats,
+                      valid_stats=self.stage_stats)
+            self.save_checkpoint(
+                meta={"EER": self.stage_stats["EER"], "threshold": threshold},
+                min_keys=["EER"],
+            )
+        else:
+            self._log({"Epoch loaded": self.hparams.epoch_counter.current},
+                      test_stats=self.stage_stats)
+
+    def _log(self, meta: dict, **stats) -> None:
+        train_logger = getattr(self.hparams, "train_logger", None)
+        if train_logger is not None:
+            train_logger.log_stats(stats_meta=meta, **stats)

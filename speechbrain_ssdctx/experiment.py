@@ -1,0 +1,215 @@
+"""The steps of a training recipe that are not the training loop itself.
+
+``recipes/train.py`` reads like the paper's set-up: prepare the data (ASVspoof 2019 LA, or
+the bundled demo corpus when no folder is given, plus 2021 LA / DF when given), build the
+datasets, train with ``DetectorBrain``, then score every test set with the best dev-EER
+checkpoint and write score files, ``results.json`` and ``results.md``. The functions here
+do those steps, so other recipes can reuse them.
+
+Authors
+ * speechbrain-ssdctx contributors
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from pathlib import Path
+
+import ruamel.yaml
+import speechbrain as sb
+from hyperpyyaml import resolve_references
+from speechbrain.utils.distributed import if_main_process, run_on_main
+
+from speechbrain_ssdctx.cli.evaluate import evaluate_scores, official_c012
+from speechbrain_ssdctx.data import (
+    demo_corpus_folder,
+    prepare_asvspoof2019_la,
+    prepare_asvspoof2021,
+    read_asv_scores,
+)
+from speechbrain_ssdctx.data.asvspoof import read_manifest
+from speechbrain_ssdctx.data.dataio import load_datasets
+from speechbrain_ssdctx.metrics import asv_operating_point, write_score_file
+from speechbrain_ssdctx.report import write_results
+
+logger = logging.getLogger(__name__)
+
+
+def resolved_value(hparams_file: str | os.PathLike, key: str, overrides=None):
+    """Reads one top-level value of a HyperPyYAML file, references resolved, no objects built.
+
+    Arguments
+    ---------
+    hparams_file : path
+        The YAML file.
+    key : str
+        A top-level key.
+    overrides : list of str or dict, optional
+        Command-line style overrides (``["--seed=3"]``) or a mapping.
+
+    Example
+    -------
+    >>> resolved_value("hparams/lcnn_inf_ini.yaml", "output_folder", ["--seed=7"])
+    'results/lcnn_inf_ini/7'
+    """
+    return _resolved_tree(hparams_file, overrides)[key]
+
+
+def _resolved_tree(hparams_file, overrides):
+    if isinstance(overrides, list | tuple):
+        _, _, overrides = sb.parse_arguments([os.fspath(hparams_file), *overrides])
+    with open(hparams_file, encoding="utf-8") as stream:
+        text = resolve_references(stream, overrides or {}).getvalue()
+    return ruamel.yaml.YAML().load(text)
+
+
+def write_inference_yaml(hparams_file, overrides, path: str | os.PathLike, hparams) -> None:
+    """Writes the self-contained inference definition of the trained detector.
+
+    ``inference.yaml`` holds the ``detector`` node of the training file (references
+    resolved, overrides applied), the sample rate and the evaluation window policy, so
+    ``ssdctx-export`` can build an inference folder without the training set-up.
+    """
+    tree = _resolved_tree(hparams_file, overrides)
+    window = eval_window(hparams)
+    inference = {
+        "sample_rate": hparams["sample_rate"],
+        "window_policy": window["eval_policy"],
+        "window_samples": window["eval_num_samples"],
+        "detector": tree["detector"],
+    }
+    stream = io.StringIO()
+    ruamel.yaml.YAML().dump(inference, stream)
+    Path(path).write_text(stream.getvalue(), encoding="utf-8")
+
+
+def eval_window(hparams) -> dict:
+    """The evaluation window policy of the hparams, as ``load_datasets`` arguments."""
+    policy = hparams["eval_window"]
+    samples = None
+    if policy == "first":
+        samples = int(round(hparams["eval_seconds"] * hparams["sample_rate"]))
+    return {"eval_policy": policy, "eval_num_samples": samples}
+
+
+def prepare_manifests(hparams) -> dict[str, Path]:
+    """Prepares every corpus the hparams name (on the main process) and returns the paths.
+
+    Keys: ``train``, ``dev``, ``2019LA_eval`` (manifests), ``asv_dev``, ``asv_eval`` (ASV
+    scores, when the corpus has them), ``2021LA_eval``, ``2021DF_eval`` (when given).
+    """
+    data_folder = hparams["data_folder"] or demo_corpus_folder()
+    if hparams["data_folder"] is None:
+        logger.info("No --data_folder: using the bundled demo corpus %s", data_folder)
+    save_folder = Path(hparams["manifest_folder"])
+    skip = hparams["skip_missing_audio"]
+    run_on_main(
+        _prepare_all,
+        kwargs={"hparams": hparams, "data_folder": data_folder, "save_folder": save_folder},
+    )
+    # Everything is up to date now: these calls only return the paths.
+    paths = prepare_asvspoof2019_la(data_folder, save_folder, skip_missing=skip)
+    manifests = {
+        "train": paths["train"],
+        "dev": paths["dev"],
+        "2019LA_eval": paths["eval"],
+    }
+    manifests.update({k: v for k, v in paths.items() if k.startswith("asv_")})
+    for track in ("LA", "DF"):
+        folder = hparams[f"{track.lower()}2021_folder"]
+        if folder is not None:
+            manifests[f"2021{track}_eval"] = prepare_asvspoof2021(
+                folder, save_folder, track, hparams[f"{track.lower()}2021_keys"], skip
+            )
+    return manifests
+
+
+def _prepare_all(hparams, data_folder, save_folder) -> None:
+    skip = hparams["skip_missing_audio"]
+    prepare_asvspoof2019_la(data_folder, save_folder, skip_missing=skip)
+    for track in ("LA", "DF"):
+        folder = hparams[f"{track.lower()}2021_folder"]
+        if folder is not None:
+            prepare_asvspoof2021(
+                folder, save_folder, track, hparams[f"{track.lower()}2021_keys"], skip
+            )
+
+
+def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
+    """The ``DynamicItemDataset`` of every manifest (random crops for ``train``).
+
+    With ``max_utterances_per_class`` set, every set keeps only that many bona fide and
+    that many spoofed utterances (the first ones), for quick checks.
+    """
+    csvs = {name: path for name, path in manifests.items() if not name.startswith("asv_")}
+    datasets = load_datasets(
+        csvs,
+        train_num_samples=int(round(hparams["train_seconds"] * hparams["sample_rate"])),
+        sample_rate=hparams["sample_rate"],
+        **eval_window(hparams),
+    )
+    limit = hparams["max_utterances_per_class"]
+    if limit is not None:
+        datasets = {name: _balanced_slice(data, limit) for name, data in datasets.items()}
+    return datasets
+
+
+def _balanced_slice(dataset, limit: int):
+    keep, counts = [], {}
+    with dataset.output_keys_as(["id", "label_id"]):
+        for item in dataset:
+            label = item["label_id"]
+            if counts.get(label, 0) < limit:
+                counts[label] = counts.get(label, 0) + 1
+                keep.append(item["id"])
+    return dataset.filtered_sorted(key_test={"id": lambda utt: utt in set(keep)})
+
+
+def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) -> dict:
+    """Scores every evaluation set with the best dev-EER checkpoint and evaluates it.
+
+    Writes ``scores/<set>.txt`` (``utt_id score``, for the official tools) and returns the
+    reports (``speechbrain_ssdctx.cli.evaluate.evaluate_scores``). A 2021 set prepared
+    without keys is scored but not evaluated.
+    """
+    output = Path(hparams["output_folder"])
+    results = {}
+    loader = {"batch_size": hparams["eval_batch_size"], "num_workers": hparams["num_workers"]}
+    for name in ("dev", "2019LA_eval", "2021LA_eval", "2021DF_eval"):
+        if name not in datasets:
+            continue
+        brain.evaluate(datasets[name], min_key="EER", test_loader_kwargs=dict(loader))
+        if if_main_process():
+            write_score_file(
+                output / "scores" / f"{name}.txt", list(brain.scores), list(brain.scores.values())
+            )
+        rows = read_manifest(manifests[name])
+        if hparams["max_utterances_per_class"] is not None:  # a slice: only its trials
+            rows = [row for row in rows if row["ID"] in brain.scores]
+        if rows and rows[0]["label"] == "unknown":
+            logger.warning("%s has no keys: scores written, no metrics.", name)
+            continue
+        results[name] = evaluate_scores(
+            brain.scores, rows, asv=_asv_point(manifests, name), c012=_c012(name),
+            score_name=f"{name} scores", key_name=str(manifests[name]),
+        )
+        logger.info("%s: EER %.3f%%", name, results[name]["eer_percent"])
+    if if_main_process():
+        write_results(results, output)
+    return results
+
+
+def _asv_point(manifests, name):
+    """The ASV operating point of a 2019 LA set (its organisers' ASV scores), if present."""
+    key = {"dev": "asv_dev", "2019LA_eval": "asv_eval"}.get(name)
+    if key not in manifests:
+        return None
+    asv = read_asv_scores(manifests[key])
+    return asv_operating_point(asv.target, asv.nontarget, asv.spoof)
+
+
+def _c012(name):
+    """The official C012 coefficients of 2021 LA (revised min t-DCF), else None."""
+    return official_c012("eval") if name == "2021LA_eval" else None

@@ -1,0 +1,232 @@
+"""The InI machinery: a momentum (EMA) copy of the detector and a FIFO memory bank of its
+embeddings.
+
+Authors:
+- speechbrain-ssdctx contributors (2025)
+"""
+
+import copy
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+
+def unwrap_ddp(module: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a ``DistributedDataParallel`` wrapper (or the module itself).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        A module, wrapped or not.
+
+    Returns
+    -------
+    torch.nn.Module
+        The wrapped module.
+
+    Example
+    -------
+    >>> linear = torch.nn.Linear(2, 2)
+    >>> unwrap_ddp(linear) is linear
+    True
+    """
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+class MemoryBank(torch.nn.Module):
+    """A FIFO queue of embeddings and their labels, kept in buffers.
+
+    The queue lives in buffers, so it follows the module's device and is saved and
+    restored with its ``state_dict`` (hence by SpeechBrain's Checkpointer). Under
+    ``torch.distributed``, :meth:`enqueue` first all-gathers the entries of every rank
+    (in rank order; ranks may hold different batch sizes), so all ranks keep identical
+    banks.
+
+    Arguments
+    ---------
+    size : int
+        Capacity (number of entries).
+    dim : int
+        Embedding size.
+
+    Example
+    -------
+    >>> bank = MemoryBank(size=3, dim=2)
+    >>> bank.enqueue(torch.ones(2, 2), torch.tensor([1, 0]))
+    >>> bank.enqueue(torch.zeros(2, 2), torch.tensor([0, 0]))
+    >>> bank.embeddings
+    tensor([[1., 1.],
+            [0., 0.],
+            [0., 0.]])
+    >>> bank.labels
+    tensor([0, 0, 0])
+    """
+
+    def __init__(self, size: int, dim: int):
+        super().__init__()
+        if size < 1 or dim < 1:
+            raise ValueError(f"MemoryBank: size and dim must be positive, got {size}, {dim}")
+        self.size = size
+        self.dim = dim
+        self.register_buffer("bank_embeddings", torch.zeros(size, dim))
+        self.register_buffer("bank_labels", torch.zeros(size, dtype=torch.long))
+        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
+        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+
+    def __len__(self) -> int:
+        return int(self.filled)
+
+    @property
+    def embeddings(self) -> torch.Tensor:
+        """``[filled, dim]`` stored embeddings, oldest first."""
+        return self._in_fifo_order(self.bank_embeddings)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """``[filled]`` labels of the stored embeddings, oldest first."""
+        return self._in_fifo_order(self.bank_labels)
+
+    def _in_fifo_order(self, storage: torch.Tensor) -> torch.Tensor:
+        filled, ptr = int(self.filled), int(self.ptr)
+        if filled < self.size:
+            return storage[:filled]
+        return torch.cat([storage[ptr:], storage[:ptr]])
+
+    @torch.no_grad()
+    def enqueue(self, embeddings: torch.Tensor, labels: torch.Tensor) -> None:
+        """Appends a batch, dropping the oldest entries when the bank is full.
+
+        Arguments
+        ---------
+        embeddings : torch.Tensor
+            ``[N, dim]`` embeddings (stored detached, in float32). ``N`` may exceed
+            the free space or even the size (then only the newest ``size`` remain).
+        labels : torch.Tensor
+            ``[N]`` (or ``[N, 1]``) integer labels.
+        """
+        labels = labels.reshape(-1)
+        if embeddings.dim() != 2 or embeddings.shape[1] != self.dim:
+            raise ValueError(
+                f"MemoryBank.enqueue: embeddings must be [N, {self.dim}], "
+                f"got {tuple(embeddings.shape)}"
+            )
+        if labels.numel() != embeddings.shape[0]:
+            raise ValueError(
+                f"MemoryBank.enqueue: {embeddings.shape[0]} embeddings but {labels.numel()} labels"
+            )
+        embeddings = embeddings.detach().float().to(self.bank_embeddings.device)
+        labels = labels.detach().long().to(self.bank_labels.device)
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            embeddings, labels = _all_gather_rows(embeddings, labels)
+        count = embeddings.shape[0]
+        # Only the newest `size` rows can survive; they land where a row-by-row write
+        # of the whole batch would have left them.
+        skipped = max(count - self.size, 0)
+        embeddings, labels = embeddings[skipped:], labels[skipped:]
+        start = int(self.ptr) + skipped
+        index = (start + torch.arange(len(labels), device=labels.device)) % self.size
+        self.bank_embeddings[index] = embeddings
+        self.bank_labels[index] = labels
+        self.ptr.fill_((int(self.ptr) + count) % self.size)
+        self.filled.fill_(min(int(self.filled) + count, self.size))
+
+
+def _all_gather_rows(*tensors: torch.Tensor) -> list[torch.Tensor]:
+    """All-gathers tensors whose first dimension differs between ranks (pads, then trims)."""
+    count = torch.tensor([tensors[0].shape[0]], device=tensors[0].device)
+    counts = [torch.zeros_like(count) for _ in range(dist.get_world_size())]
+    dist.all_gather(counts, count)
+    counts = [int(c) for c in counts]
+    gathered = []
+    for tensor in tensors:
+        padded = tensor.new_zeros((max(counts),) + tensor.shape[1:])
+        padded[: tensor.shape[0]] = tensor
+        pieces = [torch.zeros_like(padded) for _ in counts]
+        dist.all_gather(pieces, padded)
+        gathered.append(torch.cat([p[:c] for p, c in zip(pieces, counts, strict=True)]))
+    return gathered
+
+
+class MomentumEncoder(torch.nn.Module):
+    """A frozen copy of a detector that follows it by exponential moving average.
+
+    After each optimiser step, :meth:`update` sets, for every parameter,
+    ``theta_k = momentum * theta_k + (1 - momentum) * theta_q``. Buffers (BatchNorm
+    running statistics, ``num_batches_tracked``, fixed filterbanks...) are copied from
+    the online detector, not averaged: they already are running averages (under DDP,
+    rank 0's are broadcast so that every rank holds the same copy). The copy
+    always runs in eval mode (dropout off, BatchNorm normalises with those copied
+    running statistics), so its embeddings do not depend on the batch; ``train()``
+    leaves it in eval mode. Its parameters never require gradients and its
+    ``forward`` runs under ``torch.no_grad()``. Its state is in ``state_dict``.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        The online detector (deep-copied; a DistributedDataParallel wrapper is removed).
+    momentum : float
+        alpha in [0, 1); 0 makes the copy follow the detector exactly.
+
+    Example
+    -------
+    >>> online = torch.nn.Linear(2, 1)
+    >>> encoder = MomentumEncoder(online, momentum=0.9)
+    >>> with torch.no_grad():
+    ...     _ = online.bias.fill_(1.0)
+    ...     _ = encoder.module.bias.fill_(0.0)
+    >>> encoder.update(online)
+    >>> encoder.module.bias.data
+    tensor([0.1000])
+    """
+
+    def __init__(self, module: torch.nn.Module, momentum: float = 0.999):
+        super().__init__()
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"MomentumEncoder: momentum must be in [0, 1), got {momentum}")
+        self.momentum = momentum
+        self.module = copy.deepcopy(unwrap_ddp(module))
+        self.module.requires_grad_(False)
+        self.module.eval()
+
+    def train(self, mode: bool = True) -> "MomentumEncoder":
+        """Sets this wrapper's mode; the copied detector stays in eval mode."""
+        super().train(mode)
+        self.module.eval()
+        return self
+
+    @torch.no_grad()
+    def update(self, online: torch.nn.Module) -> None:
+        """One EMA step of the parameters towards ``online``; buffers are copied.
+
+        Arguments
+        ---------
+        online : torch.nn.Module
+            The online detector (may be wrapped in DistributedDataParallel).
+        """
+        online = unwrap_ddp(online)
+        pairs = [
+            (dict(self.module.named_parameters()), dict(online.named_parameters())),
+            (dict(self.module.named_buffers()), dict(online.named_buffers())),
+        ]
+        for mine, theirs in pairs:
+            if mine.keys() != theirs.keys():
+                raise ValueError(
+                    "MomentumEncoder.update: the online module's parameters or buffers differ "
+                    f"from the copy's: {sorted(mine.keys() ^ theirs.keys())[:5]}"
+                )
+        params, buffers = pairs
+        for name, param in params[0].items():
+            param.mul_(self.momentum).add_(params[1][name].detach(), alpha=1.0 - self.momentum)
+        for name, buffer in buffers[0].items():
+            buffer.copy_(buffers[1][name])
+        if dist.is_available() and dist.is_initialized():
+            # Without SyncBatchNorm (on the CPU) each rank's running statistics follow
+            # its own batches; take rank 0's, as DDP does for the online module.
+            for buffer in self.module.buffers():
+                dist.broadcast(buffer, src=0)
+
+    @torch.no_grad()
+    def forward(self, *args, **kwargs):
+        """Runs the copied detector without gradients (same arguments and outputs)."""
+        return self.module(*args, **kwargs)

@@ -1,0 +1,167 @@
+"""Result tables: one run's ``results.json`` / ``results.md`` and the multi-seed summary.
+
+A run's results map a test-set name to the report ``speechbrain_ssdctx.metrics`` makes
+for it (``eer_percent``, ``eer_threshold``, ``bonafide``, ``spoof``, optional
+``min_tdcf_legacy`` / ``min_tdcf_revised`` and ``per_<name>_eer_percent`` breakdowns).
+Each set has a primary t-DCF, as in the ASVspoof challenges and the paper: the legacy
+(2019) form for 2019 LA, the revised form for 2021 LA, none for 2021 DF.
+
+Authors
+ * speechbrain-ssdctx contributors
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+# Display order, titles and primary t-DCF form of the test sets the recipes know.
+SET_TITLES = {
+    "dev": "2019 LA dev",
+    "2019LA_eval": "2019 LA eval",
+    "2021LA_eval": "2021 LA eval",
+    "2021DF_eval": "2021 DF eval",
+}
+PRIMARY_TDCF = {"dev": "legacy", "2019LA_eval": "legacy", "2021LA_eval": "revised"}
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Writes ``text`` to a temporary file beside ``path``, then renames it into place.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.txt")
+    >>> write_text_atomic(path, "hello")
+    >>> open(path).read()
+    'hello'
+    """
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _title(name: str) -> str:
+    return SET_TITLES.get(name, name)
+
+
+def _ordered(names) -> list[str]:
+    known = [n for n in SET_TITLES if n in names]
+    return known + sorted(n for n in names if n not in SET_TITLES)
+
+
+def primary_tdcf(name: str, report: dict) -> float | None:
+    """The set's primary min t-DCF (legacy for 2019 LA, revised for 2021 LA), if computed."""
+    form = PRIMARY_TDCF.get(name)
+    return None if form is None else report.get(f"min_tdcf_{form}")
+
+
+def _cell(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def results_markdown(results: dict[str, dict]) -> str:
+    """Markdown tables of one run: a summary row per set, then each set's breakdowns.
+
+    Example
+    -------
+    >>> report = {"eer_percent": 5.0, "bonafide": 4, "spoof": 8,
+    ...           "per_attack_eer_percent": {"A01": 2.5}}
+    >>> print(results_markdown({"dev": report}))
+    | set | trials (bona fide / spoof) | EER (%) | min t-DCF | form |
+    |---|---|---|---|---|
+    | 2019 LA dev | 4 / 8 | 5.000 | - | legacy |
+    <BLANKLINE>
+    ### 2019 LA dev: EER (%) per attack
+    <BLANKLINE>
+    | attack | EER (%) |
+    |---|---|
+    | A01 | 2.500 |
+    <BLANKLINE>
+    """
+    lines = [
+        "| set | trials (bona fide / spoof) | EER (%) | min t-DCF | form |",
+        "|---|---|---|---|---|",
+    ]
+    for name in _ordered(results):
+        r = results[name]
+        lines.append(
+            f"| {_title(name)} | {r['bonafide']} / {r['spoof']} | {r['eer_percent']:.3f} "
+            f"| {_cell(primary_tdcf(name, r), 4)} | {PRIMARY_TDCF.get(name, '-')} |"
+        )
+    lines.append("")
+    for name in _ordered(results):
+        for key, table in results[name].items():
+            if not (key.startswith("per_") and key.endswith("_eer_percent")) or not table:
+                continue
+            what = key[len("per_") : -len("_eer_percent")]
+            lines += [f"### {_title(name)}: EER (%) per {what}", "", f"| {what} | EER (%) |",
+                      "|---|---|"]
+            lines += [f"| {k} | {v:.3f} |" for k, v in table.items()]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_results(results: dict[str, dict], folder: str | Path) -> None:
+    """Writes ``results.json`` and ``results.md`` into ``folder`` (atomically)."""
+    folder = Path(folder)
+    write_text_atomic(folder / "results.json", json.dumps(results, indent=1, sort_keys=True))
+    write_text_atomic(folder / "results.md", results_markdown(results))
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
+    return mean, math.sqrt(var)
+
+
+def seeds_markdown(per_seed: dict[int, dict[str, dict]]) -> str:
+    """The multi-seed table, shaped like the paper's Table 1 (EER % / min t-DCF per set).
+
+    One row per seed, then the mean, the sample standard deviation and the best (lowest)
+    value of every metric.
+
+    Example
+    -------
+    >>> runs = {1: {"dev": {"eer_percent": 2.0}}, 100: {"dev": {"eer_percent": 4.0}}}
+    >>> print(seeds_markdown(runs))
+    | seed | 2019 LA dev EER (%) |
+    |---|---|
+    | 1 | 2.000 |
+    | 100 | 4.000 |
+    | mean | 3.000 |
+    | std | 1.414 |
+    | best | 2.000 |
+    """
+    sets = _ordered({name for run in per_seed.values() for name in run})
+    columns = []  # (title, digits, value getter)
+    for name in sets:
+        columns.append((f"{_title(name)} EER (%)", 3,
+                        lambda run, n=name: run.get(n, {}).get("eer_percent")))
+        if any(primary_tdcf(name, run.get(name, {})) is not None for run in per_seed.values()):
+            columns.append((f"{_title(name)} min t-DCF", 4,
+                            lambda run, n=name: primary_tdcf(n, run.get(n, {}))))
+    values = {seed: [get(per_seed[seed]) for _, _, get in columns] for seed in sorted(per_seed)}
+    lines = ["| seed | " + " | ".join(c[0] for c in columns) + " |",
+             "|" + "---|" * (len(columns) + 1)]
+    for seed, row in values.items():
+        cells = [_cell(v, c[1]) for v, c in zip(row, columns, strict=True)]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    summaries = {"mean": lambda v: _mean_std(v)[0], "std": lambda v: _mean_std(v)[1],
+                 "best": min}
+    for label, reduce in summaries.items():
+        cells = []
+        for i, column in enumerate(columns):
+            present = [row[i] for row in values.values() if row[i] is not None]
+            cells.append(_cell(reduce(present) if present else None, column[1]))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""Random-generator state as a checkpoint recoverable, for exact resumption.
+
+SpeechBrain's ``Checkpointer`` saves modules, optimisers and counters but no random-generator
+state, so a resumed run draws different crops, masking bands and dropout masks from an
+uninterrupted one. ``RNGState`` closes that gap: add it (last) to the recoverables and a run
+killed at any checkpoint resumes bit for bit.
+
+Under DDP every rank has its own generators (different crops and masking bands per rank);
+saving gathers the states of all ranks into one file and each rank restores its own.
+
+Authors
+ * speechbrain-ssdctx contributors
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from speechbrain.utils.checkpoints import (
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
+
+
+class RNGState:
+    """Saves and restores the python, numpy and torch generators (and any extra ones).
+
+    Arguments
+    ---------
+    generators : dict, optional
+        Extra named ``torch.Generator`` objects to save with the global ones, such as the
+        generator of a ``BandPassMasking``.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> state = RNGState()
+    >>> path = os.path.join(tempfile.mkdtemp(), "rng.ckpt")
+    >>> state.save(path)
+    >>> first = torch.rand(3)
+    >>> state.load(path)
+    >>> torch.equal(first, torch.rand(3))
+    True
+    """
+
+    def __init__(self, generators: dict[str, torch.Generator] | None = None):
+        self.generators = dict(generators or {})
+
+    def add_generator(self, name: str, generator: torch.Generator) -> None:
+        """Registers one more generator to save and restore."""
+        self.generators[name] = generator
+
+    def capture(self) -> dict:
+        """Returns this process's generator states as tensors (safe for weights_only)."""
+        np_state = np.random.get_state()  # noqa: NPY002 (the global state is the point)
+        py_state = random.getstate()
+        state = {
+            "torch": torch.get_rng_state(),
+            "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "numpy_meta": torch.tensor([np_state[2], np_state[3]], dtype=torch.int64),
+            "numpy_gauss": torch.tensor(np_state[4], dtype=torch.float64),
+            "python": torch.tensor(py_state[1], dtype=torch.int64),
+            "python_gauss": torch.tensor(
+                float("nan") if py_state[2] is None else py_state[2], dtype=torch.float64
+            ),
+            "generators": {k: g.get_state() for k, g in self.generators.items()},
+        }
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def restore(self, state: dict) -> None:
+        """Sets this process's generators from a state made by ``capture``."""
+        torch.set_rng_state(state["torch"])
+        meta = state["numpy_meta"].tolist()
+        np.random.set_state(  # noqa: NPY002
+            (
+                "MT19937",
+                state["numpy_keys"].numpy().astype(np.uint32),
+                meta[0],
+                meta[1],
+                float(state["numpy_gauss"]),
+            )
+        )
+        gauss = float(state["python_gauss"])
+        random.setstate((3, tuple(state["python"].tolist()), None if gauss != gauss else gauss))
+        for name, generator_state in state["generators"].items():
+            if name in self.generators:
+                self.generators[name].set_state(generator_state)
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+    @mark_as_saver
+    def save(self, path: str | Path) -> None:
+        """Gathers the states of all ranks (a collective call under DDP) and saves them."""
+        states = [self.capture()]
+        if dist.is_available() and dist.is_initialized():
+            states = [None] * dist.get_world_size()
+            dist.all_gather_object(states, self.capture())
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0:
+            torch.save(states, path)
+
+    @mark_as_loader
+    def load(self, path: str | Path, end_of_epoch: bool = False) -> None:
+        """Restores this rank's states (rank 0's if the file holds fewer ranks)."""
+        del end_of_epoch  # the generators continue where they were, at any checkpoint
+        states = torch.load(path, map_location="cpu", weights_only=True)
+        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        self.restore(states[rank] if rank < len(states) else states[0])
+
+
+# The saver gathers from every rank, so it must run on all of them (it writes on rank 0).
+register_checkpoint_hooks(RNGState, save_on_main_only=False)

@@ -1,0 +1,154 @@
+"""The training recipe end to end: every hparams file, the ablation switches, the outputs."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from recipe_utils import HPARAMS, QUICK, run_train
+
+from speechbrain_ssdctx.brain import DetectorBrain
+from speechbrain_ssdctx.data import demo_corpus_folder
+from speechbrain_ssdctx.data.asvspoof import read_manifest
+from speechbrain_ssdctx.metrics import compute_eer, read_score_file
+
+# The loss parts each system must log (train_log.txt), i.e. which modules are on.
+EXPECTED_PARTS = {
+    "lcnn.yaml": {"cls"},
+    "lcnn_specaug.yaml": {"cls"},
+    "lcnn_inf_ini.yaml": {"cls", "cls_masked", "inf", "ini"},
+    "aasist.yaml": {"cls"},
+    "aasist_inf_ini.yaml": {"cls", "cls_masked", "inf", "ini"},
+    "ecapa_inf_ini.yaml": {"cls", "cls_masked", "inf", "ini"},
+}
+
+
+def test_every_hparams_file_is_covered():
+    assert {p.name for p in HPARAMS.glob("*.yaml")} == set(EXPECTED_PARTS)
+
+
+def logged_parts(output: Path) -> set[str]:
+    """The loss parts in the last epoch line of train_log.txt."""
+    line = [x for x in (output / "train_log.txt").read_text().splitlines() if "epoch:" in x][-1]
+    return set(re.findall(r"train (\w+):", line)) - {"loss"}
+
+
+@pytest.mark.parametrize("hparams", sorted(EXPECTED_PARTS))
+def test_short_run_of_every_system(hparams, tmp_path):
+    output = tmp_path / "run"
+    run_train(hparams, output)
+    assert logged_parts(output) == EXPECTED_PARTS[hparams]
+
+    # Score files hold one score per trial of the (sliced) set, and results.json holds
+    # the EER of exactly those scores (compute_eer is checked against the official
+    # values in test_metrics.py).
+    results = json.loads((output / "results.json").read_text())
+    assert set(results) == {"dev", "2019LA_eval"}
+    for name, split in (("dev", "dev"), ("2019LA_eval", "eval")):
+        scores = read_score_file(output / "scores" / f"{name}.txt")
+        assert len(scores) == 6
+        labels = {row["ID"]: row["label"] for row in read_manifest(
+            demo_corpus_manifest(output, split))}
+        bona = [s for u, s in scores.items() if labels[u] == "bonafide"]
+        spoof = [s for u, s in scores.items() if labels[u] == "spoof"]
+        assert len(bona) == len(spoof) == 3
+        assert results[name]["eer_percent"] == pytest.approx(100 * compute_eer(bona, spoof)[0])
+    assert "| 2019 LA eval |" in (output / "results.md").read_text()
+
+    # inference.yaml rebuilds the trained detector class on its own.
+    with open(output / "inference.yaml") as stream:
+        inference = load_hyperpyyaml(stream)
+    with open(HPARAMS / hparams) as stream:
+        training = load_hyperpyyaml(stream, {"output_folder": str(tmp_path / "unused")})
+    assert type(inference["detector"]) is type(training["detector"])
+    assert inference["window_policy"] == "first" and inference["window_samples"] == 16000
+
+
+def demo_corpus_manifest(output: Path, split: str) -> Path:
+    path = output / "manifests" / f"asvspoof2019_la_{split}.csv"
+    assert str(demo_corpus_folder()) in path.read_text()
+    return path
+
+
+def quick_brain(tmp_path, **overrides):
+    """A DetectorBrain from lcnn_inf_ini.yaml, built in-process with overrides."""
+    overrides = {"output_folder": str(tmp_path), "n_mels": 32, **overrides}
+    with open(HPARAMS / "lcnn_inf_ini.yaml") as stream:
+        hparams = load_hyperpyyaml(stream, overrides)
+    brain = DetectorBrain(
+        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
+        run_opts={"noprogressbar": True}, checkpointer=hparams["checkpointer"],
+    )
+    brain.init_optimizers()
+    brain.on_stage_start(sb.Stage.TRAIN)
+    return brain
+
+
+def fake_batch(batch=4, seconds=0.5):
+    torch.manual_seed(0)
+    return sb.dataio.batch.PaddedBatch([
+        {"id": f"u{i}", "sig": torch.randn(int(16000 * seconds)), "label_id": i % 2}
+        for i in range(batch)
+    ])
+
+
+ABLATIONS = {
+    "baseline": ({"use_inf": False, "use_ini": False}, {"cls"}),
+    "+InF": ({"use_ini": False}, {"cls", "cls_masked", "inf"}),
+    "+InI": ({"use_inf": False}, {"cls", "ini"}),
+    "+InF+InI": ({}, {"cls", "cls_masked", "inf", "ini"}),
+    "+InF without consistency": ({"use_ini": False, "lambda_inf": 0.0},
+                                 {"cls", "cls_masked", "inf"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ABLATIONS))
+def test_ablation_switches_change_the_computed_losses(name, tmp_path):
+    overrides, parts = ABLATIONS[name]
+    brain = quick_brain(tmp_path, **overrides)
+    context = brain.modules.context
+    # Fill the bank once so that L_InI is a real term (it is 0 on an empty bank).
+    brain.fit_batch(fake_batch())
+    brain.on_stage_start(sb.Stage.TRAIN)
+    total, logged = context(brain.modules.detector, *fake_batch().sig, fake_batch().label_id)
+    assert set(logged) == parts
+    # The total is the paper's weighted sum of exactly the enabled parts.
+    weights = {"cls": 1.0, "cls_masked": 1.0, "inf": context.lambda_inf if "inf" in parts
+               else 0.0, "ini": context.lambda_ini if "ini" in parts else 0.0}
+    expected = sum(weights[k] * float(v.detach()) for k, v in logged.items())
+    assert float(total) == pytest.approx(expected, rel=1e-5)
+    if "ini" in parts:
+        assert float(logged["ini"]) > 0
+    if name == "+InF without consistency":  # the KL is logged but gives no gradient
+        assert not logged["inf"].requires_grad
+
+
+def test_learning_rate_halves_after_every_ten_epochs(tmp_path):
+    brain = quick_brain(tmp_path)
+    rates = []
+    for _ in range(25):
+        rates.append(brain.optimizer.param_groups[0]["lr"])
+        brain.lr_scheduler.step()
+    assert rates[:10] == [3e-4] * 10
+    assert rates[10:20] == pytest.approx([1.5e-4] * 10)
+    assert rates[20:25] == pytest.approx([7.5e-5] * 5)
+
+
+def test_bf16_training_runs_with_float32_scores(tmp_path):
+    output = tmp_path / "run"
+    run_train("lcnn_inf_ini.yaml", output, "--precision=bf16")
+    scores = read_score_file(output / "scores" / "dev.txt")
+    assert len(scores) == 6 and all(torch.isfinite(torch.tensor(list(scores.values()))))
+
+
+def test_quick_overrides_are_documented_defaults():
+    # The quick-run overrides only shrink the run; the YAML keeps the paper's settings.
+    with open(HPARAMS / "lcnn_inf_ini.yaml") as stream:
+        hparams = load_hyperpyyaml(stream, {"output_folder": "/tmp/unused"})
+    assert hparams["number_of_epochs"] == 100 and hparams["batch_size"] == 64
+    assert hparams["train_seconds"] == 6.0 and hparams["lr"] == 3e-4
+    assert (hparams["lambda_inf"], hparams["lambda_ini"]) == (0.1, 1.0)
+    assert all(q.startswith("--") for q in QUICK)
