@@ -29,6 +29,12 @@ from speechbrain_ssdctx.inference import load_weights
 #: start (``speechbrain.core.create_experiment_directory``): date, recipe path, yamllint.
 SPEECHBRAIN_HEADER = ("# Generated ", "# ", "# yamllint disable")
 
+#: The score of each ``score_type``, in words, for the model card.
+SCORE_MEANINGS = {
+    "log_odds": "the bona fide log-odds, logit(bona fide) - logit(spoof)",
+    "bonafide_logit": "the bona fide logit (as the official AASIST code)",
+}
+
 #: Keys that export adds to ``inference.yaml``; the training side must not define them.
 ADDED_KEYS = ("threshold", "modules", "pretrainer")
 
@@ -235,6 +241,7 @@ def model_card(run: TrainingRun, hparams: dict, name: str, license: str, trainin
         threshold=f"{run.threshold:.6g}",
         dev_eer=f"{100 * float(run.results['dev'].get('eer', float('nan'))):.3f}",
         ckpt_eer=f"{run.checkpoint_eer:.3f}",
+        score_meaning=SCORE_MEANINGS[hparams.get("score_type", "log_odds")],
         sample_rate=hparams["sample_rate"],
         window=window,
     )
@@ -386,7 +393,7 @@ Window policy: {window}.
 
 ## What the score means
 
-The score is the bona fide log-odds: higher means more likely genuine speech. The
+The score is {score_meaning}: higher means more likely genuine speech. The
 decision threshold stored with the model is **{threshold}**: the equal error rate (EER)
 threshold on the development set (dev EER {dev_eer}%; the exported checkpoint is the one
 with the lowest dev EER, {ckpt_eer}%). A score at or above it is classified bona fide.

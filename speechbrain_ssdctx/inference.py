@@ -12,6 +12,7 @@ Authors
 
 import os
 import pathlib
+import pickle
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import NamedTuple
@@ -21,7 +22,7 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain.utils.fetching import FetchConfig
 
-from speechbrain_ssdctx.data.audio import AudioFileError, apply_window, load_audio
+from speechbrain_ssdctx.data.audio import AudioFileError, apply_window, crop_or_pad, load_audio
 
 #: Short names of the bundled models and their inference YAML in ``pretrained/``.
 BUNDLED_MODELS = {"aasist": "aasist.yaml", "aasist-l": "aasist-l.yaml"}
@@ -85,6 +86,11 @@ def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
         module.load_state_dict(state_dict, strict=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"'{path}' holds Python objects besides weights; refusing to unpickle them "
+            f"(torch.load weights_only=True): {error}"
+        ) from error
     except (RuntimeError, OSError, ValueError) as error:
         raise ValueError(f"Cannot load the weights in '{path}': {error}") from error
 
@@ -100,7 +106,8 @@ class SpoofDetector(Pretrained):
     official AASIST code; ``"first"``: the first ``window_samples``, repeat-padded;
     ``"full"``: the whole file), ``window_samples``, ``threshold`` and optionally
     ``score_type`` (``"log_odds"``, the default: logit(bona fide) - logit(spoof);
-    ``"bonafide_logit"``: the raw bona fide logit, the score of the official AASIST code).
+    ``"bonafide_logit"``: the raw bona fide logit, the score of the official AASIST code)
+    and ``min_samples`` (the shortest input the detector accepts; see :meth:`window`).
 
     Arguments
     ---------
@@ -235,10 +242,24 @@ class SpoofDetector(Pretrained):
         return wav
 
     def window(self, wav: torch.Tensor) -> torch.Tensor:
-        """Applies the model's window policy to one 1-D waveform."""
+        """Applies the model's window policy to one 1-D waveform.
+
+        Under the ``"full"`` policy a waveform shorter than :attr:`min_samples` is
+        repeat-padded to it, so that very short files still score.
+        """
         policy = self.hparams.window_policy
         num_samples = self.hparams.window_samples if policy == "first" else None
-        return apply_window(wav, policy, num_samples)
+        wav = apply_window(wav, policy, num_samples)
+        if wav.numel() < self.min_samples:
+            wav = crop_or_pad(wav, self.min_samples, random=False)
+        return wav
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest input of the detector: ``min_samples`` of the hyperparameters, else the
+        detector's ``min_samples`` attribute, else 1."""
+        value = getattr(self.hparams, "min_samples", None)
+        return int(value or getattr(self.mods.detector, "min_samples", 1))
 
     def forward(
         self, wavs: torch.Tensor, wav_lens: torch.Tensor | None = None
