@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmarks scoring files with the bundled AASIST; prints a markdown table.
 
-Three ways of scoring the same files on this CPU, best of ``--repeats`` rounds (the methods take turns
-in each round):
+Three ways of scoring the same files on this CPU, best of ``--repeats`` rounds (the
+methods take turns in each round):
 
 - **plain loop**: soundfile read, the official window (first 64,600 samples, tiled when
   shorter) in numpy, the model called directly under ``torch.no_grad`` (the model is
