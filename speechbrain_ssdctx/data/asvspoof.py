@@ -1,0 +1,534 @@
+"""ASVspoof 2019 LA, 2021 LA and 2021 DF: protocol and key parsing, manifest preparation.
+
+Users bring the corpora in their official layouts:
+
+- ASVspoof 2019 LA: ``LA/ASVspoof2019_LA_{train,dev,eval}/flac/*.flac``,
+  ``LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{train.trn,dev.trl,eval.trl}.txt``
+  and, for min t-DCF, the ASV scores
+  ``LA/ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.{dev,eval}.gi.trl.scores.txt``;
+- ASVspoof 2021 LA / DF evaluation: ``ASVspoof2021_{LA,DF}_eval/flac/*.flac`` with the keys
+  package (``keys/{LA,DF}/CM/trial_metadata.txt``), or only the trial list
+  ``ASVspoof2021_{LA,DF}_eval/ASVspoof2021.{LA,DF}.cm.eval.trl.txt`` (labels unknown).
+
+The preparation functions write SpeechBrain CSV manifests (columns ``ID``, ``wav``,
+``label``, ``attack``, ``speaker`` and, for 2021, the conditions). They skip the work when
+the manifests are up to date, and stop on missing (or, with ``check_headers=True``,
+unreadable) audio, naming the files, unless ``skip_missing=True``.
+
+Bad input (a malformed line, an unknown label) raises ``ProtocolError`` naming the file
+and the line.
+
+Authors
+ * speechbrain-ssdctx contributors 2025
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "AsvScores",
+    "MissingAudioError",
+    "ProtocolError",
+    "MANIFEST_COLUMNS",
+    "prepare_asvspoof2019_la",
+    "prepare_asvspoof2021",
+    "read_asv_scores",
+    "read_manifest",
+    "read_protocol_2019",
+    "read_trial_list",
+    "read_trial_metadata_2021",
+]
+
+BONAFIDE, SPOOF, UNKNOWN = "bonafide", "spoof", "unknown"
+
+#: Manifest columns of each corpus, after ``ID`` and ``wav``.
+MANIFEST_COLUMNS = {
+    "2019LA": ("label", "attack", "speaker"),
+    "2021LA": ("label", "attack", "speaker", "codec", "transmission", "subset"),
+    "2021DF": ("label", "attack", "speaker", "compression", "source", "subset", "vocoder"),
+}
+
+SPLITS_2019 = {"train": "train.trn", "dev": "dev.trl", "eval": "eval.trl"}
+_PREPARE_VERSION = 1
+
+
+class ProtocolError(ValueError):
+    """A protocol, key or score file that cannot be parsed (names the file and line)."""
+
+
+class MissingAudioError(FileNotFoundError):
+    """Audio files listed in a protocol are missing or unreadable."""
+
+
+def _read_lines(path: str | os.PathLike) -> list[tuple[int, list[str]]]:
+    """Returns the (line number, fields) of every non-empty line, or a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProtocolError(f"Protocol file not found: {path}")
+    with open(path, encoding="utf-8") as stream:
+        rows = [(n, line.split()) for n, line in enumerate(stream, start=1) if line.strip()]
+    if not rows:
+        raise ProtocolError(f"{path} is empty.")
+    return rows
+
+
+def _check_key(path, number: int, key: str, allowed=(BONAFIDE, SPOOF)) -> str:
+    if key not in allowed:
+        raise ProtocolError(f"{path}, line {number}: label {key!r} is not one of {allowed}.")
+    return key
+
+
+def read_protocol_2019(path: str | os.PathLike) -> list[dict[str, str]]:
+    """Reads an ASVspoof 2019 LA CM protocol (speaker, utterance, ``-``, system, key).
+
+    Arguments
+    ---------
+    path : str or path-like
+        ``ASVspoof2019.LA.cm.{train.trn,dev.trl,eval.trl}.txt``.
+
+    Returns
+    -------
+    list of dict
+        One row per trial with keys ``ID``, ``label``, ``attack`` (``-`` for bona fide)
+        and ``speaker``, in file order.
+
+    Example
+    -------
+    >>> rows = read_protocol_2019("tests/fixtures/asvspoof2019_la/LA/"
+    ...     "ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt")
+    >>> len(rows), rows[0]
+    (71237, {'ID': 'LA_E_2834763', 'label': 'spoof', 'attack': 'A11', 'speaker': 'LA_0039'})
+    """
+    rows = []
+    for number, fields in _read_lines(path):
+        if len(fields) != 5:
+            raise ProtocolError(
+                f"{path}, line {number}: expected 5 fields (speaker utt - system key), "
+                f"got {len(fields)}: {' '.join(fields)!r}."
+            )
+        speaker, utt_id, _, attack, key = fields
+        label = _check_key(path, number, key)
+        attack = "-" if label == BONAFIDE else attack
+        rows.append({"ID": utt_id, "label": label, "attack": attack, "speaker": speaker})
+    return rows
+
+
+def read_trial_metadata_2021(path: str | os.PathLike, track: str) -> list[dict[str, str]]:
+    """Reads an ASVspoof 2021 key (``keys/{LA,DF}/CM/trial_metadata.txt``).
+
+    LA lines: ``speaker trial codec transmission attack key trim subset``; DF lines:
+    ``speaker trial compression source attack key trim subset vocoder ...`` (four more
+    fields, ignored). The bona fide attack column (``bonafide`` or ``-``) becomes ``-``.
+
+    Arguments
+    ---------
+    path : str or path-like
+        The key file.
+    track : str
+        ``"LA"`` or ``"DF"``.
+
+    Returns
+    -------
+    list of dict
+        One row per trial with keys ``ID`` and the ``MANIFEST_COLUMNS`` of the track.
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> key = pathlib.Path(tempfile.mkdtemp()) / "trial_metadata.txt"
+    >>> _ = key.write_text("LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval\\n")
+    >>> read_trial_metadata_2021(key, "LA")[0]["codec"]
+    'alaw'
+    """
+    if track not in ("LA", "DF"):
+        raise ValueError(f"track must be 'LA' or 'DF', got {track!r}.")
+    min_fields = 8 if track == "LA" else 9
+    rows = []
+    for number, fields in _read_lines(path):
+        if len(fields) < min_fields or (track == "LA" and len(fields) != 8):
+            raise ProtocolError(
+                f"{path}, line {number}: a 2021 {track} key line needs "
+                f"{'8' if track == 'LA' else 'at least 9'} fields, got {len(fields)}: "
+                f"{' '.join(fields)!r}."
+            )
+        speaker, utt_id, condition, origin, attack, key, _trim, subset = fields[:8]
+        label = _check_key(path, number, key)
+        row = {"ID": utt_id, "label": label, "speaker": speaker, "subset": subset}
+        row["attack"] = "-" if label == BONAFIDE else attack
+        if track == "LA":
+            row.update(codec=condition, transmission=origin)
+        else:
+            row.update(compression=condition, source=origin, vocoder=fields[8])
+        rows.append(row)
+    return rows
+
+
+def read_trial_list(path: str | os.PathLike) -> list[str]:
+    """Reads a trial list (the first field of every line), e.g. a 2021 ``cm.eval.trl.txt``.
+
+    Arguments
+    ---------
+    path : str or path-like
+        The trial list.
+
+    Returns
+    -------
+    list of str
+
+    Example
+    -------
+    >>> ids = read_trial_list("tests/fixtures/asvspoof2021_la/ASVspoof2021.LA.cm.eval.trl.txt")
+    >>> len(ids), ids[0]
+    (181566, 'LA_E_9332881')
+    """
+    return [fields[0] for _, fields in _read_lines(path)]
+
+
+@dataclass(frozen=True)
+class AsvScores:
+    """The organisers' ASV scores split by trial type.
+
+    Arguments
+    ---------
+    target, nontarget, spoof : np.ndarray
+        ASV scores of target, nontarget (zero-effort impostor) and spoofed trials.
+    """
+
+    target: np.ndarray
+    nontarget: np.ndarray
+    spoof: np.ndarray
+
+
+def read_asv_scores(path: str | os.PathLike) -> AsvScores:
+    """Reads an ASVspoof 2019 ASV score file (``source key score`` per line).
+
+    Arguments
+    ---------
+    path : str or path-like
+        ``ASVspoof2019.LA.asv.{dev,eval}.gi.trl.scores.txt``.
+
+    Returns
+    -------
+    AsvScores
+
+    Example
+    -------
+    >>> asv = read_asv_scores("tests/fixtures/asvspoof2019_la/LA/ASVspoof2019_LA_asv_scores/"
+    ...     "ASVspoof2019.LA.asv.dev.gi.trl.scores.txt")
+    >>> asv.target.size, asv.nontarget.size, asv.spoof.size
+    (1484, 5768, 22296)
+    """
+    groups: dict[str, list[float]] = {"target": [], "nontarget": [], "spoof": []}
+    for number, fields in _read_lines(path):
+        if len(fields) != 3:
+            raise ProtocolError(
+                f"{path}, line {number}: expected 'source key score', got {' '.join(fields)!r}."
+            )
+        key = _check_key(path, number, fields[1], tuple(groups))
+        try:
+            groups[key].append(float(fields[2]))
+        except ValueError:
+            raise ProtocolError(
+                f"{path}, line {number}: score {fields[2]!r} is not a number."
+            ) from None
+    empty = [key for key, values in groups.items() if not values]
+    if empty:
+        raise ProtocolError(f"{path} has no {' / '.join(empty)} trials.")
+    return AsvScores(**{key: np.asarray(values) for key, values in groups.items()})
+
+
+def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
+    """Reads a CSV manifest written by the preparation functions.
+
+    Arguments
+    ---------
+    path : str or path-like
+        The manifest.
+
+    Returns
+    -------
+    list of dict
+        One row per trial (all values are strings).
+    """
+    with open(path, newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def _write_manifest(path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str]):
+    """Writes a CSV manifest atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.DictWriter(stream, fieldnames=["ID", "wav", *columns])
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _attach_audio(
+    rows: list[dict[str, str]], flac_folder: Path, check_headers: bool, what: str
+) -> tuple[list[dict[str, str]], list[str]]:
+    """Adds the ``wav`` path to every row with audio; describes missing/unreadable files.
+
+    Existence is checked from one listing of the folder (fast: 182k files in well under
+    a second); with ``check_headers`` every file header is also read with soundfile.
+    """
+    present = set(os.listdir(flac_folder)) if flac_folder.is_dir() else set()
+    folder = flac_folder.resolve()
+    missing, unreadable, kept = [], [], []
+    for row in rows:
+        name = f"{row['ID']}.flac"
+        if name not in present:
+            missing.append(name)
+            continue
+        wav = folder / name
+        if check_headers:
+            try:
+                soundfile.info(os.fspath(wav))
+            except (soundfile.SoundFileError, RuntimeError):
+                unreadable.append(name)
+                continue
+        kept.append({**row, "wav": os.fspath(wav)})
+    problems = []
+    for kind, names in (("missing", missing), ("unreadable", unreadable)):
+        if names:
+            examples = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            problems.append(
+                f"{len(names)} of {len(rows)} {what} files {kind} in {folder} (e.g. {examples})"
+            )
+    return kept, problems
+
+
+def _report_problems(problems: list[str], dropped: int, skip_missing: bool):
+    """Stops on missing or unreadable audio, or logs how many trials were dropped."""
+    if problems and not skip_missing:
+        raise MissingAudioError(
+            "; ".join(problems) + ". Pass skip_missing=True (--skip-missing) to drop them."
+        )
+    if problems:
+        logger.warning("Dropped %d trials: %s.", dropped, "; ".join(problems))
+
+
+def _signature(inputs: Sequence[Path], options: dict) -> dict:
+    """What the manifests depend on: input files' sizes and times, options."""
+
+    def stamp(path: Path):
+        if not path.exists():
+            return None
+        info = path.stat()
+        return [info.st_size, info.st_mtime_ns]
+
+    return {
+        "version": _PREPARE_VERSION,
+        "options": options,
+        "inputs": {os.fspath(p.resolve()): stamp(p) for p in inputs},
+    }
+
+
+def _up_to_date(record: Path, outputs: Sequence[Path], signature: dict) -> bool:
+    if not record.is_file() or not all(p.is_file() for p in outputs):
+        return False
+    try:
+        return json.loads(record.read_text(encoding="utf-8")) == signature
+    except json.JSONDecodeError:
+        return False
+
+
+def _la_2019_root(data_folder: Path) -> Path:
+    """Accepts the ``LA`` folder itself or its parent."""
+    for candidate in (data_folder, data_folder / "LA"):
+        if (candidate / "ASVspoof2019_LA_cm_protocols").is_dir():
+            return candidate
+    raise FileNotFoundError(
+        f"No ASVspoof 2019 LA layout in {data_folder}: expected "
+        "ASVspoof2019_LA_cm_protocols/ there or in LA/ below it."
+    )
+
+
+def prepare_asvspoof2019_la(
+    data_folder: str | os.PathLike,
+    save_folder: str | os.PathLike,
+    skip_missing: bool = False,
+    check_headers: bool = False,
+) -> dict[str, Path]:
+    """Writes the train, dev and eval manifests of ASVspoof 2019 LA.
+
+    Arguments
+    ---------
+    data_folder : str or path-like
+        The ``LA`` folder of the official layout (or its parent).
+    save_folder : str or path-like
+        Where ``asvspoof2019_la_{train,dev,eval}.csv`` are written.
+    skip_missing : bool
+        Drop trials whose audio is missing (or unreadable) instead of stopping; the number
+        dropped is logged.
+    check_headers : bool
+        Also read every file's header (catches empty and non-audio files, not truncated
+        ones; about 55 us per file with a warm page cache, i.e. ~7 s for the 121,461
+        files of 2019 LA, more on a cold disk; see docs/data.md).
+
+    Returns
+    -------
+    dict of Path
+        ``"train"``, ``"dev"``, ``"eval"``: the manifests; ``"asv_dev"``, ``"asv_eval"``:
+        the organisers' ASV score files, when present (min t-DCF needs them).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_ssdctx.data import demo_corpus_folder
+    >>> out = prepare_asvspoof2019_la(demo_corpus_folder(), tempfile.mkdtemp())
+    >>> sorted(out)
+    ['dev', 'eval', 'train']
+    """
+    root = _la_2019_root(Path(data_folder))
+    save_folder = Path(save_folder)
+    protocols = {
+        split: root / "ASVspoof2019_LA_cm_protocols" / f"ASVspoof2019.LA.cm.{suffix}.txt"
+        for split, suffix in SPLITS_2019.items()
+    }
+    flac_folders = {split: root / f"ASVspoof2019_LA_{split}" / "flac" for split in SPLITS_2019}
+    manifests = {split: save_folder / f"asvspoof2019_la_{split}.csv" for split in SPLITS_2019}
+    outputs: dict[str, Path] = dict(manifests)
+    for split in ("dev", "eval"):
+        asv = root / "ASVspoof2019_LA_asv_scores" / f"ASVspoof2019.LA.asv.{split}.gi.trl.scores.txt"
+        if asv.is_file():
+            outputs[f"asv_{split}"] = asv.resolve()
+
+    missing = [os.fspath(p) for p in protocols.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"ASVspoof 2019 LA protocol files not found: {missing}")
+    options = {"skip_missing": skip_missing, "check_headers": check_headers}
+    signature = _signature([*protocols.values(), *flac_folders.values()], options)
+    record = save_folder / ".asvspoof2019_la_prepare.json"
+    if _up_to_date(record, list(manifests.values()), signature):
+        logger.info("ASVspoof 2019 LA manifests in %s are up to date; skipping.", save_folder)
+        return outputs
+
+    kept, problems, dropped = {}, [], 0
+    for split, protocol in protocols.items():
+        rows = read_protocol_2019(protocol)
+        kept[split], split_problems = _attach_audio(
+            rows, flac_folders[split], check_headers, f"ASVspoof 2019 LA {split}"
+        )
+        problems += split_problems
+        dropped += len(rows) - len(kept[split])
+    _report_problems(problems, dropped, skip_missing)
+    for split, rows in kept.items():
+        _write_manifest(manifests[split], rows, MANIFEST_COLUMNS["2019LA"])
+        logger.info("Wrote %s (%d trials).", manifests[split], len(rows))
+    record.write_text(json.dumps(signature), encoding="utf-8")
+    return outputs
+
+
+def _find_2021_inputs(
+    data_folder: Path, track: str, keys_folder: Path | None
+) -> tuple[Path, Path, bool]:
+    """Returns (flac folder, key or trial list, whether it is a key)."""
+    eval_folder = data_folder / f"ASVspoof2021_{track}_eval"
+    if not eval_folder.is_dir() and data_folder.name == f"ASVspoof2021_{track}_eval":
+        eval_folder = data_folder
+    if keys_folder is not None:
+        for candidate in (
+            keys_folder / track / "CM" / "trial_metadata.txt",
+            keys_folder / "CM" / "trial_metadata.txt",
+            keys_folder / "trial_metadata.txt",
+            keys_folder,
+        ):
+            if candidate.is_file():
+                return eval_folder / "flac", candidate, True
+        raise FileNotFoundError(
+            f"No ASVspoof 2021 {track} key in {keys_folder}: expected "
+            f"{track}/CM/trial_metadata.txt (the keys package layout)."
+        )
+    trial_list = eval_folder / f"ASVspoof2021.{track}.cm.eval.trl.txt"
+    if not trial_list.is_file():
+        raise FileNotFoundError(
+            f"Neither keys nor the trial list {trial_list} found: pass keys_folder "
+            f"(the keys package) or put the trial list in {eval_folder}."
+        )
+    return eval_folder / "flac", trial_list, False
+
+
+def prepare_asvspoof2021(
+    data_folder: str | os.PathLike,
+    save_folder: str | os.PathLike,
+    track: str = "LA",
+    keys_folder: str | os.PathLike | None = None,
+    skip_missing: bool = False,
+    check_headers: bool = False,
+) -> Path:
+    """Writes the manifest of the ASVspoof 2021 LA or DF evaluation set.
+
+    With the keys package, the manifest holds labels, attacks, conditions (``codec`` and
+    ``transmission`` for LA; ``compression``, ``source`` and ``vocoder`` for DF) and the
+    ``subset`` (``progress``, ``eval``, ``hidden``: official results use ``eval``). Without
+    keys it is built from the trial list and every label is ``unknown``: systems can then
+    be scored (a score file for the official package) but not evaluated.
+
+    Arguments
+    ---------
+    data_folder : str or path-like
+        Folder holding ``ASVspoof2021_{track}_eval/`` (or that folder itself).
+    save_folder : str or path-like
+        Where ``asvspoof2021_{track}_eval.csv`` is written.
+    track : str
+        ``"LA"`` or ``"DF"``.
+    keys_folder : str or path-like, optional
+        The keys package folder (holding ``{track}/CM/trial_metadata.txt``).
+    skip_missing : bool
+        Drop trials whose audio is missing (or unreadable) instead of stopping.
+    check_headers : bool
+        Also read every file's header.
+
+    Returns
+    -------
+    Path
+        The manifest.
+    """
+    if track not in ("LA", "DF"):
+        raise ValueError(f"track must be 'LA' or 'DF', got {track!r}.")
+    data_folder, save_folder = Path(data_folder), Path(save_folder)
+    flac_folder, source, is_key = _find_2021_inputs(
+        data_folder, track, None if keys_folder is None else Path(keys_folder)
+    )
+    manifest = save_folder / f"asvspoof2021_{track}_eval.csv"
+    options = {"skip_missing": skip_missing, "check_headers": check_headers, "track": track}
+    signature = _signature([source, flac_folder], options)
+    record = save_folder / f".asvspoof2021_{track}_prepare.json"
+    if _up_to_date(record, [manifest], signature):
+        logger.info("%s is up to date; skipping.", manifest)
+        return manifest
+
+    columns = MANIFEST_COLUMNS[f"2021{track}"]
+    if is_key:
+        rows = read_trial_metadata_2021(source, track)
+    else:
+        rows = [
+            {column: "-" for column in columns} | {"ID": utt_id, "label": UNKNOWN}
+            for utt_id in read_trial_list(source)
+        ]
+    kept, problems = _attach_audio(rows, flac_folder, check_headers, f"ASVspoof 2021 {track}")
+    _report_problems(problems, len(rows) - len(kept), skip_missing)
+    rows = kept
+    _write_manifest(manifest, rows, columns)
+    record.write_text(json.dumps(signature), encoding="utf-8")
+    logger.info("Wrote %s (%d trials%s).", manifest, len(rows), "" if is_key else ", no labels")
+    return manifest

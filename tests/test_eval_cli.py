@@ -1,0 +1,154 @@
+"""ssdctx-eval on the official reference score files, 2021 keys and bad input."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speechbrain_ssdctx import metrics
+from speechbrain_ssdctx.cli.evaluate import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REFERENCE = FIXTURES / "metrics_reference"
+LA2019 = FIXTURES / "asvspoof2019_la" / "LA"
+OFFICIAL = json.loads((REFERENCE / "official_values.json").read_text())
+DEV_PROTOCOL = LA2019 / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.dev.trl.txt"
+DEV_ASV = LA2019 / "ASVspoof2019_LA_asv_scores" / "ASVspoof2019.LA.asv.dev.gi.trl.scores.txt"
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_2019_json_matches_official_values(capsys):
+    name = "synthetic_cm_scores_2019LA_dev_ties_1decimal.txt"
+    code, out, _ = _run(
+        capsys, REFERENCE / name, "--protocol", DEV_PROTOCOL, "--asv-scores", DEV_ASV, "--json"
+    )
+    assert code == 0
+    report, expected = json.loads(out), OFFICIAL[name]
+    for key in (
+        "eer_percent",
+        "eer_threshold",
+        "min_tdcf_legacy",
+        "min_tdcf_revised",
+        "asv_eer_percent",
+        "asv_threshold",
+    ):
+        assert abs(report[key] - expected[key]) < 1e-6, key
+    for attack, value in expected["per_attack_eer_percent"].items():
+        assert abs(report["per_attack_eer_percent"][attack] - value) < 1e-6
+
+
+def test_2019_table(capsys):
+    name = "synthetic_cm_scores_2019LA_dev_continuous.txt"
+    code, out, _ = _run(
+        capsys, REFERENCE / name, "--protocol", DEV_PROTOCOL, "--asv-scores", DEV_ASV
+    )
+    assert code == 0
+    assert f"{OFFICIAL[name]['eer_percent']:.4f} %" in out
+    assert f"min t-DCF legacy  {OFFICIAL[name]['min_tdcf_legacy']:.4f}" in out
+    assert "A06" in out
+
+
+def test_missing_ids_are_a_clear_error(tmp_path, capsys):
+    lines = (REFERENCE / "synthetic_cm_scores_2019LA_dev_continuous.txt").read_text().splitlines()
+    partial = tmp_path / "partial.txt"
+    partial.write_text("\n".join(lines[:-10] + ["LA_X_0000001 0.5"]) + "\n")
+    code, _, err = _run(capsys, partial, "--protocol", DEV_PROTOCOL)
+    assert code == 1
+    assert "10 of 24844 trials" in err and lines[-10].split()[0] in err
+    assert "1 of 24835 ids" in err and "LA_X_0000001" in err
+
+
+def test_half_written_score_file_names_the_line(tmp_path, capsys):
+    lines = (REFERENCE / "synthetic_cm_scores_2019LA_dev_continuous.txt").read_text().splitlines()
+    cut = tmp_path / "cut.txt"
+    cut.write_text("\n".join(lines[:100]) + "\n" + lines[100].split()[0])
+    code, _, err = _run(capsys, cut, "--protocol", DEV_PROTOCOL)
+    assert code == 1 and f"{cut}, line 101" in err
+
+
+def _synthetic_2021_la(tmp_path):
+    """A 2021 LA key over the official synthetic 2021 scores, plus ignored progress rows."""
+    bonafide = np.loadtxt(REFERENCE / "synthetic_2021LA_bonafide_scores.txt")
+    spoof = np.loadtxt(REFERENCE / "synthetic_2021LA_spoof_scores.txt")
+    codecs = ["none", "alaw", "pstn", "g722", "ulaw", "gsm", "opus"]
+    attacks = [f"A{i:02d}" for i in range(7, 20)]
+    key, scores = [], []
+    for i, score in enumerate(bonafide):
+        key.append(f"LA_0001 LA_E_B{i} {codecs[i % 7]} tx bonafide bonafide notrim eval")
+        scores.append((f"LA_E_B{i}", score))
+    for i, score in enumerate(spoof):
+        key.append(f"LA_0001 LA_E_S{i} {codecs[i % 7]} tx {attacks[i % 13]} spoof notrim eval")
+        scores.append((f"LA_E_S{i}", score))
+    for i in range(5):
+        key.append(f"LA_0001 LA_E_P{i} alaw tx A07 spoof notrim progress")
+        scores.append((f"LA_E_P{i}", 100.0))
+    (tmp_path / "trial_metadata.txt").write_text("\n".join(key) + "\n")
+    ids, values = zip(*scores, strict=True)
+    metrics.write_score_file(tmp_path / "scores.txt", ids, values)
+    return bonafide, spoof, np.array(codecs * (len(spoof) // 7 + 1))[: len(spoof)]
+
+
+def test_2021_la_with_bundled_c012(tmp_path, capsys):
+    bonafide, spoof, spoof_codecs = _synthetic_2021_la(tmp_path)
+    code, out, _ = _run(
+        capsys, tmp_path / "scores.txt", "--key", tmp_path / "trial_metadata.txt", "--json"
+    )
+    assert code == 0
+    report, expected = json.loads(out), OFFICIAL["synthetic_2021LA_pooled_C012_eval"]
+    assert report["trials"] == bonafide.size + spoof.size  # progress rows left out
+    assert abs(report["eer_percent"] - expected["eer_percent"]) < 1e-6
+    assert abs(report["min_tdcf_revised"] - expected["min_tdcf_revised"]) < 1e-6
+    bonafide_codecs = np.array(["none", "alaw", "pstn", "g722", "ulaw", "gsm", "opus"] * 3000)
+    gsm = metrics.compute_eer(
+        bonafide[bonafide_codecs[: bonafide.size] == "gsm"], spoof[spoof_codecs == "gsm"]
+    )[0]
+    assert report["per_codec_eer_percent"]["gsm"] == pytest.approx(100 * gsm, abs=1e-9)
+    assert set(report["per_codec_min_tdcf"]) == {
+        "none",
+        "alaw",
+        "pstn",
+        "g722",
+        "ulaw",
+        "gsm",
+        "opus",
+    }
+    assert len(report["per_attack_min_tdcf"]) == 13
+
+
+def test_2021_df_breakdowns(tmp_path, capsys):
+    key = [
+        "LA_1 DF_E_1 nocodec asvspoof - bonafide notrim eval bonafide - - - -",
+        "LA_1 DF_E_2 nocodec asvspoof A14 spoof notrim eval traditional_vocoder - - - -",
+        "LA_1 DF_E_3 low_mp3 vcc2018 - bonafide notrim eval bonafide - - - -",
+        "LA_1 DF_E_4 low_mp3 vcc2018 T1 spoof notrim eval neural_vocoder_autoregressive - - - -",
+        "LA_1 DF_E_5 low_mp3 vcc2018 T2 spoof notrim eval traditional_vocoder - - - -",
+    ]
+    (tmp_path / "key.txt").write_text("\n".join(key) + "\n")
+    scores = {"DF_E_1": 2.0, "DF_E_2": -1.0, "DF_E_3": 0.0, "DF_E_4": 1.0, "DF_E_5": -2.0}
+    metrics.write_score_file(tmp_path / "s.txt", list(scores), list(scores.values()))
+    code, out, _ = _run(capsys, tmp_path / "s.txt", "--key", tmp_path / "key.txt", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert "min_tdcf_revised" not in report  # no t-DCF for DF
+    assert report["per_compression_eer_percent"] == {
+        "low_mp3": 100 * metrics.compute_eer([0.0], [1.0, -2.0])[0],
+        "nocodec": 0.0,
+    }
+    assert report["per_vocoder_eer_percent"]["traditional_vocoder"] == 0.0
+    assert (
+        report["per_vocoder_eer_percent"]["neural_vocoder_autoregressive"]
+        == 100 * (metrics.compute_eer([2.0, 0.0], [1.0])[0])
+    )
+
+
+def test_keyless_manifest_says_metrics_need_keys(tmp_path, capsys):
+    (tmp_path / "m.csv").write_text("ID,wav,label\nLA_E_1,x.flac,unknown\n")
+    (tmp_path / "s.txt").write_text("LA_E_1 0.5\n")
+    code, _, err = _run(capsys, tmp_path / "s.txt", "--manifest", tmp_path / "m.csv")
+    assert code == 1 and "keys package" in err
