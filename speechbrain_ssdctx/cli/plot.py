@@ -1,0 +1,176 @@
+"""``ssdctx-plot``: DET curves, score histograms and t-SNE maps as PNG files.
+
+Examples
+--------
+::
+
+    # DET curves of several systems (score files of ssdctx-score / ssdctx-eval)
+    ssdctx-plot det --protocol ASVspoof2019.LA.cm.eval.trl.txt --out det.png \\
+        lcnn.txt lcnn_inf_ini.txt --labels LCNN LCNN+InF+InI
+    # score histograms per attack
+    ssdctx-plot hist --protocol ASVspoof2019.LA.cm.eval.trl.txt --out hist.png scores.txt
+    # the paper's Fig. 2: embeddings of utterances and of 20 band-masked views of one
+    ssdctx-plot tsne --model exported/ --protocol ASVspoof2019.LA.cm.eval.trl.txt \\
+        --view-of LA_E_9157999.flac --views 20 --out tsne.png eval_subset/
+
+Authors
+ * speechbrain-ssdctx contributors 2025
+"""
+
+import argparse
+import pathlib
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from speechbrain_ssdctx.cli.score import find_audio, read_keys, utterance_ids
+from speechbrain_ssdctx.metrics import read_score_file
+from speechbrain_ssdctx.plots import (
+    masked_views,
+    plot_det,
+    plot_score_histograms,
+    plot_tsne,
+    save_figure,
+)
+
+
+def split_scores(
+    scores: dict[str, float], keys: dict[str, dict[str, str]], source: str
+) -> dict[str, np.ndarray]:
+    """Groups scores into ``bonafide`` and one group per attack (sorted).
+
+    Arguments
+    ---------
+    scores : dict
+        Utterance id to score.
+    keys : dict
+        Protocol rows (see :func:`speechbrain_ssdctx.cli.score.read_keys`).
+    source : str
+        Name of the score file, for errors.
+
+    Returns
+    -------
+    dict
+        ``"bonafide"`` then each attack id, to an array of scores.
+
+    Example
+    -------
+    >>> keys = {"a": {"label": "bonafide", "attack": "-"}, "b": {"label": "spoof", "attack": "A07"}}
+    >>> split_scores({"a": 1.0, "b": -2.0}, keys, "toy")
+    {'bonafide': array([1.]), 'A07': array([-2.])}
+    """
+    unknown = [utt for utt in scores if utt not in keys]
+    if unknown:
+        raise ValueError(f"'{source}': {len(unknown)} ids not in the protocol, e.g. {unknown[:3]}")
+    groups: dict[str, list[float]] = {"bonafide": []}
+    for utt, score in scores.items():
+        row = keys[utt]
+        group = "bonafide" if row["label"] == "bonafide" else row["attack"]
+        groups.setdefault(group, []).append(score)
+    attacks = sorted(group for group in groups if group != "bonafide")
+    return {group: np.asarray(groups[group]) for group in ["bonafide", *attacks]}
+
+
+def det(args: argparse.Namespace) -> None:
+    """``ssdctx-plot det``."""
+    labels = args.labels or [pathlib.Path(path).stem for path in args.scores]
+    if len(labels) != len(args.scores):
+        raise ValueError(f"{len(labels)} --labels for {len(args.scores)} score files")
+    keys = read_keys(args.protocol)
+    systems = {}
+    for label, path in zip(labels, args.scores, strict=True):
+        groups = split_scores(read_score_file(path), keys, path)
+        spoof = [scores for group, scores in groups.items() if group != "bonafide"]
+        if not groups["bonafide"].size or not spoof:
+            raise ValueError(f"'{path}' needs both bona fide and spoofed trials for a DET curve")
+        systems[label] = (groups["bonafide"], np.concatenate(spoof))
+    save_figure(plot_det(systems, title=args.title or "DET curve"), args.out)
+
+
+def hist(args: argparse.Namespace) -> None:
+    """``ssdctx-plot hist``."""
+    groups = split_scores(read_score_file(args.scores), read_keys(args.protocol), args.scores)
+    groups = {name: scores for name, scores in groups.items() if scores.size}
+    fig = plot_score_histograms(
+        groups, threshold=args.threshold, bins=args.bins, title=args.title or "Score distributions"
+    )
+    save_figure(fig, args.out)
+
+
+def tsne(args: argparse.Namespace) -> None:
+    """``ssdctx-plot tsne``."""
+    from speechbrain_ssdctx.augment import BandPassMasking
+    from speechbrain_ssdctx.inference import SpoofDetector
+
+    files = find_audio(args.inputs)
+    keys = read_keys(args.protocol)
+    ids = utterance_ids(files)
+    missing = [utt for utt in ids if utt not in keys]
+    if missing:
+        raise ValueError(f"{len(missing)} files are not in '{args.protocol}', e.g. {missing[:3]}")
+    detector = SpoofDetector.from_hparams(args.model, savedir=args.savedir)
+    embeddings = torch.cat(
+        [detector.encode_batch(detector.load_audio(path).unsqueeze(0)) for path in files]
+    )
+    view = detector.window(detector.load_audio(args.view_of))
+    masking = BandPassMasking(sample_rate=detector.hparams.sample_rate, seed=args.seed)
+    views = detector.encode_batch(masked_views(view, args.views, masking))
+    fig = plot_tsne(
+        embeddings.numpy(),
+        [keys[utt]["label"] == "bonafide" for utt in ids],
+        views.numpy(),
+        views_label=f"masked views of {pathlib.Path(args.view_of).stem}",
+        seed=args.seed,
+        title=args.title or "t-SNE of detector embeddings",
+    )
+    save_figure(fig, args.out)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command line of ``ssdctx-plot``."""
+    parser = argparse.ArgumentParser(prog="ssdctx-plot", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    det_parser = commands.add_parser("det", help="DET curves of score files")
+    det_parser.add_argument("scores", nargs="+", help="score files ('utt_id score' lines)")
+    det_parser.add_argument("--labels", nargs="+", help="legend names (default: file names)")
+    det_parser.set_defaults(run=det)
+
+    hist_parser = commands.add_parser("hist", help="score histograms per attack")
+    hist_parser.add_argument("scores", help="a score file ('utt_id score' lines)")
+    hist_parser.add_argument("--threshold", type=float, help="draw a decision threshold")
+    hist_parser.add_argument("--bins", type=int, default=50, help="number of bins")
+    hist_parser.set_defaults(run=hist)
+
+    tsne_parser = commands.add_parser("tsne", help="t-SNE of embeddings and masked views")
+    tsne_parser.add_argument("inputs", nargs="+", help="audio files and folders")
+    tsne_parser.add_argument("--model", required=True, help="model name, folder or Hub id")
+    tsne_parser.add_argument("--view-of", required=True, help="audio file to mask")
+    tsne_parser.add_argument("--views", type=int, default=20, help="number of masked views")
+    tsne_parser.add_argument("--seed", type=int, default=0, help="seed of masking and t-SNE")
+    tsne_parser.add_argument("--savedir", help="where to keep files of a HuggingFace model")
+    tsne_parser.set_defaults(run=tsne)
+
+    for sub in (det_parser, hist_parser, tsne_parser):
+        sub.add_argument("--protocol", required=True, help="ASVspoof protocol / key file")
+        sub.add_argument("--out", required=True, help="PNG file to write")
+        sub.add_argument("--title", help="figure title")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs ``ssdctx-plot``; returns the exit status."""
+    args = parse_args(argv)
+    try:
+        args.run(args)
+    except (OSError, ValueError) as error:
+        print(f"ssdctx-plot: error: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
