@@ -25,7 +25,6 @@ import sys
 from pathlib import Path
 
 from speechbrain_ssdctx.experiment import resolved_value
-
 from speechbrain_ssdctx.report import seeds_markdown, write_text_atomic
 
 TRAIN = Path(__file__).resolve().parent / "train.py"

@@ -32,6 +32,7 @@ from torch.utils.data import DistributedSampler
 
 from speechbrain_ssdctx.metrics import compute_eer
 from speechbrain_ssdctx.reproducibility import RNGState
+from speechbrain_ssdctx.scores import bonafide_scores
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ class DetectorBrain(sb.Brain):
     """Trains a spoofing detector with optional InF / InI and picks the best dev-EER model.
 
     After ``evaluate``, ``self.scores`` holds ``{utt_id: score}`` of the evaluated set and
-    ``self.stage_stats`` the stage's loss and EER. Scores are the bona fide logit
-    (``logits[:, 1]``), computed in float32.
+    ``self.stage_stats`` the stage's loss and EER. Scores follow ``hparams.score_type``
+    (default: the bona fide log-odds, see ``speechbrain_ssdctx.scores``), in float32.
 
     Example
     -------
@@ -175,7 +176,8 @@ class DetectorBrain(sb.Brain):
             return total
         logits = predictions.float()
         labels = batch.label_id.to(logits.device)
-        for utt_id, score in zip(batch.id, logits[:, 1].tolist(), strict=True):
+        scores = bonafide_scores(logits, getattr(self.hparams, "score_type", "log_odds"))
+        for utt_id, score in zip(batch.id, scores.tolist(), strict=True):
             self.scores[utt_id] = score
         for utt_id, label in zip(batch.id, labels.tolist(), strict=True):
             self.labels[utt_id] = label

@@ -111,7 +111,7 @@ class TrainingRun:
             results = json.loads(results_json)
         except json.JSONDecodeError as error:
             raise ExportError(f"'{folder / 'results.json'}' is not valid JSON: {error}") from error
-        if "threshold" not in results.get("dev", {}):
+        if "eer_threshold" not in results.get("dev", {}):
             raise ExportError(f"'{folder / 'results.json'}' has no dev threshold")
         return cls(
             folder=folder,
@@ -126,7 +126,7 @@ class TrainingRun:
     @property
     def threshold(self) -> float:
         """The dev EER threshold: the model's decision threshold."""
-        return float(self.results["dev"]["threshold"])
+        return float(self.results["dev"]["eer_threshold"])
 
     @property
     def recipe(self) -> str:
@@ -239,7 +239,7 @@ def model_card(run: TrainingRun, hparams: dict, name: str, license: str, trainin
         overrides=overrides,
         results=results,
         threshold=f"{run.threshold:.6g}",
-        dev_eer=f"{100 * float(run.results['dev'].get('eer', float('nan'))):.3f}",
+        dev_eer=f"{float(run.results['dev'].get('eer_percent', float('nan'))):.3f}",
         ckpt_eer=f"{run.checkpoint_eer:.3f}",
         score_meaning=SCORE_MEANINGS[hparams.get("score_type", "log_odds")],
         sample_rate=hparams["sample_rate"],

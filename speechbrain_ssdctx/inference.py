@@ -23,12 +23,12 @@ from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain.utils.fetching import FetchConfig
 
 from speechbrain_ssdctx.data.audio import AudioFileError, apply_window, crop_or_pad, load_audio
+from speechbrain_ssdctx.scores import SCORE_TYPES, bonafide_scores
 
 #: Short names of the bundled models and their inference YAML in ``pretrained/``.
 BUNDLED_MODELS = {"aasist": "aasist.yaml", "aasist-l": "aasist-l.yaml"}
 
 WINDOW_POLICIES = ("official", "first", "full")
-SCORE_TYPES = ("log_odds", "bonafide_logit")
 
 
 class SpoofDecision(NamedTuple):
@@ -299,9 +299,7 @@ class SpoofDetector(Pretrained):
 
     def scores_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """Bona fide scores ``[batch]`` from logits ``[batch, 2]`` (see ``score_type``)."""
-        if self.score_type == "bonafide_logit":
-            return logits[:, 1]
-        return logits[:, 1] - logits[:, 0]
+        return bonafide_scores(logits, self.score_type)
 
     def score_batch(self, wavs: torch.Tensor, wav_lens: torch.Tensor | None = None) -> torch.Tensor:
         """Bona fide scores of a batch of waveforms.

@@ -156,3 +156,21 @@ def test_overfits_a_tiny_real_batch():
         final = torch.nn.functional.cross_entropy(model(wavs)[1], labels)
     assert losses[0] > 0.3
     assert final < 0.05
+
+
+class _ZeroAndRecord(torch.nn.Module):
+    """A feature augmentation that records its input shape and zeroes everything."""
+
+    def forward(self, feats):
+        self.shape = tuple(feats.shape)
+        return torch.zeros_like(feats)
+
+
+def test_feature_augment_applies_in_training_only_and_before_the_deltas():
+    augment = _ZeroAndRecord()
+    model = LCNN(n_mels=32, feature_augment=augment)
+    wavs = torch.randn(2, 8000)
+    feats = model.train().compute_features(wavs)
+    assert augment.shape == (2, feats.shape[-1], 32)  # static [batch, frames, mels]
+    assert torch.count_nonzero(feats) == 0  # zero statics give zero deltas too
+    assert torch.count_nonzero(model.eval().compute_features(wavs)) > 0

@@ -117,6 +117,10 @@ class LCNN(nn.Module):
         Frame length in samples (also the FFT size).
     hop_length : int
         Frame shift in samples.
+    feature_augment : torch.nn.Module, optional
+        Applied in training mode to the static ``[batch, frames, n_mels]`` log Mel
+        energies, before the deltas (so all three channels see the same masks), e.g.
+        SpecAugment as SpeechBrain ``SpectrogramDrop`` modules in a ``Sequential``.
 
     Example
     -------
@@ -135,6 +139,7 @@ class LCNN(nn.Module):
         sample_rate: int = 16000,
         win_length: int = 512,
         hop_length: int = 128,
+        feature_augment: nn.Module | None = None,
     ):
         super().__init__()
         if pooling not in ("mean", "max"):
@@ -142,10 +147,12 @@ class LCNN(nn.Module):
         if n_mels < 16:
             raise ValueError(f"LCNN needs n_mels >= 16 (four 2x2 poolings), got {n_mels}")
         self.n_mels = n_mels
+        self.hop_length = hop_length
         self.pooling = pooling
         self.embedding_dim = embedding_dim
+        self.feature_augment = feature_augment
         self.fbank = Fbank(
-            deltas=True,
+            deltas=False,
             sample_rate=sample_rate,
             n_fft=win_length,
             n_mels=n_mels,
@@ -162,13 +169,23 @@ class LCNN(nn.Module):
         )
         self.out_layer = nn.Linear(embedding_dim, 2)
 
+    @property
+    def min_samples(self) -> int:
+        """The shortest input: 16 centred frames (four 2x2 poolings), 15 hops."""
+        return 15 * self.hop_length
+
     def compute_features(self, wavs: torch.Tensor) -> torch.Tensor:
         """Log Mel filter banks with deltas: ``[batch, time]`` -> ``[batch, 3, n_mels, frames]``.
 
         Channel 0 holds the static log Mel energies (dB), 1 the deltas, 2 the delta-deltas.
+        In training mode, ``feature_augment`` (if any) is applied to the static energies.
         """
-        feats = self.fbank(wavs)  # [B, frames, 3 * n_mels]: static | delta | delta-delta
-        return feats.transpose(1, 2).unflatten(1, (3, self.n_mels))
+        static = self.fbank(wavs)  # [B, frames, n_mels]
+        if self.feature_augment is not None and self.training:
+            static = self.feature_augment(static)
+        delta = self.fbank.compute_deltas(static)
+        feats = torch.stack([static, delta, self.fbank.compute_deltas(delta)], dim=1)
+        return feats.transpose(2, 3)
 
     def forward(
         self, wavs: torch.Tensor, lengths: torch.Tensor | None = None

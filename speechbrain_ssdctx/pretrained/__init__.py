@@ -53,4 +53,28 @@ def load_bundled_detector(name: str) -> AASIST:
     return AASIST.from_official_checkpoint(bundled_checkpoint(name))
 
 
-__all__ = ["bundled_checkpoint", "load_bundled_detector"]
+def build_aasist(variant: str = "AASIST", init_from: str | None = None) -> AASIST:
+    """An AASIST to train: from scratch, or from official weights (fine-tuning).
+
+    For recipes: ``init_from`` is a bundled name (``"aasist"``, ``"aasist-l"``), the path
+    of an official state_dict, or None (random initialisation). The weights must be of
+    ``variant``. The model is returned in training mode.
+
+    Example
+    -------
+    >>> model = build_aasist("AASIST-L", init_from="aasist-l")
+    >>> model.training, model.variant
+    (True, 'AASIST-L')
+    """
+    if init_from is None:
+        return AASIST(variant)
+    path = Path(init_from)
+    if not path.is_file():
+        path = bundled_checkpoint(init_from)
+    model = AASIST.from_official_checkpoint(path)
+    if model.variant != variant:
+        raise ValueError(f"init_from={init_from!r} holds {model.variant} weights, not {variant}")
+    return model.train()
+
+
+__all__ = ["build_aasist", "bundled_checkpoint", "load_bundled_detector"]
