@@ -24,8 +24,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from speechbrain_ssdctx.atomic import atomic_open
 from speechbrain_ssdctx.experiment import resolved_value
-from speechbrain_ssdctx.report import seeds_markdown, write_text_atomic
+from speechbrain_ssdctx.report import seeds_markdown
 
 TRAIN = Path(__file__).resolve().parent / "train.py"
 
@@ -59,8 +60,10 @@ def main(argv=None):
         runs[seed] = json.loads(results.read_text(encoding="utf-8"))
     summary_folder = folder.parent
     table = seeds_markdown(runs)
-    write_text_atomic(summary_folder / "seeds.md", table + "\n")
-    write_text_atomic(summary_folder / "seeds.json", json.dumps(runs, indent=1, sort_keys=True))
+    with atomic_open(summary_folder / "seeds.md") as stream:
+        stream.write(table + "\n")
+    with atomic_open(summary_folder / "seeds.json") as stream:
+        json.dump(runs, stream, indent=1, sort_keys=True)
     print(table)
     return runs
 

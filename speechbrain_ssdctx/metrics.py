@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from speechbrain_ssdctx.atomic import atomic_open
 
 __all__ = [
     "AsvOperatingPoint",
@@ -746,15 +747,6 @@ def write_score_file(
     text = "".join(
         f"{utt} {value!r}\n" for utt, value in zip(utt_ids, values.tolist(), strict=True)
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as stream:
+        stream.write(text)
     return path

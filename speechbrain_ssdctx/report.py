@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
+
+from speechbrain_ssdctx.atomic import atomic_open
 
 # Display order, titles and primary t-DCF form of the test sets the recipes know.
 SET_TITLES = {
@@ -26,28 +26,6 @@ SET_TITLES = {
     "2021DF_eval": "2021 DF eval",
 }
 PRIMARY_TDCF = {"dev": "legacy", "2019LA_eval": "legacy", "2021LA_eval": "revised"}
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Writes ``text`` to a temporary file beside ``path``, then renames it into place.
-
-    Example
-    -------
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.txt")
-    >>> write_text_atomic(path, "hello")
-    >>> open(path).read()
-    'hello'
-    """
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _title(name: str) -> str:
@@ -114,8 +92,10 @@ def results_markdown(results: dict[str, dict]) -> str:
 def write_results(results: dict[str, dict], folder: str | Path) -> None:
     """Writes ``results.json`` and ``results.md`` into ``folder`` (atomically)."""
     folder = Path(folder)
-    write_text_atomic(folder / "results.json", json.dumps(results, indent=1, sort_keys=True))
-    write_text_atomic(folder / "results.md", results_markdown(results))
+    with atomic_open(folder / "results.json") as stream:
+        json.dump(results, stream, indent=1, sort_keys=True)
+    with atomic_open(folder / "results.md") as stream:
+        stream.write(results_markdown(results))
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:

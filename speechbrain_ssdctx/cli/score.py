@@ -25,12 +25,12 @@ import csv
 import os
 import pathlib
 import sys
-import tempfile
 from collections.abc import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
+from speechbrain_ssdctx.atomic import atomic_open
 from speechbrain_ssdctx.data.asvspoof import read_protocol_2019, read_trial_metadata_2021
 from speechbrain_ssdctx.metrics import (
     asv_operating_point,
@@ -182,16 +182,12 @@ def protocol_metrics(
 
 def write_tsv(path: str | os.PathLike, ids: Sequence[str], scores, paths: Sequence[str]):
     """Writes ``utt_id``, ``score``, ``path`` columns with a header, atomically."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
+    with atomic_open(path, newline="") as stream:
         writer = csv.writer(stream, delimiter="\t", lineterminator="\n")
         writer.writerow(["utt_id", "score", "path"])
         writer.writerows(
             (utt, repr(score), p) for utt, score, p in zip(ids, scores, paths, strict=True)
         )
-    os.replace(temporary, path)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

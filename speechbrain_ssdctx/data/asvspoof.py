@@ -28,13 +28,14 @@ import csv
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile
+
+from speechbrain_ssdctx.atomic import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -269,17 +270,10 @@ def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
 
 def _write_manifest(path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str]):
     """Writes a CSV manifest atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
-            writer = csv.DictWriter(stream, fieldnames=["ID", "wav", *columns])
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["ID", "wav", *columns])
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def _attach_audio(
