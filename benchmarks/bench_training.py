@@ -22,6 +22,7 @@ import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from speechbrain_ssdctx.allocator import retain_freed_memory
 from speechbrain_ssdctx.brain import DetectorBrain
 
 HPARAMS = Path(__file__).resolve().parents[1] / "hparams"
@@ -74,10 +75,16 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's malloc as it is (the recipes keep freed memory)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if not args.default_allocator:
+        retain_freed_memory()
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.steps} steps\n")
+    allocator = "default malloc" if args.default_allocator else "malloc keeps freed memory"
+    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.steps} steps, "
+          f"{allocator}\n")
     print("| model | batch | variant | s / step | ratio to baseline |")
     print("|---|---|---|---|---|")
     for model in args.models:

@@ -30,6 +30,7 @@ from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
+from speechbrain_ssdctx.allocator import retain_freed_memory
 from speechbrain_ssdctx.metrics import compute_eer
 from speechbrain_ssdctx.reproducibility import RNGState
 from speechbrain_ssdctx.scores import bonafide_scores
@@ -102,12 +103,17 @@ class DetectorBrain(sb.Brain):
     def on_fit_start(self):
         """As SpeechBrain's, but first sets aside checkpoints that a kill left half-written.
 
+        On the CPU with ``hparams.cpu_retain_freed_memory``, it also makes the allocator
+        keep freed memory (``speechbrain_ssdctx.allocator``: about twice faster steps).
+
         SpeechBrain writes a checkpoint's files one by one into its folder; a process
         killed meanwhile leaves a folder that ``recover_if_possible`` would pick and fail
         on. So every checkpoint saved here gets a ``COMPLETE`` marker once all its files
         are written; a folder without one is renamed ``incomplete-CKPT+...`` (which
         SpeechBrain ignores) and the previous checkpoint is used.
         """
+        if self.device_type == "cpu" and getattr(self.hparams, "cpu_retain_freed_memory", False):
+            retain_freed_memory()
         self._compile()
         self._wrap_distributed()
         self.init_optimizers()
