@@ -27,6 +27,7 @@ from speechbrain.utils.distributed import if_main_process
 from speechbrain_ssdctx.brain import DetectorBrain
 from speechbrain_ssdctx.experiment import (
     build_datasets,
+    finish_distributed,
     prepare_manifests,
     score_test_sets,
     write_inference_yaml,
@@ -76,3 +77,4 @@ if __name__ == "__main__":
     results = score_test_sets(brain, datasets, manifests, hparams)
     if if_main_process():
         print(results_markdown(results))
+    finish_distributed()

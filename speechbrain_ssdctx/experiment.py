@@ -19,6 +19,7 @@ from pathlib import Path
 
 import ruamel.yaml
 import speechbrain as sb
+import torch
 from hyperpyyaml import resolve_references
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
@@ -218,6 +219,17 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
     if if_main_process():
         write_results(results, output)
     return results
+
+
+def finish_distributed() -> None:
+    """Ends a DDP run cleanly: all ranks meet, then the process group is destroyed.
+
+    Without it, a rank that exits while another still tears down its gloo connections
+    can be aborted ("terminate called without an active exception").
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 def _asv_point(manifests, name):

@@ -11,7 +11,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ssdctx.brain import DetectorBrain
-from speechbrain_ssdctx.experiment import build_datasets, prepare_manifests
+from speechbrain_ssdctx.experiment import build_datasets, finish_distributed, prepare_manifests
 from speechbrain_ssdctx.memory import unwrap_ddp
 
 if __name__ == "__main__":
@@ -51,3 +51,4 @@ if __name__ == "__main__":
         },
         f"{hparams['output_folder']}/rank{rank}.pt",
     )
+    finish_distributed()

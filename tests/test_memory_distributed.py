@@ -31,6 +31,7 @@ def worker(rank: int, init_file: str, out_dir: str) -> None:
         )
         context_steps(rank, out_dir)
     finally:
+        dist.barrier()  # exiting while the peer still talks to us can abort it
         dist.destroy_process_group()
 
 
