@@ -187,7 +187,9 @@ class DetectorBrain(sb.Brain):
             self.scores[utt_id] = score
         for utt_id, label in zip(batch.id, labels.tolist(), strict=True):
             self.labels[utt_id] = label
-        return F.cross_entropy(logits, labels)
+        if bool((labels < 0).all()):  # a set without keys (label -1): scores only
+            return logits.new_zeros(())
+        return F.cross_entropy(logits, labels, ignore_index=-1)
 
     def _accumulate_parts(self, parts: dict[str, torch.Tensor]) -> None:
         for name, value in parts.items():
@@ -241,6 +243,11 @@ class DetectorBrain(sb.Brain):
             self.train_stats = {"loss": stage_loss, **self.train_parts}
             return
         self._gather_scores()
+        if stage == sb.Stage.TEST and not {0, 1} <= set(self.labels.values()):
+            self.stage_stats = {"loss": stage_loss}  # no keys: nothing to measure
+            self._log({"Epoch loaded": self.hparams.epoch_counter.current},
+                      test_stats=self.stage_stats)
+            return
         eer, threshold = self.stage_eer()
         self.stage_stats = {"loss": stage_loss, "EER": 100 * eer, "threshold": threshold}
         if stage == sb.Stage.VALID:
