@@ -57,7 +57,7 @@ def results_markdown(results: dict[str, dict]) -> str:
     >>> print(results_markdown({"dev": report}))
     | set | trials (bona fide / spoof) | EER (%) | min t-DCF | form |
     |---|---|---|---|---|
-    | 2019 LA dev | 4 / 8 | 5.000 | - | legacy |
+    | 2019 LA dev | 4 / 8 | 5.000 | - | - |
     <BLANKLINE>
     ### 2019 LA dev: EER (%) per attack
     <BLANKLINE>
@@ -72,9 +72,11 @@ def results_markdown(results: dict[str, dict]) -> str:
     ]
     for name in _ordered(results):
         r = results[name]
+        tdcf = primary_tdcf(name, r)
+        form = "-" if tdcf is None else PRIMARY_TDCF[name]
         lines.append(
             f"| {_title(name)} | {r['bonafide']} / {r['spoof']} | {r['eer_percent']:.3f} "
-            f"| {_cell(primary_tdcf(name, r), 4)} | {PRIMARY_TDCF.get(name, '-')} |"
+            f"| {_cell(tdcf, 4)} | {form} |"
         )
     lines.append("")
     for name in _ordered(results):
