@@ -235,7 +235,7 @@ class DetectorBrain(sb.Brain):
                 f"EER needs both classes: got {len(bonafide)} bona fide and "
                 f"{len(spoof)} spoofed scores"
             )
-        return compute_eer(torch.tensor(bonafide).numpy(), torch.tensor(spoof).numpy())
+        return compute_eer(bonafide, spoof)
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs the epoch, steps the scheduler and keeps the best dev-EER checkpoint."""
@@ -243,26 +243,22 @@ class DetectorBrain(sb.Brain):
             self.train_stats = {"loss": stage_loss, **self.train_parts}
             return
         self._gather_scores()
-        if stage == sb.Stage.TEST and not {0, 1} <= set(self.labels.values()):
-            self.stage_stats = {"loss": stage_loss}  # no keys: nothing to measure
+        self.stage_stats = {"loss": stage_loss}
+        if stage == sb.Stage.VALID or {0, 1} <= set(self.labels.values()):  # not keyless
+            eer, threshold = self.stage_eer()
+            self.stage_stats.update(EER=100 * eer, threshold=threshold)
+        if stage == sb.Stage.TEST:
             self._log({"Epoch loaded": self.hparams.epoch_counter.current},
                       test_stats=self.stage_stats)
             return
-        eer, threshold = self.stage_eer()
-        self.stage_stats = {"loss": stage_loss, "EER": 100 * eer, "threshold": threshold}
-        if stage == sb.Stage.VALID:
-            lr = self.optimizer.param_groups[0]["lr"]
-            if self.lr_scheduler is not None:
-                self.lr_scheduler.step()
-            self._log({"epoch": epoch, "lr": lr}, train_stats=self.train_stats,
-                      valid_stats=self.stage_stats)
-            self.save_checkpoint(
-                meta={"EER": self.stage_stats["EER"], "threshold": threshold},
-                min_keys=["EER"],
-            )
-        else:
-            self._log({"Epoch loaded": self.hparams.epoch_counter.current},
-                      test_stats=self.stage_stats)
+        lr = self.optimizer.param_groups[0]["lr"]
+        if self.lr_scheduler is not None:
+            self.lr_scheduler.step()
+        self._log({"epoch": epoch, "lr": lr}, train_stats=self.train_stats,
+                  valid_stats=self.stage_stats)
+        self.save_checkpoint(
+            meta={"EER": self.stage_stats["EER"], "threshold": threshold}, min_keys=["EER"]
+        )
 
     def _log(self, meta: dict, **stats) -> None:
         train_logger = getattr(self.hparams, "train_logger", None)

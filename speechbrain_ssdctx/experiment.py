@@ -23,16 +23,15 @@ import torch
 from hyperpyyaml import resolve_references
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_ssdctx.cli.evaluate import evaluate_scores, official_c012
 from speechbrain_ssdctx.data import (
     demo_corpus_folder,
     prepare_asvspoof2019_la,
     prepare_asvspoof2021,
-    read_asv_scores,
 )
 from speechbrain_ssdctx.data.asvspoof import read_manifest
 from speechbrain_ssdctx.data.dataio import load_datasets
-from speechbrain_ssdctx.metrics import asv_operating_point, write_score_file
+from speechbrain_ssdctx.evaluation import asv_operating_point_of, evaluate_scores, official_c012
+from speechbrain_ssdctx.metrics import write_score_file
 from speechbrain_ssdctx.report import write_results
 
 logger = logging.getLogger(__name__)
@@ -120,22 +119,18 @@ def prepare_manifests(hparams) -> dict[str, Path]:
     Keys: ``train``, ``dev``, ``2019LA_eval`` (manifests), ``asv_dev``, ``asv_eval`` (ASV
     scores, when the corpus has them), ``2021LA_eval``, ``2021DF_eval`` (when given).
     """
-    data_folder = hparams["data_folder"] or demo_corpus_folder()
     if hparams["data_folder"] is None:
-        logger.info("No --data_folder: using the bundled demo corpus %s", data_folder)
-    save_folder = Path(hparams["manifest_folder"])
-    skip = hparams["skip_missing_audio"]
-    run_on_main(
-        _prepare_all,
-        kwargs={"hparams": hparams, "data_folder": data_folder, "save_folder": save_folder},
+        logger.info("No --data_folder: using the bundled demo corpus %s", demo_corpus_folder())
+    run_on_main(_prepare_all, args=[hparams])
+    return _prepare_all(hparams)  # up to date now: this only returns the paths
+
+
+def _prepare_all(hparams) -> dict[str, Path]:
+    save_folder, skip = Path(hparams["manifest_folder"]), hparams["skip_missing_audio"]
+    paths = prepare_asvspoof2019_la(
+        hparams["data_folder"] or demo_corpus_folder(), save_folder, skip_missing=skip
     )
-    # Everything is up to date now: these calls only return the paths.
-    paths = prepare_asvspoof2019_la(data_folder, save_folder, skip_missing=skip)
-    manifests = {
-        "train": paths["train"],
-        "dev": paths["dev"],
-        "2019LA_eval": paths["eval"],
-    }
+    manifests = {"train": paths["train"], "dev": paths["dev"], "2019LA_eval": paths["eval"]}
     manifests.update({k: v for k, v in paths.items() if k.startswith("asv_")})
     for track in ("LA", "DF"):
         folder = hparams[f"{track.lower()}2021_folder"]
@@ -144,17 +139,6 @@ def prepare_manifests(hparams) -> dict[str, Path]:
                 folder, save_folder, track, hparams[f"{track.lower()}2021_keys"], skip
             )
     return manifests
-
-
-def _prepare_all(hparams, data_folder, save_folder) -> None:
-    skip = hparams["skip_missing_audio"]
-    prepare_asvspoof2019_la(data_folder, save_folder, skip_missing=skip)
-    for track in ("LA", "DF"):
-        folder = hparams[f"{track.lower()}2021_folder"]
-        if folder is not None:
-            prepare_asvspoof2021(
-                folder, save_folder, track, hparams[f"{track.lower()}2021_keys"], skip
-            )
 
 
 def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
@@ -177,21 +161,21 @@ def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
 
 
 def _balanced_slice(dataset, limit: int):
-    keep, counts = [], {}
+    keep, counts = set(), {}
     with dataset.output_keys_as(["id", "label_id"]):
         for item in dataset:
             label = item["label_id"]
             if counts.get(label, 0) < limit:
                 counts[label] = counts.get(label, 0) + 1
-                keep.append(item["id"])
-    return dataset.filtered_sorted(key_test={"id": lambda utt: utt in set(keep)})
+                keep.add(item["id"])
+    return dataset.filtered_sorted(key_test={"id": lambda utt: utt in keep})
 
 
 def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) -> dict:
     """Scores every evaluation set with the best dev-EER checkpoint and evaluates it.
 
     Writes ``scores/<set>.txt`` (``utt_id score``, for the official tools) and returns the
-    reports (``speechbrain_ssdctx.cli.evaluate.evaluate_scores``). A 2021 set prepared
+    reports (``speechbrain_ssdctx.evaluation.evaluate_scores``). A 2021 set prepared
     without keys is scored but not evaluated.
     """
     output = Path(hparams["output_folder"])
@@ -235,10 +219,7 @@ def finish_distributed() -> None:
 def _asv_point(manifests, name):
     """The ASV operating point of a 2019 LA set (its organisers' ASV scores), if present."""
     key = {"dev": "asv_dev", "2019LA_eval": "asv_eval"}.get(name)
-    if key not in manifests:
-        return None
-    asv = read_asv_scores(manifests[key])
-    return asv_operating_point(asv.target, asv.nontarget, asv.spoof)
+    return asv_operating_point_of(manifests[key]) if key in manifests else None
 
 
 def _c012(name):

@@ -24,6 +24,7 @@ from hyperpyyaml import load_hyperpyyaml, resolve_references
 from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_ssdctx.inference import load_weights
+from speechbrain_ssdctx.report import results_markdown
 
 #: How the lines of the header of SpeechBrain's copy of the training hyperparameters
 #: start (``speechbrain.core.create_experiment_directory``): date, recipe path, yamllint.
@@ -228,7 +229,7 @@ def model_card(run: TrainingRun, hparams: dict, name: str, license: str, trainin
         window += " (first 64,600 samples, repeat-padded, as the official AASIST code)"
     diff = run.overrides_diff()
     overrides = f"```diff\n{diff}\n```" if diff else "None found (or the recipe file was absent)."
-    results = run.results_md.strip() or _results_table(run.results)
+    results = run.results_md.strip() or results_markdown(run.results)
     return MODEL_CARD.format(
         name=name,
         license=license,
@@ -345,16 +346,6 @@ def _recipe_path(hyperparams: str) -> pathlib.Path | None:
     if len(lines) < 3 or not all(map(str.startswith, lines, SPEECHBRAIN_HEADER)):
         return None
     return pathlib.Path(lines[1][2:].strip())
-
-
-def _results_table(results: dict) -> str:
-    """A markdown table of ``results.json`` when ``results.md`` is absent."""
-    rows = ["| set | EER (%) | min t-DCF |", "|---|---|---|"]
-    for name, values in results.items():
-        tdcf = values.get("min_tdcf")
-        tdcf = f"{tdcf:.4f}" if tdcf is not None else "-"
-        rows.append(f"| {name} | {100 * values['eer']:.3f} | {tdcf} |")
-    return "\n".join(rows)
 
 
 MODEL_CARD = """---

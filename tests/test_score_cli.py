@@ -9,7 +9,8 @@ import pytest
 import soundfile
 import torch
 
-from speechbrain_ssdctx.cli.score import main, read_keys
+from speechbrain_ssdctx.cli.score import main
+from speechbrain_ssdctx.evaluation import read_key
 from speechbrain_ssdctx.metrics import read_score_file
 from speechbrain_ssdctx.models import AASIST
 from speechbrain_ssdctx.pretrained import bundled_checkpoint
@@ -58,9 +59,10 @@ def test_scores_files_and_prints_metrics(tmp_path, protocol, official_scores, ca
         assert value == pytest.approx(official_scores[utt], abs=1e-4)
     captured = capsys.readouterr()
     # The bona fide utterance scores above both spoofs: nothing is misclassified at the EER.
-    assert "| bona fide / spoof files | 1 / 2 |" in captured.out
-    assert "| EER (%) | 0.000 |" in captured.out
-    assert "| EER A04 (%) | 0.000 |" in captured.out and "| EER A09 (%) |" in captured.out
+    assert "3 (1 bona fide, 2 spoof)" in captured.out
+    assert "EER               0.0000 %" in captured.out
+    assert "  A04                            0.0000" in captured.out
+    assert "  A09                            0.0000" in captured.out
     assert "scoring" in captured.err and "3/3" in captured.err
 
 
@@ -104,21 +106,24 @@ def test_input_errors(tmp_path, capsys):
     assert "neither a folder" in capsys.readouterr().err
 
 
-def test_read_keys_formats(tmp_path):
+def test_read_key_formats(tmp_path):
     la_2021 = tmp_path / "trial_metadata.txt"
     la_2021.write_text(
         "LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval\n"
         "LA_0009 LA_E_0000001 none - bonafide bonafide notrim eval\n"
     )
-    keys = read_keys(la_2021)
+    rows, kind = read_key(la_2021)
+    keys = {row["ID"]: row for row in rows}
+    assert kind == "2021LA"
     assert keys["LA_E_9332881"]["attack"] == "A07" and keys["LA_E_0000001"]["label"] == "bonafide"
     df_2021 = tmp_path / "df.txt"
     df_2021.write_text(
         "LA_0023 DF_E_2000011 nocodec asvspoof A14 spoof notrim progress traditional_vocoder"
         " - - - -\n"
     )
-    assert read_keys(df_2021)["DF_E_2000011"]["label"] == "spoof"
+    rows, kind = read_key(df_2021)
+    assert kind == "2021DF" and rows[0]["ID"] == "DF_E_2000011" and rows[0]["label"] == "spoof"
     bad = tmp_path / "bad.txt"
     bad.write_text("a b c\n")
-    with pytest.raises(ValueError, match="bad.txt.*not an ASVspoof protocol"):
-        read_keys(bad)
+    with pytest.raises(ValueError, match="bad.txt.*not an ASVspoof key"):
+        read_key(bad)

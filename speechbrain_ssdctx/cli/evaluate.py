@@ -24,189 +24,20 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from speechbrain_ssdctx import metrics
-from speechbrain_ssdctx.data.asvspoof import (
-    BONAFIDE,
-    UNKNOWN,
-    read_asv_scores,
-    read_manifest,
-    read_protocol_2019,
-    read_trial_metadata_2021,
+from speechbrain_ssdctx.data.asvspoof import read_manifest, read_protocol_2019
+from speechbrain_ssdctx.evaluation import (
+    asv_operating_point_of,
+    evaluate_scores,
+    format_report,
+    official_c012,
+    read_key,
 )
 
-__all__ = ["evaluate_scores", "format_report", "main", "official_c012"]
-
-_C012_FOLDER = Path(__file__).resolve().parents[1] / "data" / "asvspoof2021"
-#: Breakdowns per corpus: spoof-only groups and conditions shared by both classes.
-_GROUPS = ("attack", "vocoder")
-_CONDITIONS = ("codec", "compression")
-
-
-def official_c012(subset: str = "eval") -> dict:
-    """Loads the official ASVspoof 2021 LA C012 table of a subset (bundled JSON).
-
-    Arguments
-    ---------
-    subset : str
-        ``"eval"``, ``"progress"`` or ``"hidden"``.
-
-    Returns
-    -------
-    dict
-        ``table[attack][codec] = {"C0": .., "C1": .., "C2": ..}``, with ``"Pooled"`` entries.
-
-    Example
-    -------
-    >>> round(official_c012()["Pooled"]["Pooled"]["C0"], 6)
-    0.078891
-    """
-    path = _C012_FOLDER / f"LA-C012-{subset}.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"No official 2021 LA C012 table for subset {subset!r} ({path}).")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def evaluate_scores(
-    scores: Mapping[str, float],
-    rows: Sequence[Mapping[str, str]],
-    asv: metrics.AsvOperatingPoint | None = None,
-    c012: Mapping | None = None,
-    subset: str | None = "eval",
-    score_name: str = "score file",
-    key_name: str = "key",
-) -> dict:
-    """Evaluates scores against key rows (from a protocol, a 2021 key or a manifest).
-
-    Arguments
-    ---------
-    scores : mapping
-        Utterance id to score.
-    rows : sequence of mapping
-        Key rows with ``ID``, ``label`` and optional ``attack``, ``codec``,
-        ``compression``, ``vocoder``, ``subset`` columns.
-    asv : AsvOperatingPoint, optional
-        ASV operating point (legacy and revised min t-DCF).
-    c012 : mapping, optional
-        A 2021 C012 table ``[attack][codec]`` (revised min t-DCF, pooled, per attack and
-        per codec, as the official 2021 package).
-    subset : str, optional
-        Keep only rows of this ``subset`` when the key has one (official 2021 results use
-        ``eval``); scores of the other subsets are ignored.
-    score_name, key_name : str
-        Names of both sides for error messages.
-
-    Returns
-    -------
-    dict
-        See ``metrics.evaluate_trials``; with ``c012`` also ``per_attack_min_tdcf`` and
-        ``per_codec_min_tdcf``.
-
-    Example
-    -------
-    >>> rows = [{"ID": "a", "label": "bonafide"}, {"ID": "b", "label": "spoof"}]
-    >>> evaluate_scores({"a": 1.0, "b": 0.0}, rows)["eer_percent"]
-    0.0
-    """
-    known_ids = [row["ID"] for row in rows]
-    if subset is not None and rows and "subset" in rows[0]:
-        rows = [row for row in rows if row["subset"] == subset]
-        if not rows:
-            raise ValueError(f"{key_name} has no trial of subset {subset!r}.")
-    unlabelled = sum(row["label"] == UNKNOWN for row in rows)
-    if unlabelled:
-        raise ValueError(
-            f"{key_name}: {unlabelled} trials have no label (built from a trial list "
-            "without keys): metrics need the ASVspoof keys package."
-        )
-    ids = [row["ID"] for row in rows]
-    values = metrics.align_scores(scores, ids, known_ids, score_name, key_name)
-    is_bonafide = np.array([row["label"] == BONAFIDE for row in rows])
-    columns = {name: [row.get(name, "-") for row in rows] for name in rows[0]}
-    groups = {name: columns[name] for name in _GROUPS if name in columns}
-    conditions = {name: columns[name] for name in _CONDITIONS if name in columns}
-    coefficients = None if c012 is None else c012["Pooled"]["Pooled"]
-    report = metrics.evaluate_trials(values, is_bonafide, asv, coefficients, groups, conditions)
-    if c012 is not None:
-        report.update(_c012_breakdowns(values, is_bonafide, columns, c012))
-    return report
-
-
-def _c012_breakdowns(values, is_bonafide, columns, c012) -> dict:
-    """Revised min t-DCF per attack and per codec with their official coefficients."""
-    bonafide, spoof = values[is_bonafide], values[~is_bonafide]
-    attacks = np.asarray(columns.get("attack", ["-"] * values.size))[~is_bonafide]
-    per_attack = {
-        attack: metrics.min_tdcf(bonafide, spoof[attacks == attack], c012[attack]["Pooled"])[0]
-        for attack in sorted(set(attacks.tolist()))
-        if attack in c012
-    }
-    per_codec = {}
-    codecs = np.asarray(columns.get("codec", ["-"] * values.size))
-    for codec in sorted(set(codecs.tolist()) & set(c012["Pooled"]) - {"Pooled"}):
-        mask = codecs == codec
-        per_codec[codec] = metrics.min_tdcf(
-            values[mask & is_bonafide], values[mask & ~is_bonafide], c012["Pooled"][codec]
-        )[0]
-    return {"per_attack_min_tdcf": per_attack, "per_codec_min_tdcf": per_codec}
-
-
-def format_report(report: Mapping) -> str:
-    """A plain-text table of a report (EER in %, min t-DCF, breakdowns).
-
-    Example
-    -------
-    >>> print(format_report({"trials": 2, "bonafide": 1, "spoof": 1, "eer_percent": 0.0,
-    ...     "eer_threshold": 0.5}))
-    trials            2 (1 bona fide, 1 spoof)
-    EER               0.0000 %  (threshold 0.5)
-    min t-DCF         n/a (needs ASV scores or C012 coefficients)
-    """
-    lines = [
-        f"{'trials':<17} {report['trials']} ({report['bonafide']} bona fide, "
-        f"{report['spoof']} spoof)",
-        f"{'EER':<17} {report['eer_percent']:.4f} %  (threshold {report['eer_threshold']:.6g})",
-    ]
-    for key, label in (
-        ("min_tdcf_legacy", "min t-DCF legacy"),
-        ("min_tdcf_revised", "min t-DCF revised"),
-    ):
-        if key in report:
-            lines.append(f"{label:<17} {report[key]:.4f}")
-    if "asv_eer_percent" in report:
-        lines.append(
-            f"{'ASV EER':<17} {report['asv_eer_percent']:.4f} %  "
-            f"(threshold {report['asv_threshold']:.6g})"
-        )
-    if "min_tdcf_legacy" not in report and "min_tdcf_revised" not in report:
-        lines.append("min t-DCF         n/a (needs ASV scores or C012 coefficients)")
-    for key, table in report.items():
-        if key.startswith("per_") and isinstance(table, Mapping) and table:
-            name = key[len("per_") :].replace("_eer_percent", "").replace("_", " ")
-            unit = " (EER %)" if key.endswith("_eer_percent") else ""
-            lines.append(f"\n{name}{unit}")
-            lines += [f"  {condition:<30} {value:.4f}" for condition, value in table.items()]
-    return "\n".join(lines)
-
-
-def _load_key(args) -> tuple[list[dict[str, str]], str]:
-    if args.protocol:
-        return read_protocol_2019(args.protocol), os.fspath(args.protocol)
-    if args.manifest:
-        return read_manifest(args.manifest), os.fspath(args.manifest)
-    track = args.track or _guess_track(args.key)
-    return read_trial_metadata_2021(args.key, track), os.fspath(args.key)
-
-
-def _guess_track(path: Path) -> str:
-    """LA keys have 8 fields per line, DF keys 13."""
-    with open(path, encoding="utf-8") as stream:
-        first = next((line.split() for line in stream if line.strip()), [])
-    return "LA" if len(first) == 8 else "DF"
+__all__ = ["main"]
 
 
 def _parse_args(argv):
@@ -232,20 +63,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     try:
         scores = metrics.read_score_file(args.scores)
-        rows, key_name = _load_key(args)
-        asv = None
-        if args.asv_scores:
-            asv_scores = read_asv_scores(args.asv_scores)
-            asv = metrics.asv_operating_point(
-                asv_scores.target, asv_scores.nontarget, asv_scores.spoof
-            )
+        key = args.protocol or args.key or args.manifest
+        if args.protocol:
+            rows, kind = read_protocol_2019(key), "2019"
+        elif args.manifest:
+            rows, kind = read_manifest(key), "manifest"
+        else:
+            rows, kind = read_key(key, args.track)
+        asv = asv_operating_point_of(args.asv_scores) if args.asv_scores else None
         c012 = None
         if args.c012:
             c012 = json.loads(args.c012.read_text(encoding="utf-8"))
-        elif args.key and (args.track or _guess_track(args.key)) == "LA":
+        elif kind == "2021LA":
             c012 = official_c012(args.subset)
         report = evaluate_scores(
-            scores, rows, asv, c012, args.subset, os.fspath(args.scores), key_name
+            scores, rows, asv, c012, args.subset, os.fspath(args.scores), os.fspath(key)
         )
     except (OSError, ValueError, KeyError) as error:
         print(f"ssdctx-eval: error: {error}", file=sys.stderr)

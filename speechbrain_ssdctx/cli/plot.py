@@ -25,7 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from speechbrain_ssdctx.cli.score import find_audio, read_keys, utterance_ids
+from speechbrain_ssdctx.cli.score import find_audio, utterance_ids
+from speechbrain_ssdctx.evaluation import read_key
 from speechbrain_ssdctx.metrics import read_score_file
 from speechbrain_ssdctx.plots import (
     masked_views,
@@ -34,6 +35,11 @@ from speechbrain_ssdctx.plots import (
     plot_tsne,
     save_figure,
 )
+
+
+def read_keys(path) -> dict[str, dict[str, str]]:
+    """The rows of a protocol, key or manifest (``evaluation.read_key``) by utterance id."""
+    return {row["ID"]: row for row in read_key(path)[0]}
 
 
 def split_scores(
@@ -46,7 +52,7 @@ def split_scores(
     scores : dict
         Utterance id to score.
     keys : dict
-        Protocol rows (see :func:`speechbrain_ssdctx.cli.score.read_keys`).
+        Protocol rows by utterance id (see :func:`read_keys`).
     source : str
         Name of the score file, for errors.
 

@@ -7,7 +7,7 @@ Score a folder (recursively) with the bundled official AASIST::
     ssdctx-score --model aasist my_audio/ --out scores.txt
 
 Score an exported model folder or a HuggingFace model on ASVspoof files and print
-the EER against a protocol::
+the EER (and min t-DCF, breakdowns) against a protocol, as ``ssdctx-eval`` does::
 
     ssdctx-score --model exported/ LA/ASVspoof2019_LA_eval/flac \\
         --protocol LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt
@@ -27,18 +27,17 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-import numpy as np
 from tqdm import tqdm
 
 from speechbrain_ssdctx.atomic import atomic_open
-from speechbrain_ssdctx.data.asvspoof import read_protocol_2019, read_trial_metadata_2021
-from speechbrain_ssdctx.metrics import (
-    asv_operating_point,
-    compute_eer,
-    eer_per_group,
-    min_tdcf_legacy,
-    write_score_file,
+from speechbrain_ssdctx.evaluation import (
+    asv_operating_point_of,
+    evaluate_scores,
+    format_report,
+    official_c012,
+    read_key,
 )
+from speechbrain_ssdctx.metrics import write_score_file
 
 #: Extensions ``ssdctx-score`` picks up when it walks a folder.
 AUDIO_EXTENSIONS = (".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".aif", ".au")
@@ -91,93 +90,6 @@ def utterance_ids(paths: Sequence[str]) -> list[str]:
             )
         seen[utt_id] = path
     return ids
-
-
-def read_keys(path: str | os.PathLike) -> dict[str, dict[str, str]]:
-    """Labels of a protocol: ASVspoof 2019 CM protocol or 2021 LA / DF ``trial_metadata``.
-
-    The format is told by the number of fields of the first line (5: 2019; 8: 2021 LA;
-    9 or more: 2021 DF).
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        The protocol or key file.
-
-    Returns
-    -------
-    dict
-        Utterance id to its row (keys ``label`` in ``bonafide``/``spoof`` and ``attack``).
-
-    Example
-    -------
-    >>> keys = read_keys("tests/fixtures/asvspoof2019_la/LA/ASVspoof2019_LA_cm_protocols/"
-    ...                  "ASVspoof2019.LA.cm.dev.trl.txt")
-    >>> keys["LA_D_1003356"]["label"], keys["LA_D_1003356"]["attack"]
-    ('spoof', 'A04')
-    """
-    with open(path, encoding="utf-8") as stream:
-        first = next((line.split() for line in stream if line.strip()), [])
-    if len(first) == 5:
-        rows = read_protocol_2019(path)
-    elif len(first) >= 8:
-        rows = read_trial_metadata_2021(path, "LA" if len(first) == 8 else "DF")
-    else:
-        raise ValueError(
-            f"'{path}': not an ASVspoof protocol (a 2019 CM protocol has 5 fields per line, "
-            f"a 2021 trial_metadata 8 or more), first line has {len(first)}"
-        )
-    return {row["ID"]: row for row in rows}
-
-
-def protocol_metrics(
-    scores: dict[str, float], keys: dict[str, dict[str, str]], asv_scores: str | None = None
-) -> str:
-    """A markdown report of EER (and min t-DCF) of scores against protocol keys.
-
-    Arguments
-    ---------
-    scores : dict
-        Utterance id to score; ids missing from the protocol are an error.
-    keys : dict
-        From :func:`read_keys`.
-    asv_scores : str, optional
-        An ASVspoof 2019 ASV score file, for the legacy min t-DCF.
-
-    Returns
-    -------
-    str
-    """
-    from speechbrain_ssdctx.data.asvspoof import read_asv_scores
-
-    unknown = [utt for utt in scores if utt not in keys]
-    if unknown:
-        raise ValueError(f"{len(unknown)} scored files are not in the protocol, e.g. {unknown[:3]}")
-    bonafide = np.array([s for utt, s in scores.items() if keys[utt]["label"] == "bonafide"])
-    spoof_ids = [utt for utt in scores if keys[utt]["label"] == "spoof"]
-    spoof = np.array([scores[utt] for utt in spoof_ids])
-    if not bonafide.size or not spoof.size:
-        return (
-            f"Scored {bonafide.size} bona fide and {spoof.size} spoofed files: the EER needs both."
-        )
-    eer, threshold = compute_eer(bonafide, spoof)
-    lines = [
-        "| metric | value |",
-        "|---|---|",
-        f"| bona fide / spoof files | {bonafide.size} / {spoof.size} |",
-        f"| EER (%) | {100 * eer:.3f} |",
-        f"| EER threshold | {threshold:.6g} |",
-    ]
-    if asv_scores:
-        asv = read_asv_scores(asv_scores)
-        operating_point = asv_operating_point(asv.target, asv.nontarget, asv.spoof)
-        lines.append(
-            f"| min t-DCF (legacy) | {min_tdcf_legacy(bonafide, spoof, operating_point):.4f} |"
-        )
-    attacks = [keys[utt]["attack"] for utt in spoof_ids]
-    for attack, value in eer_per_group(bonafide, spoof, attacks).items():
-        lines.append(f"| EER {attack} (%) | {100 * value:.3f} |")
-    return "\n".join(lines)
 
 
 def write_tsv(path: str | os.PathLike, ids: Sequence[str], scores, paths: Sequence[str]):
@@ -237,7 +149,7 @@ def score(args: argparse.Namespace) -> None:
     files = find_audio(args.inputs)
     unique = args.format == "txt" or args.protocol
     ids = utterance_ids(files) if unique else [pathlib.Path(f).stem for f in files]
-    keys = read_keys(args.protocol) if args.protocol else None
+    key = read_key(args.protocol) if args.protocol else None
     detector = SpoofDetector.from_hparams(
         args.model, savedir=args.savedir, run_opts={"device": args.device}
     )
@@ -256,8 +168,28 @@ def score(args: argparse.Namespace) -> None:
     else:
         for utt, score, path in zip(ids, scores, files, strict=True):
             print(f"{utt}\t{score!r}\t{path}" if args.format == "tsv" else f"{utt} {score!r}")
-    if keys is not None:
-        print(protocol_metrics(dict(zip(ids, scores, strict=True)), keys, args.asv_scores))
+    if key is not None:
+        print(protocol_report(dict(zip(ids, scores, strict=True)), *key, args))
+
+
+def protocol_report(scores: dict[str, float], rows: list[dict], kind: str, args) -> str:
+    """EER, min t-DCF and breakdowns of the scored files against their protocol rows.
+
+    Only the protocol's trials that were scored are evaluated; a scored file missing
+    from the protocol is an error. Min t-DCF: legacy and revised with ``--asv-scores``
+    (2019), revised with the official C012 for a 2021 LA key.
+    """
+    scored = [row for row in rows if row["ID"] in scores]
+    report = evaluate_scores(
+        scores,
+        scored,
+        asv=asv_operating_point_of(args.asv_scores) if args.asv_scores else None,
+        c012=official_c012("eval") if kind == "2021LA" else None,
+        subset=None,
+        score_name="the scored files",
+        key_name=args.protocol,
+    )
+    return format_report(report)
 
 
 if __name__ == "__main__":
