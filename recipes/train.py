@@ -10,6 +10,9 @@ Which detector and which modules (InF, InI) are used is all in the YAML file.
         --la2021_folder=/path/to/2021 --la2021_keys=/path/to/keys
     torchrun --nproc_per_node=4 recipes/train.py hparams/aasist_inf_ini.yaml --data_folder=...
 
+The multi-GPU and precision settings are declared in the YAML (docs/multi_gpu.md); the
+command line overrides them (``--precision=bf16``, ``--grad_accumulation_factor=2``...).
+
 A run that is killed resumes from its last checkpoint when started again with the same
 command. The output folder ends with ``scores/*.txt``, ``results.json``, ``results.md``
 (EER, min t-DCF, per-attack EER) and ``inference.yaml`` (for ``ssdctx-export``).
@@ -29,6 +32,7 @@ from speechbrain_ssdctx.experiment import (
     build_datasets,
     finish_distributed,
     prepare_manifests,
+    run_options,
     score_test_sets,
     write_inference_yaml,
 )
@@ -36,6 +40,7 @@ from speechbrain_ssdctx.report import results_markdown
 
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    run_opts = run_options(hparams_file, run_opts, overrides)  # the YAML's "auto" settled
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
@@ -63,16 +68,8 @@ if __name__ == "__main__":
         brain.hparams.epoch_counter,
         datasets["train"],
         datasets["dev"],
-        train_loader_kwargs={
-            "batch_size": hparams["batch_size"],
-            "shuffle": True,
-            "drop_last": False,
-            "num_workers": hparams["num_workers"],
-        },
-        valid_loader_kwargs={
-            "batch_size": hparams["eval_batch_size"],
-            "num_workers": hparams["num_workers"],
-        },
+        train_loader_kwargs=brain.loader_kwargs(sb.Stage.TRAIN),
+        valid_loader_kwargs=brain.loader_kwargs(sb.Stage.VALID),
     )
     results = score_test_sets(brain, datasets, manifests, hparams)
     if if_main_process():

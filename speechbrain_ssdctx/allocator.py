@@ -3,11 +3,17 @@
 On the CPU, PyTorch takes every activation from ``malloc``. glibc serves blocks larger
 than its mmap threshold (at most 32 MB) with fresh pages from the kernel and unmaps them
 when they are freed, so every training step page-faults and zeroes its whole activation
-memory again. ``retain_freed_memory`` makes glibc take every block from its heap and keep
-freed memory for reuse. Measured here (LCNN, batch 64 x 6 s, 2 CPU threads, see
-``benchmarks/bench_training.py``): a baseline training step went from 6.6 s to 3.3 s, an
-InF + InI step from 20.0 s to 8.6 s; the price is a higher resident peak (the process
-keeps what it once used: 13.4 GB instead of 8.5 GB for that benchmark).
+memory again. ``retain_freed_memory`` makes glibc take every block from its heap and never
+give freed memory back to the kernel, so that later steps reuse it without page faults.
+Measured here (LCNN, batch 64 x 6 s, 2 CPU threads, see ``benchmarks/bench_training.py``):
+a baseline training step went from 6.6 s to 3.3 s; the price is a higher resident peak
+(the process keeps what it once used).
+
+Trimming must be off entirely (``M_TRIM_THRESHOLD = -1``), not just set to its largest
+positive value (2 GiB - 1): an InF step of LCNN (the two views as one batch of 128)
+frees more than 2 GiB at the top of the heap, which glibc then returned to the kernel
+after every step, so that each step page-faulted about 6 GB again (1.5 million faults,
+a fifth of the step; ``docs/training_speed.md``).
 
 Authors
  * speechbrain-ssdctx contributors
@@ -25,7 +31,8 @@ _M_MMAP_MAX = -4
 
 
 def retain_freed_memory() -> bool:
-    """Makes glibc's malloc serve all blocks from its heap and never trim it.
+    """Makes glibc's malloc serve all blocks from its heap and never trim it (glibc's
+    ``mallopt``: ``M_MMAP_MAX = 0``, ``M_TRIM_THRESHOLD = -1``).
 
     Affects the whole process (all later allocations). Returns whether it was applied:
     False where the C library is not glibc (macOS, musl), where nothing changes.
@@ -41,8 +48,7 @@ def retain_freed_memory() -> bool:
     libc = ctypes.CDLL(name)
     if not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
         return False
-    applied = bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(
-        libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
-    )
+    # -1 disables trimming (glibc stores the threshold as a size_t: -1 is its maximum).
+    applied = bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, -1))
     logger.info("glibc malloc keeps freed memory for reuse: %s", applied)
     return applied

@@ -8,7 +8,11 @@ with the lowest dev EER, and scores test sets. It expects:
   ``context`` (a ``speechbrain_ssdctx.context.ContextLoss``);
 - batches with ``id``, ``sig`` (padded waveforms) and ``label_id`` (1 = bona fide);
 - hparams: ``epoch_counter``, optionally ``lr_scheduler`` (a callable taking the
-  optimiser, stepped once per epoch) and ``train_logger``.
+  optimiser, stepped once per epoch) and ``train_logger``;
+- the multi-GPU and precision settings of ``docs/multi_gpu.md`` (SpeechBrain run options
+  such as ``precision``, ``grad_accumulation_factor``, ``find_unused_parameters``, plus
+  ``sync_batchnorm``, ``batch_size`` and ``batch_semantics``, ``num_workers`` and
+  ``pin_memory``), each of which may be ``auto`` where the docs say so.
 
 Authors
  * speechbrain-ssdctx contributors
@@ -23,10 +27,10 @@ from pathlib import Path
 import speechbrain as sb
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.checkpoints import CKPT_PREFIX
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
+from speechbrain.utils.run_opts import RunOptions
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
@@ -34,6 +38,13 @@ from speechbrain_ssdctx.allocator import retain_freed_memory
 from speechbrain_ssdctx.metrics import compute_eer
 from speechbrain_ssdctx.reproducibility import RNGState
 from speechbrain_ssdctx.scores import bonafide_scores
+from speechbrain_ssdctx.utils.distributed import (
+    per_process_batch_size,
+    resolve_num_workers,
+    resolve_run_options,
+    resolve_switch,
+    world_size,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +84,14 @@ class DetectorBrain(sb.Brain):
     ['cls', 'cls_masked', 'inf']
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, modules=None, opt_class=None, hparams=None, run_opts=None,
+                 checkpointer=None):
+        # The YAML may declare run options as "auto": settle them for this device first
+        # (recipes/train.py already did, to start the process group with the backend).
+        if not isinstance(run_opts, RunOptions):
+            run_opts = RunOptions.from_dictionary(run_opts or {})
+        run_opts = resolve_run_options(run_opts, hparams or {})
+        super().__init__(modules, opt_class, hparams, run_opts, checkpointer)
         self.rng_state = RNGState(self._module_generators())
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("rng", self.rng_state)
@@ -101,42 +118,118 @@ class DetectorBrain(sb.Brain):
                 self.checkpointer.add_recoverable("lr_scheduler", self.lr_scheduler)
 
     def on_fit_start(self):
-        """As SpeechBrain's, but first sets aside checkpoints that a kill left half-written.
+        """Prepares the process, then SpeechBrain's start (DDP wrapping, optimiser, recovery).
 
-        On the CPU with ``hparams.cpu_retain_freed_memory``, it also makes the allocator
-        keep freed memory (``speechbrain_ssdctx.allocator``: about twice faster steps).
+        On the CPU with ``hparams.cpu_retain_freed_memory``, it makes the allocator keep
+        freed memory (``speechbrain_ssdctx.allocator``: about twice faster steps).
 
         SpeechBrain writes a checkpoint's files one by one into its folder; a process
         killed meanwhile leaves a folder that ``recover_if_possible`` would pick and fail
         on. So every checkpoint saved here gets a ``COMPLETE`` marker once all its files
         are written; a folder without one is renamed ``incomplete-CKPT+...`` (which
-        SpeechBrain ignores) and the previous checkpoint is used.
+        SpeechBrain ignores) before SpeechBrain recovers the latest checkpoint.
         """
         if self.device_type == "cpu" and getattr(self.hparams, "cpu_retain_freed_memory", False):
             retain_freed_memory()
-        self._compile()
-        self._wrap_distributed()
-        self.init_optimizers()
         if self.checkpointer is not None:
             if if_main_process():
                 self._set_aside_incomplete_checkpoints()
             ddp_barrier()
-            self.checkpointer.recover_if_possible()
+        super().on_fit_start()
+        if if_main_process():
+            logger.info("Run settings: %s", self.run_settings())
 
     def _wrap_distributed(self):
-        """DDP as in SpeechBrain, but SyncBatchNorm only on GPUs (DDP refuses it on the CPU).
+        """DDP as in SpeechBrain, with BatchNorm synchronised only where ``sync_batchnorm``.
 
-        On the CPU (gloo) every rank keeps its own BatchNorm batch statistics; DDP still
-        broadcasts rank 0's running statistics at each forward.
+        SpeechBrain converts every BatchNorm to ``SyncBatchNorm`` unconditionally, which
+        DDP refuses on the CPU (gloo) and which some GPU set-ups do not want, and it has
+        no public hook for the wrapping: hence this override of a private method.
+        ``hparams.sync_batchnorm`` is ``auto`` (synchronised on GPUs only, the default),
+        True or False. Unsynchronised, every process normalises with its own batch
+        statistics; DDP still broadcasts rank 0's running statistics at each forward.
         """
-        if not self.distributed_launch or self.device_type == "cuda":
-            super()._wrap_distributed()
+        if not self.distributed_launch:
+            super()._wrap_distributed()  # DataParallel or nothing
             return
+        sync = self.sync_batchnorm
+        if sync and self.device_type != "cuda":
+            raise ValueError(
+                "sync_batchnorm: True needs GPUs (DDP's SyncBatchNorm does not run on the "
+                f"{self.device_type}); set it to auto or False"
+            )
+        device_ids = [self.device] if self.device_type == "cuda" else None
         for name, module in self.modules.items():
             if any(p.requires_grad for p in module.parameters()):
+                if sync:
+                    module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
                 self.modules[name] = DDP(
-                    module, device_ids=None, find_unused_parameters=self.find_unused_parameters
+                    module, device_ids=device_ids,
+                    find_unused_parameters=self.find_unused_parameters,
                 )
+
+    @property
+    def sync_batchnorm(self) -> bool:
+        """``hparams.sync_batchnorm`` settled for this device (``auto``: on GPUs)."""
+        value = getattr(self.hparams, "sync_batchnorm", "auto")
+        return resolve_switch(value, "sync_batchnorm", self.device_type)
+
+    def batch_size(self) -> int:
+        """Utterances per forward pass of this process.
+
+        ``hparams.batch_semantics``: ``per_process`` (SpeechBrain's convention, and the
+        default when the hparams do not say) takes ``batch_size`` as is; ``global`` reads
+        ``batch_size`` as the utterances of one optimiser step over all processes and
+        divides it by the number of processes and ``grad_accumulation_factor`` (an error
+        if it does not divide).
+        """
+        semantics = getattr(self.hparams, "batch_semantics", "per_process")
+        if semantics == "per_process":
+            return self.hparams.batch_size
+        if semantics == "global":
+            return per_process_batch_size(
+                self.hparams.batch_size, world_size(), self.grad_accumulation_factor
+            )
+        raise ValueError(f"batch_semantics must be global or per_process, got {semantics!r}")
+
+    def loader_kwargs(self, stage: sb.Stage) -> dict:
+        """DataLoader options of a stage, from the hparams and the device.
+
+        Training: :meth:`batch_size`, shuffled (SpeechBrain shards it over DDP processes),
+        the last short batch kept unless ``hparams.drop_last``. Evaluation:
+        ``eval_batch_size`` per process. Both: ``num_workers`` and ``pin_memory``
+        (``auto``: see ``speechbrain_ssdctx.utils.distributed``), workers kept across
+        epochs.
+        """
+        workers = resolve_num_workers(getattr(self.hparams, "num_workers", 0), self.device_type)
+        pin = resolve_switch(getattr(self.hparams, "pin_memory", "auto"), "pin_memory",
+                             self.device_type)
+        kwargs = {"num_workers": workers, "pin_memory": pin}
+        if workers > 0:
+            kwargs["persistent_workers"] = True
+        if stage == sb.Stage.TRAIN:
+            drop_last = getattr(self.hparams, "drop_last", False)
+            return {"batch_size": self.batch_size(), "shuffle": True, "drop_last": drop_last,
+                    **kwargs}
+        return {"batch_size": self.hparams.eval_batch_size, **kwargs}
+
+    def run_settings(self) -> dict:
+        """The settings this run uses, for the log (rank 0 logs them at the first epoch)."""
+        batch = self.batch_size()
+        return {
+            "processes": world_size(),
+            "device": self.device,
+            "distributed_backend": (
+                dist.get_backend() if dist.is_available() and dist.is_initialized() else None
+            ),
+            "precision": self.precision,
+            "eval_precision": self.eval_precision,
+            "sync_batchnorm": self.sync_batchnorm if self.distributed_launch else False,
+            "find_unused_parameters": self.find_unused_parameters,
+            "grad_accumulation_factor": self.grad_accumulation_factor,
+            "batch_per_process": batch,
+            "global_batch": batch * world_size() * self.grad_accumulation_factor,
+        }
 
     def _set_aside_incomplete_checkpoints(self) -> None:
         folders = Path(self.checkpointer.checkpoints_dir).glob(f"{CKPT_PREFIX}+*")
@@ -187,9 +280,11 @@ class DetectorBrain(sb.Brain):
             self.scores[utt_id] = score
         for utt_id, label in zip(batch.id, labels.tolist(), strict=True):
             self.labels[utt_id] = label
-        if bool((labels < 0).all()):  # a set without keys (label -1): scores only
+        keyed = labels >= 0  # label -1: a set without keys, scored only
+        if not bool(keyed.any()):
             return logits.new_zeros(())
-        return F.cross_entropy(logits, labels, ignore_index=-1)
+        # The training's classification loss (class weights included), for a comparable loss.
+        return self.modules.context.classification_loss_fn(logits[keyed], labels[keyed])
 
     def _accumulate_parts(self, parts: dict[str, torch.Tensor]) -> None:
         for name, value in parts.items():

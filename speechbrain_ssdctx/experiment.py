@@ -19,9 +19,9 @@ from pathlib import Path
 
 import ruamel.yaml
 import speechbrain as sb
-import torch
 from hyperpyyaml import resolve_references
 from speechbrain.utils.distributed import if_main_process, run_on_main
+from speechbrain.utils.run_opts import RunOptions
 
 from speechbrain_ssdctx.data import (
     demo_corpus_folder,
@@ -33,6 +33,7 @@ from speechbrain_ssdctx.data.dataio import load_datasets
 from speechbrain_ssdctx.evaluation import asv_operating_point_of, evaluate_scores, official_c012
 from speechbrain_ssdctx.metrics import write_score_file
 from speechbrain_ssdctx.report import write_results
+from speechbrain_ssdctx.utils.distributed import exit_distributed, resolve_run_options
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,23 @@ def resolved_value(hparams_file: str | os.PathLike, key: str, overrides=None):
     'results/lcnn_inf_ini/7'
     """
     return _resolved_tree(hparams_file, overrides)[key]
+
+
+def run_options(hparams_file: str | os.PathLike, run_opts: RunOptions, overrides) -> RunOptions:
+    """The command line's run options, with the YAML's multi-GPU and precision ``auto``
+    values settled for this process's device (before the process group starts).
+
+    See ``speechbrain_ssdctx.utils.distributed.resolve_run_options``.
+
+    Example
+    -------
+    >>> file, run_opts, overrides = sb.parse_arguments(
+    ...     ["hparams/lcnn_inf_ini.yaml", "--device=cpu", "--precision=bf16"])
+    >>> settled = run_options(file, run_opts, overrides)
+    >>> settled.distributed_backend, settled.precision
+    ('gloo', 'bf16')
+    """
+    return resolve_run_options(run_opts, _resolved_tree(hparams_file, overrides))
 
 
 def _resolved_tree(hparams_file, overrides):
@@ -180,7 +198,7 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
     """
     output = Path(hparams["output_folder"])
     results = {}
-    loader = {"batch_size": hparams["eval_batch_size"], "num_workers": hparams["num_workers"]}
+    loader = brain.loader_kwargs(sb.Stage.TEST)
     for name in ("dev", "2019LA_eval", "2021LA_eval", "2021DF_eval"):
         if name not in datasets:
             continue
@@ -206,14 +224,12 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
 
 
 def finish_distributed() -> None:
-    """Ends a DDP run cleanly: all ranks meet, then the process group is destroyed.
-
-    Without it, a rank that exits while another still tears down its gloo connections
-    can be aborted ("terminate called without an active exception").
+    """Ends a DDP run: all ranks meet, the process group is destroyed and the process exits
+    (status 0) without the interpreter's teardown, which could race with gloo's threads
+    and abort it (``speechbrain_ssdctx.utils.distributed.exit_distributed``). Without
+    DDP it does nothing. The last call of a recipe.
     """
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+    exit_distributed(0)
 
 
 def _asv_point(manifests, name):

@@ -1,17 +1,107 @@
-"""The two context losses of the paper: KL consistency (InF) and the inter-instance pair
-loss against a memory bank (InI).
+"""The losses of training: the classification loss (optionally class-weighted) and the two
+context losses of the paper, KL consistency (InF) and the inter-instance pair loss against a
+memory bank (InI).
 
-Both are computed in float32 with autocast disabled, so they stay exact under mixed
+All are computed in float32 with autocast disabled, so they stay exact under mixed
 precision.
 
 Authors:
 - speechbrain-ssdctx contributors (2025)
 """
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
 KL_DIRECTIONS = ("forward", "reverse", "symmetric")
+
+
+class ClassificationLoss(torch.nn.Module):
+    """Cross-entropy on ``[B, C]`` logits (or one bona fide logit per row), class-weighted.
+
+    With ``class_weights`` ``w``, the loss is the weighted mean over the batch::
+
+        L = sum_i w[y_i] * CE_i / sum_i w[y_i]
+
+    the normalisation of ``torch.nn.CrossEntropyLoss(weight=w)`` and of the official
+    AASIST recipe (``weight=[0.1, 0.9]`` over [spoof, bona fide]). Only the ratio of the
+    weights matters: a batch's loss stays on the scale of the unweighted mean, and
+    utterances of the rarer class count more. A single logit per row (binary
+    cross-entropy on the bona fide log-odds) is normalised the same way (``torch``'s
+    ``binary_cross_entropy_with_logits(weight=)`` divides by the batch size instead).
+    Rows labelled ``ignore_index`` (a set without keys) are left out; a batch with no
+    labelled row gives 0.
+
+    Arguments
+    ---------
+    class_weights : sequence of float, optional
+        One weight per class index (bona fide = 1, spoof = 0: ``[spoof, bona fide]``);
+        ``None``: unweighted.
+    ignore_index : int
+        Label of rows to leave out.
+
+    Example
+    -------
+    >>> loss = ClassificationLoss(class_weights=[0.1, 0.9])
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 0.0]])
+    >>> labels = torch.tensor([0, 1, 1])
+    >>> round(float(loss(logits, labels)), 4)  # (0.1 * 0.1269 + 0.9 * 0.1269 + 0.9 * 1.3133) / 1.9
+    0.6889
+    >>> float(ClassificationLoss()(torch.zeros(4), torch.tensor([0, 1, 1, 0])))
+    0.6931...
+    """
+
+    def __init__(self, class_weights: Sequence[float] | None = None, ignore_index: int = -1):
+        super().__init__()
+        if class_weights is not None:
+            weights = torch.as_tensor(class_weights, dtype=torch.float32)
+            if weights.dim() != 1 or len(weights) < 2 or not bool((weights > 0).all()):
+                raise ValueError(
+                    "class_weights must list one positive weight per class ([spoof, bona "
+                    f"fide]), got {class_weights!r}"
+                )
+            # Not in state_dict: a recipe setting, not a learned state of the checkpoint.
+            self.register_buffer("class_weights", weights, persistent=False)
+        else:
+            self.class_weights = None
+        self.ignore_index = ignore_index
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Computes the loss.
+
+        Arguments
+        ---------
+        logits : torch.Tensor
+            ``[B, C]`` logits, or ``[B]`` / ``[B, 1]`` bona fide log-odds.
+        labels : torch.Tensor
+            ``[B]`` class indices (bona fide = 1, spoof = 0).
+
+        Returns
+        -------
+        torch.Tensor
+            0-d float32 loss.
+        """
+        labels = labels.reshape(-1).long()
+        keep = labels != self.ignore_index
+        with torch.autocast(device_type=logits.device.type, enabled=False):
+            logits, labels = logits.float()[keep], labels[keep]
+            if logits.dim() == 1 or logits.shape[-1] == 1:
+                per_row = F.binary_cross_entropy_with_logits(
+                    logits.reshape(-1), labels.float(), reduction="none"
+                )
+            else:
+                if self.class_weights is not None and logits.shape[-1] != len(self.class_weights):
+                    raise ValueError(
+                        f"class_weights has {len(self.class_weights)} weights for "
+                        f"{logits.shape[-1]} classes"
+                    )
+                per_row = F.cross_entropy(logits, labels, reduction="none")
+            if self.class_weights is None:
+                row_weights = torch.ones_like(per_row)
+            else:
+                row_weights = self.class_weights.to(per_row.device)[labels]
+            return (row_weights * per_row).sum() / row_weights.sum().clamp(min=1e-12)
 
 
 def class_log_probabilities(logits: torch.Tensor) -> torch.Tensor:

@@ -1,54 +1,99 @@
-"""Launched by test_ddp.py under torchrun: trains briefly with DDP, saves this rank's state.
+"""Launched by test_ddp.py under torchrun: runs ``recipes/train.py`` as is, watching it.
 
-Usage: torchrun --nproc_per_node=2 tests/ddp_worker.py HPARAMS --distributed_backend=gloo
-    --output_folder=DIR [overrides]
+Usage: torchrun --nproc_per_node=2 tests/ddp_worker.py OUT HPARAMS [recipe arguments]
+
+Observers wrapped around ``DetectorBrain`` and ``ContextLoss`` record, on every rank, the
+batch sizes of the training steps, the autocast state of each forward pass (training and
+evaluation), the momentum updates and memory bank insertions, and the masking bands; at
+the end of ``fit`` the rank's detector, momentum encoder, bank, optimiser state and dev
+scores are copied. Everything is saved to ``OUT/rank<RANK>.pt`` when the recipe calls
+``finish_distributed`` (which ends the process).
 """
 
+import os
+import runpy
 import sys
+from pathlib import Path
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
+import speechbrain_ssdctx.experiment as experiment
+from speechbrain_ssdctx.augment import BandPassMasking
 from speechbrain_ssdctx.brain import DetectorBrain
-from speechbrain_ssdctx.experiment import build_datasets, finish_distributed, prepare_manifests
+from speechbrain_ssdctx.context import ContextLoss
 from speechbrain_ssdctx.memory import unwrap_ddp
 
-if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file) as stream:
-        hparams = load_hyperpyyaml(stream, overrides)
-    datasets = build_datasets(hparams, prepare_manifests(hparams))
-    brain = DetectorBrain(
-        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
-        run_opts=run_opts, checkpointer=hparams["checkpointer"],
-    )
-    # Record the masking bands this rank draws.
-    masking, bands = hparams["masking"], []
-    draw = masking.sample_low_freqs
+ROOT = Path(__file__).resolve().parents[1]
+seen = {"train_batches": [], "train_autocast": [], "eval_autocast": [], "enqueued": [],
+        "bands": []}
 
-    def recording_draw(batch_size):
-        bands.append(draw(batch_size))
-        return bands[-1]
 
-    masking.sample_low_freqs = recording_draw
-    brain.fit(
-        hparams["epoch_counter"], datasets["train"], datasets["dev"],
-        train_loader_kwargs={"batch_size": hparams["batch_size"], "shuffle": True},
-        valid_loader_kwargs={"batch_size": hparams["eval_batch_size"]},
-    )
+def wrap(cls, name, before=None, after=None):
+    """Replaces ``cls.name`` by a call of ``before(self, *args)``, the original, then
+    ``after(self, result, *args)``."""
+    original = getattr(cls, name)
+
+    def wrapper(self, *args, **kwargs):
+        if before is not None:
+            before(self, *args)
+        result = original(self, *args, **kwargs)
+        if after is not None:
+            after(self, result, *args)
+        return result
+
+    setattr(cls, name, wrapper)
+
+
+def autocast_state() -> str | None:
+    """The autocast dtype in effect on the CPU, or None when autocast is off."""
+    if not torch.is_autocast_enabled("cpu"):
+        return None
+    return str(torch.get_autocast_dtype("cpu")).replace("torch.", "")
+
+
+def on_forward(brain, batch, stage):
+    if stage == sb.Stage.TRAIN:
+        seen["train_batches"].append(len(batch.id))
+        seen["train_autocast"].append(autocast_state())
+    else:
+        seen["eval_autocast"].append(autocast_state())
+
+
+def on_after_step(context, detector):
+    if context.use_ini:
+        seen["enqueued"].append(sum(len(emb) for emb, _ in context._pending))
+
+
+def on_fit_end(brain, result, *args):
     context = brain.modules.context
-    rank = torch.distributed.get_rank()
-    torch.save(
-        {
-            "bank": context.memory.embeddings,
-            "bank_labels": context.memory.labels,
-            "momentum": context.momentum_encoder.state_dict(),
-            "detector": unwrap_ddp(brain.modules.detector).state_dict(),
-            "bands": torch.cat(bands),
-            "dev_scores": brain.scores,
-        },
-        f"{hparams['output_folder']}/rank{rank}.pt",
+    optimizer_steps = {int(state["step"]) for state in brain.optimizer.state.values()}
+    seen.update(
+        bank=context.memory.embeddings.clone(),
+        bank_labels=context.memory.labels.clone(),
+        momentum={k: v.clone() for k, v in context.momentum_encoder.state_dict().items()},
+        detector={k: v.clone() for k, v in unwrap_ddp(brain.modules.detector)
+                  .state_dict().items()},
+        optimizer_steps=optimizer_steps,
+        dev_scores=dict(brain.scores),
+        world_size=torch.distributed.get_world_size(),
     )
-    finish_distributed()
+
+
+def save_then_finish(finish=experiment.finish_distributed):
+    seen["bands"] = torch.cat(seen["bands"])
+    torch.save(seen, OUT / f"rank{os.environ['RANK']}.pt")
+    finish()
+
+
+wrap(DetectorBrain, "compute_forward", before=on_forward)
+wrap(ContextLoss, "after_step", before=on_after_step)
+wrap(DetectorBrain, "fit", after=on_fit_end)
+wrap(BandPassMasking, "sample_low_freqs", after=lambda m, lows, n: seen["bands"].append(lows))
+
+experiment.finish_distributed = save_then_finish  # recipes/train.py imports it by name
+
+if __name__ == "__main__":
+    OUT = Path(sys.argv[1])
+    sys.argv = [str(ROOT / "recipes" / "train.py"), *sys.argv[2:]]
+    runpy.run_path(sys.argv[0], run_name="__main__")

@@ -1,4 +1,10 @@
-"""MemoryBank and ContextLoss under torch.distributed: two gloo processes stay in sync."""
+"""MemoryBank and ContextLoss under torch.distributed: two gloo processes stay in sync.
+
+The spawned processes end with ``exit_distributed`` (barrier, destroy, immediate exit):
+a normal interpreter exit could race with gloo's threads and abort a process
+(``terminate called without an active exception``, seen once on a loaded machine;
+``benchmarks/stress_ddp.py`` counts it).
+"""
 
 import pytest
 import torch
@@ -9,6 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 from speechbrain_ssdctx.augment import BandPassMasking
 from speechbrain_ssdctx.context import ContextLoss
 from speechbrain_ssdctx.memory import MemoryBank
+from speechbrain_ssdctx.utils.distributed import exit_distributed
 
 BATCH_SIZES = {0: [3, 2, 4], 1: [1, 2, 0]}  # uneven sizes, as with a short last batch
 
@@ -22,17 +29,12 @@ def rank_batch(rank: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
 def worker(rank: int, init_file: str, out_dir: str) -> None:
     """Runs both scenarios in one process group (spawning is the slow part)."""
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
-    try:
-        bank = MemoryBank(size=8, dim=2)
-        for step in range(3):
-            bank.enqueue(*rank_batch(rank, step))
-        torch.save(
-            {"embeddings": bank.embeddings, "labels": bank.labels}, f"{out_dir}/bank{rank}.pt"
-        )
-        context_steps(rank, out_dir)
-    finally:
-        dist.barrier()  # exiting while the peer still talks to us can abort it
-        dist.destroy_process_group()
+    bank = MemoryBank(size=8, dim=2)
+    for step in range(3):
+        bank.enqueue(*rank_batch(rank, step))
+    torch.save({"embeddings": bank.embeddings, "labels": bank.labels}, f"{out_dir}/bank{rank}.pt")
+    context_steps(rank, out_dir)
+    exit_distributed(0)  # an error above propagates instead: spawn reports it
 
 
 @pytest.fixture(scope="module")

@@ -179,12 +179,16 @@ class LCNN(nn.Module):
 
         Channel 0 holds the static log Mel energies (dB), 1 the deltas, 2 the delta-deltas.
         In training mode, ``feature_augment`` (if any) is applied to the static energies.
+        Always computed in float32, autocast or not: in bfloat16 the Mel energies of a
+        quiet frame would lose their low bits before the log (the network after them
+        follows the autocast).
         """
-        static = self.fbank(wavs)  # [B, frames, n_mels]
-        if self.feature_augment is not None and self.training:
-            static = self.feature_augment(static)
-        delta = self.fbank.compute_deltas(static)
-        feats = torch.stack([static, delta, self.fbank.compute_deltas(delta)], dim=1)
+        with torch.autocast(device_type=wavs.device.type, enabled=False):
+            static = self.fbank(wavs.float())  # [B, frames, n_mels]
+            if self.feature_augment is not None and self.training:
+                static = self.feature_augment(static)
+            delta = self.fbank.compute_deltas(static)
+            feats = torch.stack([static, delta, self.fbank.compute_deltas(delta)], dim=1)
         return feats.transpose(2, 3)
 
     def forward(
