@@ -30,16 +30,16 @@ seen = {"train_batches": [], "train_autocast": [], "eval_autocast": [], "enqueue
 
 
 def wrap(cls, name, before=None, after=None):
-    """Replaces ``cls.name`` by a call of ``before(self, *args)``, the original, then
-    ``after(self, result, *args)``."""
+    """Replaces ``cls.name`` by a call of ``before(self, *args, **kwargs)``, the original,
+    then ``after(self, result, *args, **kwargs)``."""
     original = getattr(cls, name)
 
     def wrapper(self, *args, **kwargs):
         if before is not None:
-            before(self, *args)
+            before(self, *args, **kwargs)
         result = original(self, *args, **kwargs)
         if after is not None:
-            after(self, result, *args)
+            after(self, result, *args, **kwargs)
         return result
 
     setattr(cls, name, wrapper)
@@ -65,7 +65,7 @@ def on_after_step(context, detector):
         seen["enqueued"].append(sum(len(emb) for emb, _ in context._pending))
 
 
-def on_fit_end(brain, result, *args):
+def on_fit_end(brain, result, *args, **kwargs):
     context = brain.modules.context
     optimizer_steps = {int(state["step"]) for state in brain.optimizer.state.values()}
     seen.update(

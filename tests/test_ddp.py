@@ -21,10 +21,10 @@ PER_CLASS = 4  # --max_utterances_per_class: 8 training utterances
 EPOCHS = 2
 #: Changes to the recipe's YAML: what the run must pick up from the file itself.
 DECLARED = {
-    "batch_size: 64 ": "batch_size: 8 ",           # batch_semantics: global (unchanged)
-    "grad_accumulation_factor: 1 ": "grad_accumulation_factor: 2 ",
-    "precision: auto ": "precision: bf16 ",        # overridden by --precision=fp32 below
-    "eval_precision: fp32 ": "eval_precision: bf16 ",
+    "\nbatch_size: 64 ": "\nbatch_size: 8 ",        # batch_semantics: global (unchanged)
+    "\ngrad_accumulation_factor: 1 ": "\ngrad_accumulation_factor: 2 ",
+    "\nprecision: auto ": "\nprecision: bf16 ",     # overridden by --precision=fp32 below
+    "\neval_precision: fp32 ": "\neval_precision: bf16 ",
 }
 
 

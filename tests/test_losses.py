@@ -1,4 +1,4 @@
-"""Tests of the context losses against plain numpy / Python computations."""
+"""Tests of the classification and context losses against plain numpy / Python computations."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_ssdctx.losses import InterInstanceLoss, kl_consistency
+from speechbrain_ssdctx.losses import ClassificationLoss, InterInstanceLoss, kl_consistency
 
 
 def numpy_probs(logits: np.ndarray) -> np.ndarray:
@@ -135,3 +135,54 @@ def test_ini_bad_arguments():
         InterInstanceLoss(0.0)
     with pytest.raises(ValueError, match="embedding sizes differ"):
         InterInstanceLoss()(torch.randn(2, 3), torch.zeros(2), torch.randn(4, 5), torch.zeros(4))
+
+
+def numpy_weighted_ce(logits: np.ndarray, labels: np.ndarray, weights) -> float:
+    """sum_i w[y_i] * (-log p_i[y_i]) / sum_i w[y_i], the weighted mean of the official
+    AASIST recipe's nn.CrossEntropyLoss(weight=)."""
+    probs = numpy_probs(logits)
+    w = np.ones(probs.shape[-1]) if weights is None else np.asarray(weights, dtype=np.float64)
+    nll = -np.log(probs[np.arange(len(labels)), labels])
+    return float(np.sum(w[labels] * nll) / np.sum(w[labels]))
+
+
+@pytest.mark.parametrize("shape", [(12, 2), (12, 1), (12,)])
+@pytest.mark.parametrize("weights", [None, [0.1, 0.9], [3.0, 1.0]])
+def test_classification_loss_matches_numpy(shape, weights):
+    generator = torch.Generator().manual_seed(5)
+    logits = 3 * torch.randn(shape, generator=generator)
+    labels = torch.tensor([0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 1, 0])
+    loss = ClassificationLoss(weights)(logits, labels)
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(
+        numpy_weighted_ce(logits.double().numpy(), labels.numpy(), weights), rel=1e-5)
+
+
+def test_class_weights_normalise_like_torch_and_only_their_ratio_matters():
+    logits, labels = torch.randn(10, 2), torch.randint(0, 2, (10,))
+    official = torch.nn.CrossEntropyLoss(weight=torch.tensor([0.1, 0.9]))(logits, labels)
+    assert ClassificationLoss([0.1, 0.9])(logits, labels).item() == pytest.approx(
+        official.item(), rel=1e-6)
+    assert ClassificationLoss([1.0, 9.0])(logits, labels).item() == pytest.approx(
+        official.item(), rel=1e-6)
+    # Weights of a class move its utterances' gradients: the bona fide rows pull 9x harder.
+    rows = logits.clone().requires_grad_(True)
+    ClassificationLoss([0.1, 0.9])(rows, labels).backward()
+    plain = logits.clone().requires_grad_(True)
+    torch.nn.functional.cross_entropy(plain, labels, reduction="sum").backward()
+    expected = plain.grad * torch.tensor([0.1, 0.9])[labels][:, None] / torch.tensor(
+        [0.1, 0.9])[labels].sum()
+    torch.testing.assert_close(rows.grad, expected)
+
+
+def test_classification_loss_ignores_unlabelled_rows_and_rejects_bad_weights():
+    logits = torch.tensor([[1.0, 0.0], [0.0, 3.0], [5.0, -5.0]])
+    loss = ClassificationLoss([0.1, 0.9])(logits, torch.tensor([0, -1, 1]))
+    assert loss.item() == pytest.approx(
+        numpy_weighted_ce(logits[[0, 2]].numpy(), np.array([0, 1]), [0.1, 0.9]), rel=1e-6)
+    assert ClassificationLoss()(logits, torch.tensor([-1, -1, -1])).item() == 0.0
+    for bad in ([0.5], [1.0, -1.0], [[1.0, 2.0]]):
+        with pytest.raises(ValueError, match="class_weights must list one positive weight"):
+            ClassificationLoss(bad)
+    with pytest.raises(ValueError, match="class_weights has 2 weights for 3 classes"):
+        ClassificationLoss([1.0, 2.0])(torch.zeros(2, 3), torch.tensor([0, 2]))
