@@ -4,18 +4,17 @@
 Each system is built from its recipe YAML (the paper's batches: 64 for LCNN, 8 for
 AASIST; 6-second inputs) and timed on ``DetectorBrain.fit_batch`` (forward, backward,
 optimiser step, momentum update and enqueue) with the memory bank full (4096 entries,
-the worst case for L_InI). The four variants of a model are built side by side and their
-steps interleaved (baseline, +InF, +InI, +InF+InI, baseline, ...), so that a change of
-machine load hits all of them alike; ratios are to the baseline of the same run. The
-floor for +InF+InI is about 2.3x: two forward / backward passes plus one momentum
-forward.
+the worst case for L_InI), one variant after the other (``--interleave``: built side by
+side, their steps alternated, so that a change of machine load hits all of them alike);
+ratios are to the baseline of the same run. The floor for +InF+InI is about 2.3x: two
+forward / backward passes plus one momentum forward.
 
 Per variant: the median wall time of a step, the median CPU time of the process (user +
 system, all threads: on a machine shared with other jobs it is steadier than the wall
-time), the page faults per step (memory the kernel had to map and zero again) and, on a
-GPU, the peak GPU memory. ``--profile`` adds a table of the operators' self times
-(``torch.profiler``) of one step of each variant, with the excess of +InF+InI over twice
-the baseline per operator.
+time), the page faults per step (memory the kernel had to map and zero again), the
+process's resident peak so far and, on a GPU, the peak GPU memory. ``--profile`` adds a
+table of the operators' self times (``torch.profiler``) of one step of each variant, with
+the excess of +InF+InI over twice the baseline per operator.
 
     python benchmarks/bench_training.py [--steps 3] [--models lcnn aasist] [--threads 2]
     python benchmarks/bench_training.py --models lcnn --profile
@@ -25,6 +24,7 @@ Prints markdown tables.
 """
 
 import argparse
+import gc
 import resource
 import statistics
 import subprocess
@@ -101,37 +101,66 @@ def synchronize(device: str) -> None:
 
 
 def measure(model: str, args) -> dict:
-    """Steps of every variant of ``model``, interleaved; returns medians per variant."""
+    """Medians of the steps of every variant of ``model`` (and the profiles if asked).
+
+    By default the variants run one after the other, each built, warmed up (one step),
+    timed and freed before the next, so that the process holds one variant's memory at a
+    time (as a recipe does). ``--interleave`` builds the four side by side and alternates
+    their steps (robust to a changing machine load, but the heap then holds the
+    fragments of four allocation patterns: more resident memory).
+    """
     sizes = {"batch_size": args.batch, "train_seconds": args.seconds}
     sizes = {key: value for key, value in sizes.items() if value is not None}
-    systems = {
-        name: build_brain(HPARAMS / SYSTEMS[model], {**overrides, **sizes}, args.device,
-                          args.precision)
-        for name, overrides in VARIANTS.items()
-    }
-    batch = make_batch(next(iter(systems.values()))[1])
-    steps = {name: [] for name in systems}
-    peak = {}
-    for name, (brain, _) in systems.items():  # warm-up (and peak GPU memory of a step)
-        if args.device.startswith("cuda"):
-            torch.cuda.reset_peak_memory_stats()
-        brain.fit_batch(batch)
-        if args.device.startswith("cuda"):
-            peak[name] = torch.cuda.max_memory_allocated() / 2**30
-    for _ in range(args.steps):
+
+    def build(overrides):
+        return build_brain(HPARAMS / SYSTEMS[model], {**overrides, **sizes}, args.device,
+                           args.precision)
+
+    results = {"profile": {}}
+    if args.interleave:
+        systems = {name: build(overrides) for name, overrides in VARIANTS.items()}
+        batch = make_batch(next(iter(systems.values()))[1])
+        peaks = {name: warm_up(brain, batch, args.device) for name, (brain, _) in
+                 systems.items()}
+        runs = {name: [] for name in systems}
+        for _ in range(args.steps):
+            for name, (brain, _) in systems.items():
+                runs[name].append(timed_step(brain, batch, args.device))
         for name, (brain, _) in systems.items():
-            steps[name].append(timed_step(brain, batch, args.device))
-    results = {
-        name: {key: statistics.median(step[key] for step in runs) for key in runs[0]}
-        for name, runs in steps.items()
-    }
-    for name in results:
-        results[name]["peak_gib"] = peak.get(name)
-    if args.profile:
-        results["profile"] = {name: profile_step(brain, batch) for name, (brain, _) in
-                              systems.items()}
+            results[name] = summary(runs[name], peaks[name])
+            if args.profile:
+                results["profile"][name] = profile_step(brain, batch)
+    else:
+        for name, overrides in VARIANTS.items():
+            brain, hparams = build(overrides)
+            batch = make_batch(hparams)
+            peak = warm_up(brain, batch, args.device)
+            runs = [timed_step(brain, batch, args.device) for _ in range(args.steps)]
+            results[name] = summary(runs, peak)
+            if args.profile:
+                results["profile"][name] = profile_step(brain, batch)
+            del brain
+            gc.collect()
     results["batch"] = len(batch.id)
     return results
+
+
+def warm_up(brain: DetectorBrain, batch, device: str) -> float | None:
+    """One untimed step; returns its peak GPU memory (GiB) on a GPU."""
+    if not device.startswith("cuda"):
+        brain.fit_batch(batch)
+        return None
+    torch.cuda.reset_peak_memory_stats()
+    brain.fit_batch(batch)
+    return torch.cuda.max_memory_allocated() / 2**30
+
+
+def summary(runs: list[dict], gpu_peak: float | None) -> dict:
+    """Medians of the timed steps, the GPU peak, and the process's resident peak so far."""
+    row = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    row["peak_gib"] = gpu_peak
+    row["rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    return row
 
 
 def profile_step(brain: DetectorBrain, batch) -> dict[str, float]:
@@ -153,14 +182,14 @@ def print_step_table(model: str, results: dict, device: str) -> None:
     base = results["baseline"]
     gpu = device.startswith("cuda")
     print(f"\n### {model}, batch {results['batch']}\n")
-    print("| variant | s / step | ratio | CPU s / step | CPU ratio | page faults / step"
-          + (" | peak GPU GiB |" if gpu else " |"))
-    print("|---|---|---|---|---|---" + ("|---|" if gpu else "|"))
+    print("| variant | s / step | ratio | CPU s / step | CPU ratio | page faults / step "
+          "| process peak RSS (GB) |" + (" peak GPU GiB |" if gpu else ""))
+    print("|---|---|---|---|---|---|---|" + ("---|" if gpu else ""))
     for name in VARIANTS:
         row = results[name]
         print(f"| {name} | {row['wall']:.2f} | {row['wall'] / base['wall']:.2f} "
-              f"| {row['cpu']:.2f} | {row['cpu'] / base['cpu']:.2f} | {row['faults']:,.0f} |"
-              + (f" {row['peak_gib']:.2f} |" if gpu else ""))
+              f"| {row['cpu']:.2f} | {row['cpu'] / base['cpu']:.2f} | {row['faults']:,.0f} "
+              f"| {row['rss_gb']:.1f} |" + (f" {row['peak_gib']:.2f} |" if gpu else ""))
 
 
 def print_profile(model: str, profile: dict) -> None:
@@ -194,6 +223,8 @@ def main(argv=None):
     parser.add_argument("--allocator", default="recipe", choices=["recipe", "retain", "default"],
                         help="CPU: the recipe's cpu_retain_freed_memory (LCNN: keep freed "
                              "memory, AASIST: glibc's default), or force one")
+    parser.add_argument("--interleave", action="store_true",
+                        help="alternate the variants' steps (for a loaded machine; more memory)")
     parser.add_argument("--profile", action="store_true",
                         help="also print the operators' self times of one step per variant")
     args = parser.parse_args(argv)
@@ -216,8 +247,9 @@ def main(argv=None):
         machine = f"{args.threads} threads, {allocator}"
     else:
         machine = torch.cuda.get_device_name(torch.device(args.device))
+    order = "interleaved" if args.interleave else "one variant after the other"
     print(f"torch {torch.__version__}, {args.device} ({machine}), {args.precision}, "
-          f"median of {args.steps} interleaved steps per variant")
+          f"median of {args.steps} steps per variant ({order})")
     results = measure(model, args)
     print_step_table(model, results, args.device)
     if args.profile:

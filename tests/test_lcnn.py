@@ -174,3 +174,14 @@ def test_feature_augment_applies_in_training_only_and_before_the_deltas():
     assert augment.shape == (2, feats.shape[-1], 32)  # static [batch, frames, mels]
     assert torch.count_nonzero(feats) == 0  # zero statics give zero deltas too
     assert torch.count_nonzero(model.eval().compute_features(wavs)) > 0
+
+
+def test_features_stay_float32_under_bf16_autocast():
+    model = LCNN(n_mels=32).train()
+    wavs = torch.randn(2, 8000)
+    plain = model.compute_features(wavs)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model.compute_features(wavs)
+        _, logits = model(wavs)
+    assert mixed.dtype == torch.float32 and torch.equal(mixed, plain)
+    assert logits.dtype == torch.bfloat16  # the network after the features follows autocast
