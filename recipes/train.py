@@ -30,13 +30,13 @@ from speechbrain.utils.distributed import if_main_process
 from speechbrain_ssdctx.brain import DetectorBrain
 from speechbrain_ssdctx.experiment import (
     build_datasets,
-    finish_distributed,
     prepare_manifests,
     run_options,
     score_test_sets,
     write_inference_yaml,
 )
 from speechbrain_ssdctx.report import results_markdown
+from speechbrain_ssdctx.utils.distributed import finish_distributed
 
 if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])

@@ -39,11 +39,11 @@ from speechbrain_ssdctx.metrics import compute_eer
 from speechbrain_ssdctx.reproducibility import RNGState
 from speechbrain_ssdctx.scores import bonafide_scores
 from speechbrain_ssdctx.utils.distributed import (
+    get_world_size,
     per_process_batch_size,
     resolve_num_workers,
     resolve_run_options,
     resolve_switch,
-    world_size,
 )
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ class DetectorBrain(sb.Brain):
             return self.hparams.batch_size
         if semantics == "global":
             return per_process_batch_size(
-                self.hparams.batch_size, world_size(), self.grad_accumulation_factor
+                self.hparams.batch_size, get_world_size(), self.grad_accumulation_factor
             )
         raise ValueError(f"batch_semantics must be global or per_process, got {semantics!r}")
 
@@ -217,7 +217,7 @@ class DetectorBrain(sb.Brain):
         """The settings this run uses, for the log (rank 0 logs them at the first epoch)."""
         batch = self.batch_size()
         return {
-            "processes": world_size(),
+            "processes": get_world_size(),
             "device": self.device,
             "distributed_backend": (
                 dist.get_backend() if dist.is_available() and dist.is_initialized() else None
@@ -228,7 +228,7 @@ class DetectorBrain(sb.Brain):
             "find_unused_parameters": self.find_unused_parameters,
             "grad_accumulation_factor": self.grad_accumulation_factor,
             "batch_per_process": batch,
-            "global_batch": batch * world_size() * self.grad_accumulation_factor,
+            "global_batch": batch * get_world_size() * self.grad_accumulation_factor,
         }
 
     def _set_aside_incomplete_checkpoints(self) -> None:

@@ -33,7 +33,7 @@ from speechbrain_ssdctx.data.dataio import load_datasets
 from speechbrain_ssdctx.evaluation import asv_operating_point_of, evaluate_scores, official_c012
 from speechbrain_ssdctx.metrics import write_score_file
 from speechbrain_ssdctx.report import write_results
-from speechbrain_ssdctx.utils.distributed import exit_distributed, resolve_run_options
+from speechbrain_ssdctx.utils.distributed import resolve_run_options
 
 logger = logging.getLogger(__name__)
 
@@ -221,15 +221,6 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
     if if_main_process():
         write_results(results, output)
     return results
-
-
-def finish_distributed() -> None:
-    """Ends a DDP run: all ranks meet, the process group is destroyed and the process exits
-    (status 0) without the interpreter's teardown, which could race with gloo's threads
-    and abort it (``speechbrain_ssdctx.utils.distributed.exit_distributed``). Without
-    DDP it does nothing. The last call of a recipe.
-    """
-    exit_distributed(0)
 
 
 def _asv_point(manifests, name):

@@ -18,11 +18,11 @@ from pathlib import Path
 import speechbrain as sb
 import torch
 
-import speechbrain_ssdctx.experiment as experiment
+import speechbrain_ssdctx.utils.distributed as distributed
 from speechbrain_ssdctx.augment import BandPassMasking
 from speechbrain_ssdctx.brain import DetectorBrain
 from speechbrain_ssdctx.context import ContextLoss
-from speechbrain_ssdctx.memory import unwrap_ddp
+from speechbrain_ssdctx.utils.distributed import unwrap_ddp
 
 ROOT = Path(__file__).resolve().parents[1]
 seen = {"train_batches": [], "train_autocast": [], "eval_autocast": [], "enqueued": [],
@@ -80,7 +80,7 @@ def on_fit_end(brain, result, *args, **kwargs):
     )
 
 
-def save_then_finish(finish=experiment.finish_distributed):
+def save_then_finish(finish=distributed.finish_distributed):
     seen["bands"] = torch.cat(seen["bands"])
     torch.save(seen, OUT / f"rank{os.environ['RANK']}.pt")
     finish()
@@ -91,7 +91,7 @@ wrap(ContextLoss, "after_step", before=on_after_step)
 wrap(DetectorBrain, "fit", after=on_fit_end)
 wrap(BandPassMasking, "sample_low_freqs", after=lambda m, lows, n: seen["bands"].append(lows))
 
-experiment.finish_distributed = save_then_finish  # recipes/train.py imports it by name
+distributed.finish_distributed = save_then_finish  # recipes/train.py imports it by name
 
 if __name__ == "__main__":
     OUT = Path(sys.argv[1])

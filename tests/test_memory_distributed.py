@@ -1,6 +1,6 @@
 """MemoryBank and ContextLoss under torch.distributed: two gloo processes stay in sync.
 
-The spawned processes end with ``exit_distributed`` (barrier, destroy, immediate exit):
+The spawned processes end with ``finish_distributed`` (barrier, destroy, immediate exit):
 a normal interpreter exit could race with gloo's threads and abort a process
 (``terminate called without an active exception``, seen once on a loaded machine;
 ``benchmarks/stress_ddp.py`` counts it).
@@ -15,7 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 from speechbrain_ssdctx.augment import BandPassMasking
 from speechbrain_ssdctx.context import ContextLoss
 from speechbrain_ssdctx.memory import MemoryBank
-from speechbrain_ssdctx.utils.distributed import exit_distributed
+from speechbrain_ssdctx.utils.distributed import finish_distributed
 
 BATCH_SIZES = {0: [3, 2, 4], 1: [1, 2, 0]}  # uneven sizes, as with a short last batch
 
@@ -34,7 +34,7 @@ def worker(rank: int, init_file: str, out_dir: str) -> None:
         bank.enqueue(*rank_batch(rank, step))
     torch.save({"embeddings": bank.embeddings, "labels": bank.labels}, f"{out_dir}/bank{rank}.pt")
     context_steps(rank, out_dir)
-    exit_distributed(0)  # an error above propagates instead: spawn reports it
+    finish_distributed(0)  # an error above propagates instead: spawn reports it
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,14 @@
-"""Multi-process (DDP) and device settings of a training run: what ``auto`` means.
+"""Distributed (DDP) helpers, and the multi-GPU and device settings of a training run.
+
+The helpers every module of the package uses under DDP live here:
+
+- :func:`get_rank` and :func:`get_world_size`: this process's rank and the number of
+  processes, also before the process group starts (from ``torchrun``'s environment);
+- :func:`unwrap_ddp`: the module inside a ``DistributedDataParallel`` wrapper;
+- :func:`finish_distributed`: the end of a DDP process (see its docstring for why it exits
+  at once);
+- whether a process group is running is SpeechBrain's
+  ``speechbrain.utils.distributed.is_distributed_initialized``.
 
 The recipes' YAML files declare their multi-GPU and precision settings (see
 ``docs/multi_gpu.md``); several may be ``auto``, settled here from the device the process
@@ -27,8 +37,9 @@ from collections.abc import Mapping
 
 import torch
 import torch.distributed as dist
-from speechbrain.utils.distributed import infer_device
+from speechbrain.utils.distributed import infer_device, is_distributed_initialized
 from speechbrain.utils.run_opts import RunOptions
+from torch.nn.parallel import DistributedDataParallel
 
 AUTO = "auto"
 BACKENDS = ("nccl", "gloo", "mpi")
@@ -39,17 +50,56 @@ AUTO_RUN_OPTIONS = ("distributed_backend", "precision", "eval_precision")
 GPU_LOADER_WORKERS = 4
 
 
-def world_size() -> int:
+def get_rank() -> int:
+    """Global rank of this process in a DDP job (0 without one).
+
+    The process group's rank once it is initialised, the ``RANK`` environment variable
+    (set by ``torchrun``) before that, so that modules built from the hparams before the
+    process group exists (masking generators, RNG states) already see their rank.
+
+    Example
+    -------
+    >>> get_rank() >= 0
+    True
+    """
+    if is_distributed_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
+def get_world_size() -> int:
     """Number of processes of the job: the process group's, else ``WORLD_SIZE``, else 1.
 
     Example
     -------
-    >>> world_size() >= 1
+    >>> get_world_size() >= 1
     True
     """
-    if dist.is_available() and dist.is_initialized():
+    if is_distributed_initialized():
         return dist.get_world_size()
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def unwrap_ddp(module: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a ``DistributedDataParallel`` wrapper (or the module itself).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        A module, wrapped or not.
+
+    Returns
+    -------
+    torch.nn.Module
+        The wrapped module.
+
+    Example
+    -------
+    >>> linear = torch.nn.Linear(2, 2)
+    >>> unwrap_ddp(linear) is linear
+    True
+    """
+    return module.module if isinstance(module, DistributedDataParallel) else module
 
 
 def per_process_batch_size(
@@ -233,7 +283,7 @@ def resolve_run_options(run_opts: RunOptions, declared: Mapping) -> RunOptions:
     )
 
 
-def exit_distributed(code: int = 0) -> None:
+def finish_distributed(code: int = 0) -> None:
     """Ends a process of a DDP job: all processes meet, the group is destroyed, and the
     process exits at once with ``code``, skipping the interpreter's teardown.
 
@@ -255,9 +305,9 @@ def exit_distributed(code: int = 0) -> None:
 
     Example
     -------
-    >>> exit_distributed()  # no process group: nothing to do
+    >>> finish_distributed()  # no process group: nothing to do
     """
-    if not (dist.is_available() and dist.is_initialized()):
+    if not is_distributed_initialized():
         return
     dist.barrier()  # no process leaves while another still talks to it
     dist.destroy_process_group()
