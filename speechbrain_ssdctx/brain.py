@@ -8,7 +8,9 @@ with the lowest dev EER, and scores test sets. It expects:
   ``context`` (a ``speechbrain_ssdctx.context.ContextLoss``);
 - batches with ``id``, ``sig`` (padded waveforms) and ``label_id`` (1 = bona fide);
 - hparams: ``epoch_counter``, optionally ``lr_scheduler`` (a callable taking the
-  optimiser, stepped once per epoch) and ``train_logger``.
+  optimiser, stepped once per epoch), ``train_logger`` and ``wav_augment`` (applied to
+  training waveforms before the context loss, e.g. ``RawBoost`` or SpeechBrain's
+  ``Augmenter``; InF masks the augmented waveform).
 
 Authors
  * speechbrain-ssdctx contributors
@@ -84,10 +86,18 @@ class DetectorBrain(sb.Brain):
         self.scores: dict[str, float] = {}
 
     def _module_generators(self) -> dict[str, torch.Generator]:
-        """The ``generator`` attributes of submodules (e.g. the masking's), by name."""
+        """The ``generator`` attributes of submodules (e.g. the masking's) and of the
+        ``wav_augment`` hyperparameter's modules (e.g. RawBoost's), by name."""
+        named = list(self.modules.named_modules())
+        augment = getattr(self.hparams, "wav_augment", None)
+        if isinstance(augment, torch.nn.Module):
+            named += augment.named_modules(prefix="wav_augment")
+            # SpeechBrain's Augmenter keeps its augmentations in a plain dict.
+            for key, augmentation in getattr(augment, "augmentations", {}).items():
+                named += augmentation.named_modules(prefix=f"wav_augment.{key}")
         return {
             name or "root": module.generator
-            for name, module in self.modules.named_modules()
+            for name, module in named
             if isinstance(getattr(module, "generator", None), torch.Generator)
         }
 
@@ -170,6 +180,11 @@ class DetectorBrain(sb.Brain):
         wavs, lens = wavs.to(self.device), lens.to(self.device)
         if stage == sb.Stage.TRAIN:
             labels = batch.label_id.to(self.device)
+            augment = getattr(self.hparams, "wav_augment", None)
+            if augment is not None:
+                wavs, lens = augment(wavs, lens)
+                if wavs.shape[0] != labels.shape[0]:  # an Augmenter that adds copies
+                    labels = augment.replicate_labels(labels)
             return self.modules.context(self.modules.detector, wavs, lens, labels)
         _, logits = self.modules.detector(wavs, lens)
         return logits

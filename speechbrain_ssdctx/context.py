@@ -104,6 +104,10 @@ class ContextLoss(torch.nn.Module):
         Run the clean and masked views as one concatenated batch (see above).
     classification_loss_fn : callable or None
         ``(logits, labels) -> 0-d loss``; ``None``: :func:`classification_loss`.
+    momentum_share_frozen : bool
+        The momentum encoder shares (does not copy) the detector's frozen submodules,
+        e.g. a frozen SSL front end: only the trainable head is duplicated (see
+        :class:`~speechbrain_ssdctx.memory.MomentumEncoder`).
 
     Example
     -------
@@ -145,6 +149,7 @@ class ContextLoss(torch.nn.Module):
         ini_view: str = "clean",
         joint_views: bool = True,
         classification_loss_fn=None,
+        momentum_share_frozen: bool = False,
     ):
         super().__init__()
         if kl_direction not in KL_DIRECTIONS:
@@ -170,7 +175,9 @@ class ContextLoss(torch.nn.Module):
             detector = unwrap_ddp(detector)
             if embedding_dim is None:
                 embedding_dim = detector.embedding_dim
-            self.momentum_encoder = MomentumEncoder(detector, momentum=momentum)
+            self.momentum_encoder = MomentumEncoder(
+                detector, momentum=momentum, share_frozen=momentum_share_frozen
+            )
             self.memory = MemoryBank(bank_size, embedding_dim)
             self.ini_loss = InterInstanceLoss(temperature)
             self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []

@@ -1,5 +1,5 @@
 """The two context losses of the paper: KL consistency (InF) and the inter-instance pair
-loss against a memory bank (InI).
+loss against a memory bank (InI); and a class-weighted cross-entropy.
 
 Both are computed in float32 with autocast disabled, so they stay exact under mixed
 precision.
@@ -42,6 +42,45 @@ def class_log_probabilities(logits: torch.Tensor) -> torch.Tensor:
     if logits.dim() != 2:
         raise ValueError(f"logits must be [B, C], [B, 1] or [B], got {tuple(logits.shape)}")
     return F.log_softmax(logits, dim=-1)
+
+
+def weighted_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, class_weights: list[float] | tuple[float, ...]
+) -> torch.Tensor:
+    """Cross-entropy with class weights, normalised by the weights of the batch's labels.
+
+    ``sum_i w[y_i] * CE_i / sum_i w[y_i]``: ``torch.nn.CrossEntropyLoss(weight=w)``, as
+    Tak et al. (2022) train with ``w = [0.1, 0.9]`` (spoof, bona fide). Usable as
+    ``ContextLoss(classification_loss_fn=functools.partial(weighted_cross_entropy,
+    class_weights=...))`` (``!name:`` in YAML); the weights follow the logits' device.
+
+    Arguments
+    ---------
+    logits : torch.Tensor
+        ``[B, C]`` logits.
+    labels : torch.Tensor
+        ``[B]`` class indices.
+    class_weights : sequence of float
+        ``C`` weights, by class index (spoof = 0, bona fide = 1).
+
+    Returns
+    -------
+    torch.Tensor
+        0-d float32 loss.
+
+    Example
+    -------
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> float(weighted_cross_entropy(logits, torch.tensor([0, 1, 1]), [0.1, 0.9]))
+    0.3951...
+    """
+    weight = torch.as_tensor(class_weights, dtype=torch.float32, device=logits.device)
+    if logits.dim() != 2 or weight.numel() != logits.shape[-1]:
+        raise ValueError(
+            f"weighted_cross_entropy: {weight.numel()} class_weights for logits of shape "
+            f"{tuple(logits.shape)}"
+        )
+    return F.cross_entropy(logits.float(), labels.reshape(-1).long(), weight=weight)
 
 
 def kl_consistency(

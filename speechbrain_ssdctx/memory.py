@@ -152,8 +152,8 @@ class MomentumEncoder(torch.nn.Module):
     """A frozen copy of a detector that follows it by exponential moving average.
 
     After each optimiser step, :meth:`update` sets, for every parameter,
-    ``theta_k = momentum * theta_k + (1 - momentum) * theta_q``. Buffers (BatchNorm
-    running statistics, ``num_batches_tracked``, fixed filterbanks...) are copied from
+    ``theta_k = momentum * theta_k + (1 - momentum) * theta_q``. Buffers (BatchNorm running
+    statistics, ``num_batches_tracked``, fixed filterbanks...) are copied from
     the online detector, not averaged: they already are running averages (under DDP,
     rank 0's are broadcast so that every rank holds the same copy). The copy
     always runs in eval mode (dropout off, BatchNorm normalises with those copied
@@ -161,12 +161,22 @@ class MomentumEncoder(torch.nn.Module):
     leaves it in eval mode. Its parameters never require gradients and its
     ``forward`` runs under ``torch.no_grad()``. Its state is in ``state_dict``.
 
+    With ``share_frozen``, the detector's direct submodules whose parameters are all
+    frozen (e.g. a frozen SSL front end of 300M parameters) are not copied: the copy
+    calls the online submodule itself, in the online module's mode. A frozen submodule
+    is the same in both (an EMA of equal weights changes nothing), so this saves its
+    memory and its share of the checkpoint; it is left out of ``state_dict``. The copy
+    reaches a shared submodule as an attribute (``self.front_end(x)``), so containers that
+    iterate over their registered children (``nn.Sequential``...) cannot share.
+
     Arguments
     ---------
     module : torch.nn.Module
         The online detector (deep-copied; a DistributedDataParallel wrapper is removed).
     momentum : float
         alpha in [0, 1); 0 makes the copy follow the detector exactly.
+    share_frozen : bool
+        Share (do not copy) the direct submodules that have parameters, all frozen.
 
     Example
     -------
@@ -178,14 +188,51 @@ class MomentumEncoder(torch.nn.Module):
     >>> encoder.update(online)
     >>> encoder.module.bias.data
     tensor([0.1000])
+
+    Sharing a frozen front end:
+
+    >>> class Detector(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.front_end = torch.nn.Linear(4, 4).requires_grad_(False)
+    ...         self.head = torch.nn.Linear(4, 2)
+    ...     def forward(self, x):
+    ...         return self.head(self.front_end(x))
+    >>> online = Detector()
+    >>> encoder = MomentumEncoder(online, share_frozen=True)
+    >>> encoder.shared, encoder.module.front_end is online.front_end
+    (('front_end',), True)
+    >>> sorted(encoder.state_dict())
+    ['module.head.bias', 'module.head.weight']
     """
 
-    def __init__(self, module: torch.nn.Module, momentum: float = 0.999):
+    def __init__(
+        self, module: torch.nn.Module, momentum: float = 0.999, share_frozen: bool = False
+    ):
         super().__init__()
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"MomentumEncoder: momentum must be in [0, 1), got {momentum}")
         self.momentum = momentum
-        self.module = copy.deepcopy(unwrap_ddp(module))
+        online = unwrap_ddp(module)
+        if share_frozen and isinstance(
+            online, torch.nn.Sequential | torch.nn.ModuleList | torch.nn.ModuleDict
+        ):
+            raise ValueError(
+                f"MomentumEncoder: share_frozen needs a module that calls its submodules as "
+                f"attributes, not a {type(online).__name__}"
+            )
+        shared = {
+            name: child
+            for name, child in online.named_children()
+            if share_frozen and _is_frozen(child)
+        }
+        self.shared = tuple(shared)
+        self.module = copy.deepcopy(online, {id(child): child for child in shared.values()})
+        for name, child in shared.items():
+            # A plain attribute, not a registered submodule: the copy's forward calls it,
+            # but its parameters are neither averaged, moved, set to eval nor saved here.
+            del self.module._modules[name]
+            object.__setattr__(self.module, name, child)
         self.module.requires_grad_(False)
         self.module.eval()
 
@@ -206,8 +253,8 @@ class MomentumEncoder(torch.nn.Module):
         """
         online = unwrap_ddp(online)
         pairs = [
-            (dict(self.module.named_parameters()), dict(online.named_parameters())),
-            (dict(self.module.named_buffers()), dict(online.named_buffers())),
+            (dict(self.module.named_parameters()), self._unshared(online.named_parameters())),
+            (dict(self.module.named_buffers()), self._unshared(online.named_buffers())),
         ]
         for mine, theirs in pairs:
             if mine.keys() != theirs.keys():
@@ -226,7 +273,18 @@ class MomentumEncoder(torch.nn.Module):
             for buffer in self.module.buffers():
                 dist.broadcast(buffer, src=0)
 
+    def _unshared(self, named_tensors) -> dict[str, torch.Tensor]:
+        """The online module's tensors outside the shared submodules."""
+        prefixes = tuple(f"{name}." for name in self.shared)
+        return {name: tensor for name, tensor in named_tensors if not name.startswith(prefixes)}
+
     @torch.no_grad()
     def forward(self, *args, **kwargs):
         """Runs the copied detector without gradients (same arguments and outputs)."""
         return self.module(*args, **kwargs)
+
+
+def _is_frozen(module: torch.nn.Module) -> bool:
+    """Whether a module has parameters and none of them is trainable."""
+    params = list(module.parameters())
+    return bool(params) and not any(p.requires_grad for p in params)
