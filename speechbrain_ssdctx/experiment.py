@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import pydoc
 from pathlib import Path
 
 import ruamel.yaml
@@ -86,12 +87,18 @@ def write_inference_yaml(hparams_file, overrides, path: str | os.PathLike, hpara
     resolved, overrides applied; an ``init_from`` argument is set to null), the sample
     rate, the evaluation window policy and the score type, so ``ssdctx-export`` can
     build an inference folder without the training set-up.
+
+    A class built in the detector node (``!new:``) that defines a classmethod
+    ``inference_arguments(arguments) -> arguments`` has its arguments replaced by what it
+    returns: ``SSLEncoder`` swaps its pretrained source (a HuggingFace id or folder) for
+    the model's configuration, so the exported detector needs no download.
     """
     tree = _resolved_tree(hparams_file, overrides)
     window = eval_window(hparams)
     detector = tree["detector"]
     if "init_from" in detector:  # fine-tuning's starting weights: the trained ones replace them
         detector["init_from"] = None
+    _apply_inference_arguments(detector)
     inference = {
         "sample_rate": hparams["sample_rate"],
         "window_policy": window["eval_policy"],
@@ -102,6 +109,21 @@ def write_inference_yaml(hparams_file, overrides, path: str | os.PathLike, hpara
     stream = io.StringIO()
     ruamel.yaml.YAML().dump(inference, stream)
     Path(path).write_text(stream.getvalue(), encoding="utf-8")
+
+
+def _apply_inference_arguments(node) -> None:
+    """Rewrites, in place and depth first, the arguments of ``!new:`` nodes whose class
+    has an ``inference_arguments`` classmethod (see :func:`write_inference_yaml`)."""
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in children:
+        _apply_inference_arguments(child)
+    tag = getattr(getattr(node, "tag", None), "value", None) or ""
+    if isinstance(node, dict) and tag.startswith("!new:"):
+        hook = getattr(pydoc.locate(tag[len("!new:"):]), "inference_arguments", None)
+        if callable(hook):
+            arguments = hook(dict(node))
+            node.clear()
+            node.update(arguments)
 
 
 def eval_window(hparams) -> dict:

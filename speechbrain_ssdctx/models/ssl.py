@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,7 +99,9 @@ def _lobe(source: str, save_path: str, config_overrides: dict, random_init: bool
             self.model = self.auto_class.from_config(self.config)
             return None
 
-    return Lobe(source, save_path, **kwargs)
+    with warnings.catch_warnings():  # SpeechBrain's lobe calls a method transformers 5 renamed
+        warnings.filterwarnings("ignore", ".*gradient_checkpointing_disable", FutureWarning)
+        return Lobe(source, save_path, **kwargs)
 
 
 class SSLEncoder(nn.Module):
@@ -176,13 +179,15 @@ class SSLEncoder(nn.Module):
         else:
             with tempfile.TemporaryDirectory() as folder:
                 _write_model_files(folder, config, do_normalize=bool(normalize_wav))
-                self.lobe = _lobe(folder, str(save_path), overrides, True, **options)
+                self.lobe = _lobe(folder, folder, overrides, True, **options)
         if normalize_wav is not None:
             self.lobe.normalize_wav = normalize_wav
         self.freeze = freeze
         self.output_all_hiddens = output_all_hiddens
         if gradient_checkpointing:
-            self.lobe.model.gradient_checkpointing_enable({"use_reentrant": False})
+            model = self.lobe.model  # transformers 5 renamed the method
+            enable = getattr(model, "activation_checkpointing_enable", None)
+            (enable or model.gradient_checkpointing_enable)({"use_reentrant": False})
         self.train()
 
     @property
