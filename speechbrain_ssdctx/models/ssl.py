@@ -174,6 +174,11 @@ class SSLEncoder(nn.Module):
             "output_all_hiddens": output_all_hiddens,
         }
         overrides = dict(config_overrides or {})
+        if source is not None and not _is_hub_id_or_folder(str(source)):
+            raise FileNotFoundError(
+                f"SSLEncoder: ssl_hub '{source}' is neither a folder nor a HuggingFace id "
+                "(org/name)"
+            )
         if source is not None:
             self.lobe = _lobe(str(source), str(save_path), overrides, False, **options)
         else:
@@ -276,6 +281,14 @@ class SSLEncoder(nn.Module):
             "normalize_wav": normalize,
             "config_overrides": None,
         }
+
+
+def _is_hub_id_or_folder(source: str) -> bool:
+    """Whether ``source`` is an existing folder or has the ``org/name`` form of a Hub id."""
+    if Path(source).expanduser().is_dir():
+        return True
+    parts = source.split("/")
+    return len(parts) == 2 and all(parts) and not source.startswith((".", "~"))
 
 
 def _write_model_files(folder: str | Path, config: dict | None, do_normalize: bool) -> None:
