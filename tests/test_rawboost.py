@@ -232,3 +232,50 @@ def test_works_inside_speechbrain_augmenter():
     torch.testing.assert_close(out[:2], waveforms)
     reference, _ = RawBoost(algorithm=3, seed=0)(waveforms)
     torch.testing.assert_close(out[2:], reference)
+
+
+def test_detector_brain_augments_training_batches_and_saves_rawboost_generators():
+    import speechbrain as sb
+    from speechbrain.utils.epoch_loop import EpochCounter
+
+    from speechbrain_ssdctx.brain import DetectorBrain
+    from speechbrain_ssdctx.context import ContextLoss
+
+    class Probe(torch.nn.Module):
+        """A detector that records the batches it sees."""
+
+        embedding_dim = 2
+
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(1, 2)
+            self.seen = []
+
+        def forward(self, wavs, lengths=None):
+            self.seen.append(wavs.detach().clone())
+            embedding = self.linear(wavs.mean(dim=1, keepdim=True))
+            return embedding, embedding
+
+    detector, rawboost = Probe(), RawBoost(algorithm=3, seed=0)
+    augment = Augmenter(concat_original=True, augmentations=[rawboost])
+    brain = DetectorBrain(
+        modules={"detector": detector,
+                 "context": ContextLoss(detector, use_inf=False, use_ini=False)},
+        opt_class=lambda params: torch.optim.SGD(params, lr=0.1),
+        hparams={"epoch_counter": EpochCounter(1), "wav_augment": augment},
+        run_opts={"noprogressbar": True},
+    )
+    assert brain.rng_state.generators["wav_augment.RawBoost0"] is rawboost.generator
+    brain.init_optimizers()
+    brain.on_stage_start(sb.Stage.TRAIN)
+    wavs = 0.1 * torch.randn(2, 1000, generator=torch.Generator().manual_seed(3))
+    batch = sb.dataio.batch.PaddedBatch(
+        [{"id": str(i), "sig": wavs[i], "label_id": i} for i in range(2)]
+    )
+    brain.fit_batch(batch)
+    (seen,) = detector.seen
+    assert seen.shape == (4, 1000)  # originals + boosted copies, labels replicated
+    torch.testing.assert_close(seen[:2], wavs)
+    torch.testing.assert_close(seen[2:], RawBoost(algorithm=3, seed=0)(wavs)[0])
+    brain.evaluate_batch(batch, sb.Stage.VALID)  # evaluation sees the clean batch
+    assert detector.seen[-1].shape == (2, 1000)
