@@ -10,7 +10,11 @@ with a full memory bank. RawBoost is off in the tables (it is the same for every
 timed alone. Each configuration runs in a fresh process; "peak" is the process's peak
 resident memory (VmHWM) during the steps and "+ step" its increase over the memory held
 after building the detector and optimiser; "momentum copy" is the size of the momentum
-encoder's state. Ratios are to the baseline of the same run.
+encoder's state. Ratios are to the baseline of the same run. On the CPU the workers run
+with glibc's mmap threshold fixed at 64 KiB (``MALLOC_MMAP_THRESHOLD_``), so that freed
+tensors leave the resident set at once and its peak follows the live tensors (glibc's
+adaptive threshold otherwise keeps freed blocks at random, making peaks incomparable); this
+slows CPU steps a little, the same for every row.
 
 Memory options (+InF+InI): a frozen SSL model with a momentum copy of the whole detector
 or of the head only (``momentum_share_frozen``), gradient checkpointing of the
@@ -29,6 +33,7 @@ Prints two markdown tables.
 import argparse
 import concurrent.futures
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -143,6 +148,8 @@ def in_fresh_process(function, *arguments):
 
 
 def main(argv=None):
+    # Inherited by the spawned workers (glibc reads it at start): see the module docstring.
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "65536")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=14)
