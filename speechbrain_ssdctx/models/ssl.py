@@ -75,10 +75,11 @@ def _speechbrain_wav2vec2():
 def _lobe(source: str, save_path: str, config_overrides: dict, random_init: bool, **kwargs):
     """Builds SpeechBrain's lobe with our config overrides, optionally without weights.
 
-    The subclass changes two documented hooks of ``HFTransformersInterface``:
-    ``override_config`` (applied before the model is built, so that dropout and layer-drop
-    settings take effect) and ``_from_pretrained`` (``random_init``: build from the config
-    only, for exported detectors whose weights come from their own checkpoint).
+    The subclass overrides ``override_config`` (the hook ``HFTransformersInterface``
+    documents for config changes: applied before the model is built, so that dropout and
+    layer-drop settings take effect) and ``_from_pretrained`` (where the interface loads
+    the weights; with ``random_init`` the model is built from the config only, for exported
+    detectors whose weights come from their own checkpoint).
     """
     base = _speechbrain_wav2vec2()
 
