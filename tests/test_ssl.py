@@ -376,3 +376,11 @@ def test_recipes_build_with_any_ssl_hub(tiny, tmp_path, recipe, overrides):
                          tmp_path / "inference.yaml", hparams)
     text = (tmp_path / "inference.yaml").read_text()
     assert tiny["wavlm"] not in text and "model_type: wavlm" in text
+
+
+def test_a_mistyped_ssl_hub_is_named_in_one_line(tmp_path):
+    missing = tmp_path / "nowhere"
+    with open(HPARAMS / "ssl_aasist.yaml") as stream, pytest.raises(FileNotFoundError) as error:
+        load_hyperpyyaml(stream, {"ssl_hub": str(missing), "output_folder": str(tmp_path)})
+    message = str(error.value)
+    assert "\n" not in message and "ssl_hub" in message and str(missing) in message
