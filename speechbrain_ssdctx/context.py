@@ -9,6 +9,7 @@ Authors:
 import torch
 import torch.nn.functional as F
 from speechbrain.augment.augmenter import Augmenter
+from speechbrain.utils.callchains import lengths_arg_exists
 
 from speechbrain_ssdctx.augment import BandPassMasking
 from speechbrain_ssdctx.contract import CONTRACT, ContractError, as_labels, split_outputs
@@ -303,7 +304,10 @@ class ContextLoss(torch.nn.Module):
     def _mask(self, wavs, lengths):
         """The masked view (in the masking's own random stream) and its lengths."""
         with self.masking_stream.active(wavs.device):
-            masked = self.masking(wavs, lengths)
+            if lengths_arg_exists(self.masking.forward):
+                masked = self.masking(wavs, lengths)
+            else:
+                masked = self.masking(wavs)
         masked, masked_lengths = masked if isinstance(masked, tuple | list) else (masked, lengths)
         if masked.shape[0] != wavs.shape[0] or masked.dim() != 2:
             raise ValueError(
