@@ -12,7 +12,6 @@ Authors
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from pathlib import Path
@@ -62,46 +61,7 @@ def _resolved_tree(hparams_file, overrides):
         _, _, overrides = sb.parse_arguments([os.fspath(hparams_file), *overrides])
     with open(hparams_file, encoding="utf-8") as stream:
         text = resolve_references(stream, overrides or {}).getvalue()
-    tree = ruamel.yaml.YAML().load(text)
-    _drop_comments(tree)
-    return tree
-
-
-def _drop_comments(node) -> None:
-    """Removes the comments and blank lines ruamel keeps with nodes: dumped out of their
-    original context they would land in the middle of other nodes."""
-    if hasattr(node, "ca"):
-        node.ca.items.clear()
-        node.ca.comment = None
-        node.ca.end = None
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
-    for child in children:
-        _drop_comments(child)
-
-
-def write_inference_yaml(hparams_file, overrides, path: str | os.PathLike, hparams) -> None:
-    """Writes the self-contained inference definition of the trained detector.
-
-    ``inference.yaml`` holds the ``detector`` node of the training file (references
-    resolved, overrides applied; an ``init_from`` argument is set to null), the sample
-    rate, the evaluation window policy and the score type, so ``ssdctx-export`` can
-    build an inference folder without the training set-up.
-    """
-    tree = _resolved_tree(hparams_file, overrides)
-    window = eval_window(hparams)
-    detector = tree["detector"]
-    if "init_from" in detector:  # fine-tuning's starting weights: the trained ones replace them
-        detector["init_from"] = None
-    inference = {
-        "sample_rate": hparams["sample_rate"],
-        "window_policy": window["eval_policy"],
-        "window_samples": window["eval_num_samples"],
-        "score_type": hparams.get("score_type", "log_odds"),
-        "detector": detector,
-    }
-    stream = io.StringIO()
-    ruamel.yaml.YAML().dump(inference, stream)
-    Path(path).write_text(stream.getvalue(), encoding="utf-8")
+    return ruamel.yaml.YAML().load(text)
 
 
 def eval_window(hparams) -> dict:
@@ -152,6 +112,7 @@ def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
         csvs,
         train_num_samples=int(round(hparams["train_seconds"] * hparams["sample_rate"])),
         sample_rate=hparams["sample_rate"],
+        bonafide_index=hparams.get("bonafide_index", 1),
         **eval_window(hparams),
     )
     limit = hparams["max_utterances_per_class"]
@@ -201,7 +162,7 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
         )
         logger.info("%s: EER %.3f%%", name, results[name]["eer_percent"])
     if if_main_process():
-        write_results(results, output)
+        write_results(results, output, demo=hparams["data_folder"] is None)
     return results
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from speechbrain_ssdctx.models.aasist import AASIST
 
 _CHECKPOINTS = {"aasist": "AASIST.pth", "aasist-l": "AASIST-L.pth"}
@@ -92,6 +90,7 @@ def init_from_official(model: AASIST, init_from: str | None) -> None:
 
     Example
     -------
+    >>> import torch
     >>> model = AASIST("AASIST-L")
     >>> init_from_official(model, "aasist-l")
     >>> torch.equal(model.pos_S, load_bundled_detector("aasist-l").pos_S)
