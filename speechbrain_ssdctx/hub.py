@@ -228,7 +228,8 @@ def detector_definition(
     ``!include:`` blocks resolved, nothing built). When the detector sits in a
     top-level block (a mapping holding it next to its plain parameters, which is what
     ``model: !include:models/lcnn.yaml`` gives), the whole block is the definition;
-    otherwise the detector's own node (with copies of the nodes it refers to).
+    otherwise the detector's own node (with copies of the nodes it refers to, without
+    comments).
 
     Arguments
     ---------
@@ -263,7 +264,20 @@ def detector_definition(
             inner = next((k for k, v in block.items() if v is node), None)
             if inner is not None and _is_block(block, node):
                 return DetectorDefinition(_dump(block), inner)
+    # Out of its block, the node would carry the comments that ruamel attaches to its
+    # last items (those of the following lines of the training YAML): drop them.
+    _drop_comments(node)
     return DetectorDefinition(_dump({key: node}), key)
+
+
+def _drop_comments(node) -> None:
+    if hasattr(node, "ca"):
+        node.ca.items.clear()
+        node.ca.comment = None
+        node.ca.end = None
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in children:
+        _drop_comments(child)
 
 
 def _is_block(mapping: dict, detector) -> bool:
@@ -414,8 +428,8 @@ def export_from_hparams(
     pathlib.Path
         ``out_dir``.
     """
-    hparams_file = pathlib.Path(hparams_file)
-    checkpoints = pathlib.Path(checkpoints)
+    hparams_file = pathlib.Path(hparams_file).absolute()
+    checkpoints = pathlib.Path(checkpoints).absolute()
     definition = detector_definition(hparams_file, overrides, detector_key)
     module_paths = _python_modules(python_modules)
     folders = [hparams_file.resolve().parent, *{p.parent for p in module_paths.values()}]

@@ -5,7 +5,7 @@ symbolic links to content-addressed blobs)."""
 import hashlib
 import pathlib
 
-import huggingface_hub
+import huggingface_hub.constants
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 
