@@ -105,7 +105,7 @@ class RNGState:
         if dist.is_available() and dist.is_initialized():
             states = [None] * dist.get_world_size()
             dist.all_gather_object(states, self.capture())
-        if not (dist.is_available() and dist.is_initialized()) or dist.getddp_rank() == 0:
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0:
             torch.save(states, path)
 
     @mark_as_loader
@@ -113,7 +113,7 @@ class RNGState:
         """Restores this rank's states (rank 0's if the file holds fewer ranks)."""
         del end_of_epoch  # the generators continue where they were, at any checkpoint
         states = torch.load(path, map_location="cpu", weights_only=True)
-        rank = dist.getddp_rank() if dist.is_available() and dist.is_initialized() else 0
+        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
         self.restore(states[rank] if rank < len(states) else states[0])
 
 
