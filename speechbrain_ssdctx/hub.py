@@ -402,7 +402,8 @@ def export_from_hparams(
     checkpoints : str or os.PathLike
         The Checkpointer's folder (``<output_folder>/save``) or one ``CKPT+...`` folder.
     out_dir : str or os.PathLike
-        The model folder to write; not the training folder or inside it.
+        The model folder to write; not the folder of ``hparams_file`` or of the
+        checkpoints, nor inside them.
     overrides : dict, optional
         The run's overrides of ``hparams_file``.
     detector_key : str
@@ -447,13 +448,13 @@ def export_from_hparams(
     if settings.threshold is None and "threshold" in checkpoint.meta:
         settings.threshold = float(checkpoint.meta["threshold"])
     card = card or ModelCard()
-    if card.recipe is None:
+    if card.recipe is None and hparams_file.name != "hyperparams.yaml":  # not a copy as run
         card = replace(card, recipe=hparams_file.name)
-    run_folder = checkpoints.parent if (checkpoints / "CKPT.yaml").is_file() else checkpoints
+    saved = checkpoints.parent if (checkpoints / "CKPT.yaml").is_file() else checkpoints
     return export_detector(
         detector, definition, out_dir, settings, card, python_modules,
         training_hyperparams=_resolved_text(hparams_file, overrides),
-        training_folders=[hparams_file.resolve().parent, run_folder, run_folder.parent],
+        training_folders=[hparams_file.resolve().parent, saved],
     )
 
 
