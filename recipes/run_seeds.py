@@ -59,7 +59,8 @@ def main(argv=None):
             subprocess.run(command, check=True)
         runs[seed] = json.loads(results.read_text(encoding="utf-8"))
     summary_folder = folder.parent
-    table = seeds_markdown(runs)
+    demo = resolved_value(args.hparams, "data_folder", overrides) is None
+    table = seeds_markdown(runs, demo=demo)
     with atomic_open(summary_folder / "seeds.md") as stream:
         stream.write(table + "\n")
     with atomic_open(summary_folder / "seeds.json") as stream:

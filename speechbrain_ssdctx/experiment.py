@@ -12,10 +12,8 @@ Authors
 
 from __future__ import annotations
 
-import io
 import logging
 import os
-import pydoc
 from pathlib import Path
 
 import ruamel.yaml
@@ -63,67 +61,7 @@ def _resolved_tree(hparams_file, overrides):
         _, _, overrides = sb.parse_arguments([os.fspath(hparams_file), *overrides])
     with open(hparams_file, encoding="utf-8") as stream:
         text = resolve_references(stream, overrides or {}).getvalue()
-    tree = ruamel.yaml.YAML().load(text)
-    _drop_comments(tree)
-    return tree
-
-
-def _drop_comments(node) -> None:
-    """Removes the comments and blank lines ruamel keeps with nodes: dumped out of their
-    original context they would land in the middle of other nodes."""
-    if hasattr(node, "ca"):
-        node.ca.items.clear()
-        node.ca.comment = None
-        node.ca.end = None
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
-    for child in children:
-        _drop_comments(child)
-
-
-def write_inference_yaml(hparams_file, overrides, path: str | os.PathLike, hparams) -> None:
-    """Writes the self-contained inference definition of the trained detector.
-
-    ``inference.yaml`` holds the ``detector`` node of the training file (references
-    resolved, overrides applied; an ``init_from`` argument is set to null), the sample
-    rate, the evaluation window policy and the score type, so ``ssdctx-export`` can
-    build an inference folder without the training set-up.
-
-    A class built in the detector node (``!new:``) that defines a classmethod
-    ``inference_arguments(arguments) -> arguments`` has its arguments replaced by what it
-    returns: ``SSLEncoder`` swaps its pretrained source (a HuggingFace id or folder) for
-    the model's configuration, so the exported detector needs no download.
-    """
-    tree = _resolved_tree(hparams_file, overrides)
-    window = eval_window(hparams)
-    detector = tree["detector"]
-    if "init_from" in detector:  # fine-tuning's starting weights: the trained ones replace them
-        detector["init_from"] = None
-    _apply_inference_arguments(detector)
-    inference = {
-        "sample_rate": hparams["sample_rate"],
-        "window_policy": window["eval_policy"],
-        "window_samples": window["eval_num_samples"],
-        "score_type": hparams.get("score_type", "log_odds"),
-        "detector": detector,
-    }
-    stream = io.StringIO()
-    ruamel.yaml.YAML().dump(inference, stream)
-    Path(path).write_text(stream.getvalue(), encoding="utf-8")
-
-
-def _apply_inference_arguments(node) -> None:
-    """Rewrites, in place and depth first, the arguments of ``!new:`` nodes whose class
-    has an ``inference_arguments`` classmethod (see :func:`write_inference_yaml`)."""
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
-    for child in children:
-        _apply_inference_arguments(child)
-    tag = getattr(getattr(node, "tag", None), "value", None) or ""
-    if isinstance(node, dict) and tag.startswith("!new:"):
-        hook = getattr(pydoc.locate(tag[len("!new:"):]), "inference_arguments", None)
-        if callable(hook):
-            arguments = hook(dict(node))
-            node.clear()
-            node.update(arguments)
+    return ruamel.yaml.YAML().load(text)
 
 
 def eval_window(hparams) -> dict:
@@ -174,6 +112,7 @@ def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
         csvs,
         train_num_samples=int(round(hparams["train_seconds"] * hparams["sample_rate"])),
         sample_rate=hparams["sample_rate"],
+        bonafide_index=hparams.get("bonafide_index", 1),
         **eval_window(hparams),
     )
     limit = hparams["max_utterances_per_class"]
@@ -223,7 +162,7 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
         )
         logger.info("%s: EER %.3f%%", name, results[name]["eer_percent"])
     if if_main_process():
-        write_results(results, output)
+        write_results(results, output, demo=hparams["data_folder"] is None)
     return results
 
 

@@ -50,18 +50,20 @@ def weighted_cross_entropy(
     """Cross-entropy with class weights, normalised by the weights of the batch's labels.
 
     ``sum_i w[y_i] * CE_i / sum_i w[y_i]``: ``torch.nn.CrossEntropyLoss(weight=w)``, as
-    Tak et al. (2022) train with ``w = [0.1, 0.9]`` (spoof, bona fide). Usable as
+    Tak et al. (2022) train with ``w = [0.1, 0.9]`` (spoof, bona fide). Takes SpeechBrain's
+    layout (``[B, 1, C]`` predictions, ``[B, 1]`` targets), as ``ContextLoss`` calls its
+    ``classification_loss_fn``, as well as ``[B, C]`` and ``[B]``; usable as
     ``ContextLoss(classification_loss_fn=functools.partial(weighted_cross_entropy,
-    class_weights=...))`` (``!name:`` in YAML); the weights follow the logits' device.
+    class_weights=...))`` (``!name:`` in YAML). The weights follow the logits' device.
 
     Arguments
     ---------
     logits : torch.Tensor
-        ``[B, C]`` logits.
+        ``[B, C]`` or ``[B, 1, C]`` logits.
     labels : torch.Tensor
-        ``[B]`` class indices.
+        ``[B]`` or ``[B, 1]`` class indices.
     class_weights : sequence of float
-        ``C`` weights, by class index (spoof = 0, bona fide = 1).
+        ``C`` weights, by class index (spoof = 0, bona fide = 1 in this package's recipes).
 
     Returns
     -------
@@ -74,6 +76,8 @@ def weighted_cross_entropy(
     >>> float(weighted_cross_entropy(logits, torch.tensor([0, 1, 1]), [0.1, 0.9]))
     0.3951...
     """
+    if logits.dim() == 3 and logits.shape[1] == 1:
+        logits = logits.squeeze(1)
     weight = torch.as_tensor(class_weights, dtype=torch.float32, device=logits.device)
     if logits.dim() != 2 or weight.numel() != logits.shape[-1]:
         raise ValueError(

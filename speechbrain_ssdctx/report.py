@@ -25,10 +25,22 @@ SET_TITLES = {
     "2021LA_eval": "2021 LA eval",
     "2021DF_eval": "2021 DF eval",
 }
+# A run on the bundled demo corpus (recipes without --data_folder) has the layout of
+# 2019 LA but none of its data: its sets are called what they are.
+DEMO_SET_TITLES = {"dev": "demo dev", "2019LA_eval": "demo eval"}
 PRIMARY_TDCF = {"dev": "legacy", "2019LA_eval": "legacy", "2021LA_eval": "revised"}
 
 
-def _title(name: str) -> str:
+def set_title(name: str, demo: bool = False) -> str:
+    """The title of a set in tables: ``"2019 LA eval"``, or ``"demo eval"`` for a demo run.
+
+    Example
+    -------
+    >>> set_title("2019LA_eval"), set_title("2019LA_eval", demo=True)
+    ('2019 LA eval', 'demo eval')
+    """
+    if demo and name in DEMO_SET_TITLES:
+        return DEMO_SET_TITLES[name]
     return SET_TITLES.get(name, name)
 
 
@@ -47,8 +59,10 @@ def _cell(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def results_markdown(results: dict[str, dict]) -> str:
+def results_markdown(results: dict[str, dict], demo: bool = False) -> str:
     """Markdown tables of one run: a summary row per set, then each set's breakdowns.
+
+    ``demo``: the run used the bundled demo corpus (its sets are titled demo sets).
 
     Example
     -------
@@ -75,7 +89,7 @@ def results_markdown(results: dict[str, dict]) -> str:
         tdcf = primary_tdcf(name, r)
         form = "-" if tdcf is None else PRIMARY_TDCF[name]
         lines.append(
-            f"| {_title(name)} | {r['bonafide']} / {r['spoof']} | {r['eer_percent']:.3f} "
+            f"| {set_title(name, demo)} | {r['bonafide']} / {r['spoof']} | {r['eer_percent']:.3f} "
             f"| {_cell(tdcf, 4)} | {form} |"
         )
     lines.append("")
@@ -84,20 +98,22 @@ def results_markdown(results: dict[str, dict]) -> str:
             if not (key.startswith("per_") and key.endswith("_eer_percent")) or not table:
                 continue
             what = key[len("per_") : -len("_eer_percent")]
-            lines += [f"### {_title(name)}: EER (%) per {what}", "", f"| {what} | EER (%) |",
+            lines += [f"### {set_title(name, demo)}: EER (%) per {what}", "",
+                      f"| {what} | EER (%) |",
                       "|---|---|"]
             lines += [f"| {k} | {v:.3f} |" for k, v in table.items()]
             lines.append("")
     return "\n".join(lines)
 
 
-def write_results(results: dict[str, dict], folder: str | Path) -> None:
-    """Writes ``results.json`` and ``results.md`` into ``folder`` (atomically)."""
+def write_results(results: dict[str, dict], folder: str | Path, demo: bool = False) -> None:
+    """Writes ``results.json`` and ``results.md`` into ``folder`` (atomically); ``demo``:
+    the run used the bundled demo corpus."""
     folder = Path(folder)
     with atomic_open(folder / "results.json") as stream:
         json.dump(results, stream, indent=1, sort_keys=True)
     with atomic_open(folder / "results.md") as stream:
-        stream.write(results_markdown(results))
+        stream.write(results_markdown(results, demo))
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -106,8 +122,10 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(var)
 
 
-def seeds_markdown(per_seed: dict[int, dict[str, dict]]) -> str:
+def seeds_markdown(per_seed: dict[int, dict[str, dict]], demo: bool = False) -> str:
     """The multi-seed table, shaped like the paper's Table 1 (EER % / min t-DCF per set).
+
+    ``demo``: the runs used the bundled demo corpus (its sets are titled demo sets).
 
     One row per seed, then the mean, the sample standard deviation and the best (lowest)
     value of every metric.
@@ -127,10 +145,10 @@ def seeds_markdown(per_seed: dict[int, dict[str, dict]]) -> str:
     sets = _ordered({name for run in per_seed.values() for name in run})
     columns = []  # (title, digits, value getter)
     for name in sets:
-        columns.append((f"{_title(name)} EER (%)", 3,
+        columns.append((f"{set_title(name, demo)} EER (%)", 3,
                         lambda run, n=name: run.get(n, {}).get("eer_percent")))
         if any(primary_tdcf(name, run.get(name, {})) is not None for run in per_seed.values()):
-            columns.append((f"{_title(name)} min t-DCF", 4,
+            columns.append((f"{set_title(name, demo)} min t-DCF", 4,
                             lambda run, n=name: primary_tdcf(n, run.get(n, {}))))
     values = {seed: [get(per_seed[seed]) for _, _, get in columns] for seed in sorted(per_seed)}
     lines = ["| seed | " + " | ".join(c[0] for c in columns) + " |",

@@ -18,7 +18,7 @@ from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 from recipe_utils import HPARAMS  # noqa: E402
 
 from speechbrain_ssdctx.context import ContextLoss  # noqa: E402
-from speechbrain_ssdctx.experiment import write_inference_yaml  # noqa: E402
+from speechbrain_ssdctx.hub import detector_definition  # noqa: E402
 from speechbrain_ssdctx.losses import weighted_cross_entropy  # noqa: E402
 from speechbrain_ssdctx.memory import MomentumEncoder  # noqa: E402
 from speechbrain_ssdctx.models.ssl import (  # noqa: E402
@@ -372,10 +372,13 @@ def test_recipes_build_with_any_ssl_hub(tiny, tmp_path, recipe, overrides):
         context = hparams["context"]
         if context.use_ini:
             assert context.momentum_encoder.shared == (("ssl",) if detector.ssl.freeze else ())
-    write_inference_yaml(HPARAMS / recipe, [f"--ssl_hub={tiny['wavlm']}"],
-                         tmp_path / "inference.yaml", hparams)
-    text = (tmp_path / "inference.yaml").read_text()
-    assert tiny["wavlm"] not in text and "model_type: wavlm" in text
+    # What ssdctx-export ships: the block with the SSL configuration, no path, no hub id.
+    definition = detector_definition(HPARAMS / recipe, {"ssl_hub": tiny["wavlm"], **overrides})
+    assert tiny["wavlm"] not in definition.text and "model_type: wavlm" in definition.text
+    rebuilt = load_hyperpyyaml(definition.text)[definition.key]
+    rebuilt.load_state_dict(detector.state_dict())
+    wavs = waves(samples=16000)
+    torch.testing.assert_close(rebuilt.eval()(wavs)[1], detector.eval()(wavs)[1])
 
 
 def test_a_mistyped_ssl_hub_is_named_in_one_line(tmp_path):
