@@ -286,7 +286,8 @@ def test_sls_gates_and_masked_pooling_match_a_hand_computation():
 
 def test_momentum_encoder_shares_a_frozen_front_end_and_copies_a_trained_one(tiny):
     frozen = SSLDetector(SSLEncoder(tiny["wav2vec2"], freeze=True), AASISTBackend)
-    shared = MomentumEncoder(frozen, share_frozen=True)
+    # running statistics in the keys: comparable with the online detector in eval mode
+    shared = MomentumEncoder(frozen, key_batchnorm="running", share_frozen=True)
     assert shared.shared == ("ssl",) and shared.module.ssl is frozen.ssl
     assert not any(key.startswith("module.ssl.") for key in shared.state_dict())
     full = MomentumEncoder(frozen)

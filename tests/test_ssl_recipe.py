@@ -123,7 +123,8 @@ def test_ssl_layers_with_frozen_wavlm_keeps_one_copy_of_the_ssl_model(tmp_path):
     context = load_state(checkpoint / "context.ckpt")
     detector = load_state(checkpoint / "detector.ckpt")
     # The momentum encoder holds the head only; the frozen WavLM is saved once.
-    momentum = {k[len("momentum_encoder.module."):] for k in context if "momentum_encoder" in k}
+    prefix = "momentum_encoder.module."
+    momentum = {k[len(prefix):] for k in context if k.startswith(prefix)}
     assert momentum == {k for k in detector if k.startswith("head.")}
     assert any(k.startswith("ssl.lobe.model.") for k in detector)
     reference = build_tiny_ssl_model(tmp_path / "again", model_type="wavlm")
