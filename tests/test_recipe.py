@@ -30,7 +30,9 @@ EXPECTED_PARTS = {
 
 
 def test_every_hparams_file_is_covered():
-    assert {p.name for p in HPARAMS.glob("*.yaml")} == set(EXPECTED_PARTS)
+    # The SSL recipes (ssl_*.yaml) need an SSL model: tests/test_ssl*.py run them on tiny ones.
+    names = {p.name for p in HPARAMS.glob("*.yaml") if not p.name.startswith("ssl_")}
+    assert names == set(EXPECTED_PARTS)
 
 
 def logged_parts(output: Path) -> set[str]:

@@ -352,14 +352,18 @@ def test_context_loss_masks_the_waveform_before_the_ssl_model(tiny):
     torch.testing.assert_close(parts["cls_masked"], expected)
 
 
-@pytest.mark.parametrize(
-    ("recipe", "overrides"),
-    [
-        ("ssl_aasist.yaml", {}),
-        ("ssl_aasist_inf_ini.yaml", {"freeze_ssl": True}),
-        ("ssl_layers_inf_ini.yaml", {"layer_selection": "sls"}),
-    ],
-)
+SSL_RECIPES = [
+    ("ssl_aasist.yaml", {}),
+    ("ssl_aasist_inf_ini.yaml", {"freeze_ssl": True}),
+    ("ssl_layers_inf_ini.yaml", {"layer_selection": "sls"}),
+]
+
+
+def test_every_ssl_recipe_is_covered():
+    assert {p.name for p in HPARAMS.glob("ssl_*.yaml")} == {name for name, _ in SSL_RECIPES}
+
+
+@pytest.mark.parametrize(("recipe", "overrides"), SSL_RECIPES)
 def test_recipes_build_with_any_ssl_hub(tiny, tmp_path, recipe, overrides):
     for kind in ("wav2vec2", "wavlm"):
         with open(HPARAMS / recipe) as stream:

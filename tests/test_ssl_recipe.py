@@ -72,6 +72,9 @@ def test_ssl_aasist_trains_resumes_exports_and_scores_offline(tmp_path):
     overrides = [*SCHEDULE, f"--ssl_hub={ssl_folder}"]
     reference = tmp_path / "uninterrupted"
     run_train("ssl_aasist_inf_ini.yaml", reference, *overrides)
+    epochs = [x for x in (reference / "train_log.txt").read_text().splitlines() if "epoch:" in x]
+    for part in ("cls", "cls_masked", "inf", "ini"):  # InF and InI both on
+        assert f"train {part}:" in epochs[-1]
 
     resumed = tmp_path / "resumed"
     start_and_kill_after_first_checkpoint(
