@@ -6,7 +6,9 @@ detector definition and window policy), SpeechBrain checkpoints in ``save/``,
 :func:`export_model` turns it into a folder that
 :meth:`speechbrain_ssdctx.inference.SpoofDetector.from_hparams` loads offline:
 ``hyperparams.yaml`` (inference), ``detector.ckpt`` (the weights of the checkpoint with
-the lowest dev EER), ``training_hyperparams.yaml`` and a ``README.md`` model card.
+the lowest dev EER), ``training_hyperparams.yaml`` and a ``README.md`` model card. When
+the run holds ``calibration.json`` (fitted on the dev scores), it is stored in
+``hyperparams.yaml`` and the exported model returns calibrated log-likelihood ratios.
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -23,6 +25,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 from speechbrain.utils.checkpoints import Checkpointer
 
+from speechbrain_ssdctx.calibration import Calibration
 from speechbrain_ssdctx.inference import load_weights
 from speechbrain_ssdctx.report import results_markdown
 
@@ -37,7 +40,16 @@ SCORE_MEANINGS = {
 }
 
 #: Keys that export adds to ``inference.yaml``; the training side must not define them.
-ADDED_KEYS = ("threshold", "modules", "pretrainer")
+ADDED_KEYS = ("threshold", "modules", "pretrainer", "calibration")
+
+CALIBRATION_BLOCK = """
+# Score calibration fitted on the development scores: llr = slope * score + offset is a
+# natural-log likelihood ratio (bona fide vs spoof); see docs/evaluation.md.
+calibration:
+    slope: {slope!r}
+    offset: {offset!r}
+    prior: {prior!r}
+"""
 
 INFERENCE_BLOCK = """
 # ---- added by ssdctx-export ----
@@ -86,6 +98,8 @@ class TrainingRun:
         ``results.md`` (empty if absent).
     hyperparams : str
         The training ``hyperparams.yaml`` as run (empty if absent).
+    calibration : Calibration, optional
+        The dev-set calibration (``calibration.json``), if the run has one.
     """
 
     folder: pathlib.Path
@@ -95,6 +109,7 @@ class TrainingRun:
     results: dict
     results_md: str
     hyperparams: str
+    calibration: Calibration | None = None
 
     @classmethod
     def read(cls, folder: str | os.PathLike) -> "TrainingRun":
@@ -122,6 +137,7 @@ class TrainingRun:
             results=results,
             results_md=_read_optional(folder / "results.md"),
             hyperparams=_read_optional(folder / "hyperparams.yaml"),
+            calibration=_read_calibration(folder / "calibration.json"),
         )
 
     @property
@@ -191,6 +207,8 @@ def export_model(
     block = INFERENCE_BLOCK.format(threshold=run.threshold, score_type=score_type)
     if "score_type" in hparams:
         block = block.replace(f"score_type: {score_type}\n", "")
+    if run.calibration is not None:
+        block += CALIBRATION_BLOCK.format(**run.calibration.to_dict())
     (out_dir / "hyperparams.yaml").write_text(run.inference_yaml.rstrip() + "\n" + block)
     torch.save(detector.state_dict(), out_dir / "detector.ckpt")
     if run.hyperparams:
@@ -240,11 +258,27 @@ def model_card(run: TrainingRun, hparams: dict, name: str, license: str, trainin
         overrides=overrides,
         results=results,
         threshold=f"{run.threshold:.6g}",
-        dev_eer=f"{float(run.results['dev'].get('eer_percent', float('nan'))):.3f}",
+        dev_eer=f"{float(run.results['dev'].get('eer', float('nan'))):.3f}",
         ckpt_eer=f"{run.checkpoint_eer:.3f}",
         score_meaning=SCORE_MEANINGS[hparams.get("score_type", "log_odds")],
         sample_rate=hparams["sample_rate"],
         window=window,
+        calibration=_calibration_note(run.calibration),
+    )
+
+
+def _calibration_note(calibration: Calibration | None) -> str:
+    """The model card's paragraph on the stored calibration (empty without one)."""
+    if calibration is None:
+        return ""
+    return (
+        f"\nThe model also stores a calibration fitted on the development scores: "
+        f"`llr = {calibration.slope:.6g} * score + {calibration.offset:.6g}` is a "
+        "natural-log likelihood ratio. `classify_file` returns it with the posterior "
+        "probability of bona fide at the prior of the decision costs and the Bayes decision "
+        "for those costs (default: ASVspoof 5 Track 1, Pspoof 0.05, Cmiss 1, Cfa 10). It "
+        "holds for data like the development set; recalibrate on your own data with "
+        "`ssdctx-calibrate`.\n"
     )
 
 
@@ -319,6 +353,16 @@ def _read_required(path: pathlib.Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def _read_calibration(path: pathlib.Path) -> Calibration | None:
+    """The run's calibration, or None if it has none."""
+    if not path.is_file():
+        return None
+    try:
+        return Calibration.load(path)
+    except ValueError as error:
+        raise ExportError(str(error)) from error
+
+
 def _read_optional(path: pathlib.Path) -> str:
     """Text of a file, or ``""`` if it is absent."""
     return path.read_text(encoding="utf-8") if path.is_file() else ""
@@ -390,7 +434,7 @@ threshold on the development set (dev EER {dev_eer}%; the exported checkpoint is
 with the lowest dev EER, {ckpt_eer}%). A score at or above it is classified bona fide.
 Scores on audio unlike the training data (other languages, codecs, channels) shift:
 calibrate a threshold on your own data before trusting decisions.
-
+{calibration}
 ## Training
 
 - Data: {training_data}.

@@ -49,6 +49,7 @@ __all__ = [
     "compute_eer",
     "evaluate_sasv",
     "evaluate_trials",
+    "legacy_tdcf_coefficients",
     "metrics_per_attack",
     "metrics_per_condition",
     "min_cllr",
@@ -439,6 +440,26 @@ def min_tdcf_legacy(
     >>> round(min_tdcf_legacy([0.9, 0.8, 0.3], [0.1, 0.2, 0.4], asv), 6)
     0.333333
     """
+    coefficients = legacy_tdcf_coefficients(asv, cost_model)
+    return min_tdcf(bonafide_scores, spoof_scores, coefficients)[0]
+
+
+def legacy_tdcf_coefficients(
+    asv: AsvOperatingPoint, cost_model: CostModel | None = None
+) -> TDCFCoefficients:
+    """The legacy (2019) t-DCF weights as coefficients with ``C0 = 0``.
+
+    ``C1 = Ptar (Cmiss_cm - Cmiss_asv Pmiss_asv) - Pnon Cfa_asv Pfa_asv`` and
+    ``C2 = Cfa_cm Pspoof (1 - Pmiss_spoof_asv)``; the normaliser ``min(C1, C2)`` is then
+    the coefficients' ``default_cost``.
+
+    Example
+    -------
+    >>> asv = AsvOperatingPoint(0.0, 0.0, pfa=0.0, pmiss=0.0, pmiss_spoof=0.0, pfa_spoof=1.0)
+    >>> c = legacy_tdcf_coefficients(asv)
+    >>> c.c0, round(c.c1, 6), round(c.c2, 6)
+    (0.0, 0.9405, 0.5)
+    """
     cost = cost_model or CostModel()
     c1 = (
         cost.p_target * (cost.c_miss_cm - cost.c_miss_asv * asv.pmiss)
@@ -447,8 +468,8 @@ def min_tdcf_legacy(
     c2 = cost.c_fa_cm * cost.p_spoof * (1.0 - asv.pmiss_spoof)
     if c1 < 0 or c2 < 0:
         raise ValueError(f"legacy t-DCF weights are negative (C1={c1}, C2={c2}): check ASV.")
-    # The legacy form has no C0 term: reuse the revised computation with C0 = 0.
-    return min_tdcf(bonafide_scores, spoof_scores, TDCFCoefficients(0.0, c1, c2))[0]
+    # The legacy form has no C0 term: the revised computation with C0 = 0.
+    return TDCFCoefficients(0.0, c1, c2)
 
 
 

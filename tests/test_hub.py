@@ -62,7 +62,7 @@ def training_dir(tmp_path_factory) -> pathlib.Path:
         f"# Generated 2025-01-01 from:\n# {recipe}\n# yamllint disable\nseed: 100\nlr: 0.0003\n"
     )
     results = {
-        "dev": {"eer_percent": 3.0, "eer_threshold": THRESHOLD, "bonafide": 10, "spoof": 20},
+        "dev": {"eer": 3.0, "eer_threshold": THRESHOLD, "bonafide": 10, "spoof": 20},
         "2019_LA_eval": {"eer": 0.05, "min_tdcf": 0.125},
     }
     (out / "results.json").write_text(json.dumps(results))

@@ -9,7 +9,7 @@ from scipy.stats import norm
 
 import speechbrain_ssdctx.cli.plot as plot_cli
 from speechbrain_ssdctx.cli.plot import read_keys
-from speechbrain_ssdctx.metrics import write_score_file
+from speechbrain_ssdctx.scores import write_score_file
 from speechbrain_ssdctx.plots import (
     DET_LIMITS,
     TSNE_COLOURS,

@@ -11,7 +11,7 @@ import torch
 
 from speechbrain_ssdctx.cli.score import main
 from speechbrain_ssdctx.evaluation import read_key
-from speechbrain_ssdctx.metrics import read_score_file
+from speechbrain_ssdctx.scores import read_score_file
 from speechbrain_ssdctx.models import AASIST
 from speechbrain_ssdctx.pretrained import bundled_checkpoint
 
