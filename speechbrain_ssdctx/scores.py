@@ -57,9 +57,10 @@ __all__ = [
 
 SCORE_TYPES = ("log_odds", "bonafide_logit")
 
-#: A decimal number as score files write them (no ``_`` separators, no ``inf``/``nan``
-#: words: Python's ``float`` accepts both, and ``1_5`` would silently read as 15.0).
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+#: A decimal number as score files write them (ASCII digits; no ``_`` separators, no
+#: ``inf``/``nan`` words: Python's ``float`` accepts all of these, and ``1_5`` would
+#: silently read as 15.0).
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 #: Header columns: which column holds the id and which the score, per format.
 _CM_HEADERS = (("filename", "cm-score"), ("utt_id", "score"))
 SASV_COLUMNS = ("spk", "filename", "cm-score", "asv-score", "sasv-score")
