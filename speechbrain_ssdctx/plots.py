@@ -265,15 +265,16 @@ def plot_band_map(result, title: str = "Band sensitivity") -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        Two axes; each has one line for "band kept" and one for "band removed".
+        Two axes (EER, score shift); each has a curve for "band kept" and one for
+        "band removed", and a dashed reference line.
 
     Example
     -------
     >>> from speechbrain_ssdctx.band_map import BandResult, BandSensitivity
     >>> band = BandResult(160, 2160, 40.0, 5.0, -2.0, -0.1, -2.5, -1.5, 0.0, -0.2)
     >>> fig = plot_band_map(BandSensitivity(4.0, [band]))
-    >>> [len(ax.get_lines()) for ax in fig.axes]
-    [3, 3]
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['clean (4.0%)', 'only this band kept', 'this band removed']
     """
     bands = result.bands
     centres = np.array([(b.low + b.high) / 2 for b in bands]) / 1000
