@@ -61,7 +61,8 @@ def test_min_tdcf_interval_and_estimate():
 def test_stratified_counts_keep_class_sizes():
     labels = np.array([True] * 5 + [False] * 9)
     counts = resample_counts(labels, 50, np.random.default_rng(0))
-    assert (counts[:, labels].sum(axis=1) == 5).all() and (counts[:, ~labels].sum(axis=1) == 9).all()
+    assert (counts[:, labels].sum(axis=1) == 5).all()
+    assert (counts[:, ~labels].sum(axis=1) == 9).all()
     speakers = np.repeat(np.arange(7), 2)
     grouped = resample_counts(labels, 50, np.random.default_rng(0), speakers)
     assert (grouped[:, 0::2] == grouped[:, 1::2]).all()  # both trials of a speaker together

@@ -80,8 +80,8 @@ def test_cli_fit_and_apply(tmp_path, capsys):
     ids = [f"u{i}" for i in range(bona.size + spoof.size)]
     write_score_file(tmp_path / "dev.txt", ids, np.concatenate((bona, spoof)))
     labels = ["bonafide"] * bona.size + ["spoof"] * spoof.size
-    (tmp_path / "key.csv").write_text(
-        "path,label\n" + "".join(f"{u}.wav,{label}\n" for u, label in zip(ids, labels)))
+    lines = [f"{u}.wav,{label}\n" for u, label in zip(ids, labels, strict=True)]
+    (tmp_path / "key.csv").write_text("path,label\n" + "".join(lines))
     code = calibrate_main(["fit", str(tmp_path / "dev.txt"), "--key", str(tmp_path / "key.csv"),
                            "--out", str(tmp_path / "cal.json"), "--prior", "0.5"])
     out = capsys.readouterr().out

@@ -11,9 +11,9 @@ import torch
 
 from speechbrain_ssdctx.cli.score import main
 from speechbrain_ssdctx.evaluation import read_key
-from speechbrain_ssdctx.scores import read_score_file
 from speechbrain_ssdctx.models import AASIST
 from speechbrain_ssdctx.pretrained import bundled_checkpoint
+from speechbrain_ssdctx.scores import read_score_file
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 LA = FIXTURES / "asvspoof2019_la" / "LA"
