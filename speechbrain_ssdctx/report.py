@@ -8,8 +8,9 @@ A report is the dict ``speechbrain_ssdctx.evaluation`` makes for one test set
 ``results_markdown`` renders a mapping of set name to report as Markdown: what
 ``ssdctx-eval`` and ``ssdctx-score`` print, a run's ``results.md`` and the model
 card's table. Each set has a primary t-DCF, as in the ASVspoof challenges and the
-paper: the legacy (2019) form for 2019 LA, the revised form for 2021 LA, none for the
-others. ``seeds_markdown`` renders the multi-seed summary of ``recipes/run_seeds.py``.
+paper: the legacy (2019) form where it was computed (2019 LA, with the organisers' ASV
+scores), else the revised form (2021 LA), else none. ``seeds_markdown`` renders the
+multi-seed summary of ``recipes/run_seeds.py``.
 
 Authors
  * speechbrain-ssdctx contributors
@@ -26,7 +27,6 @@ from speechbrain_ssdctx.atomic import atomic_open
 
 __all__ = [
     "METRIC_NOTE",
-    "PRIMARY_TDCF",
     "SET_TITLES",
     "primary_tdcf",
     "results_markdown",
@@ -43,7 +43,6 @@ SET_TITLES = {
     "ASVspoof5_eval": "ASVspoof 5 eval",
     "InTheWild": "In-the-Wild",
 }
-PRIMARY_TDCF = {"dev": "legacy", "2019LA_eval": "legacy", "2021LA_eval": "revised"}
 
 #: What the ASVspoof 5 columns mean, printed under every table that has them.
 METRIC_NOTE = (
@@ -78,10 +77,20 @@ def _ordered(names) -> list[str]:
     return known + sorted(n for n in names if n not in SET_TITLES)
 
 
-def primary_tdcf(name: str, report: Mapping) -> float | None:
-    """The set's primary min t-DCF (legacy for 2019 LA, revised for 2021 LA), if computed."""
-    form = PRIMARY_TDCF.get(name)
-    return None if form is None else report.get(f"min_tdcf_{form}")
+def primary_tdcf(report: Mapping) -> tuple[float | None, str]:
+    """The set's primary min t-DCF and its form: legacy if computed (2019 LA), else revised.
+
+    Example
+    -------
+    >>> primary_tdcf({"min_tdcf_legacy": 0.05, "min_tdcf_revised": 0.1})
+    (0.05, 'legacy')
+    >>> primary_tdcf({"eer": 1.0})
+    (None, '-')
+    """
+    for form in ("legacy", "revised"):
+        if f"min_tdcf_{form}" in report:
+            return report[f"min_tdcf_{form}"], form
+    return None, "-"
 
 
 def _cell(value: float | None, digits: int) -> str:
@@ -112,11 +121,7 @@ def _cm_summary(results: Mapping[str, Mapping], names: list[str]) -> list[str]:
     rows = []
     for name in names:
         r = results[name]
-        tdcf = primary_tdcf(name, r)
-        if tdcf is None and "min_tdcf_revised" in r:
-            tdcf, form = r["min_tdcf_revised"], "revised"
-        else:
-            form = "-" if tdcf is None else PRIMARY_TDCF[name]
+        tdcf, form = primary_tdcf(r)
         row = [_title(name, r), f"{r['bonafide']} / {r['spoof']}", _cell(r["eer"], 3),
                _cell(tdcf, 4), form, _cell(r.get("min_dcf"), 4), _cell(r.get("act_dcf"), 4),
                _cell(r.get("cllr"), 4), _cell(r.get("min_cllr"), 4)]
@@ -262,9 +267,9 @@ def seeds_markdown(
         title = _title(name, next((r for r in reports if r), None))
         columns.append((f"{title} EER (%)", 3, lambda run, n=name: run.get(n, {}).get("eer"),
                         (name, "eer")))
-        if any(primary_tdcf(name, r) is not None for r in reports):
+        if any(primary_tdcf(r)[0] is not None for r in reports):
             columns.append((f"{title} min t-DCF", 4,
-                            lambda run, n=name: primary_tdcf(n, run.get(n, {})), None))
+                            lambda run, n=name: primary_tdcf(run.get(n, {}))[0], None))
         if any("min_dcf" in r for r in reports):
             columns.append((f"{title} minDCF", 4,
                             lambda run, n=name: run.get(n, {}).get("min_dcf"),
