@@ -61,6 +61,8 @@ SCORE_TYPES = ("log_odds", "bonafide_logit")
 #: ``inf``/``nan`` words: Python's ``float`` accepts all of these, and ``1_5`` would
 #: silently read as 15.0).
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+#: Deletes the characters of decimal numbers: what remains of a score is not a number.
+_NUMBER_CHARACTERS = str.maketrans("", "", "0123456789+-.eE")
 #: Header columns: which column holds the id and which the score, per format.
 _CM_HEADERS = (("filename", "cm-score"), ("utt_id", "score"))
 SASV_COLUMNS = ("spk", "filename", "cm-score", "asv-score", "sasv-score")
@@ -208,31 +210,49 @@ def read_score_file(path: str | os.PathLike) -> dict[str, float]:
         )
         columns, first_row = (header.index(id_name), header.index(score_name)), 1
     expected = "'utt_id score'" if header is None else f"{len(header)} columns"
-    scores: dict[str, float] = {}
-    line_of: dict[str, int] = {}
+    width = 2 if header is None else len(header)
+    split_tabs = header is not None and tabs
+    id_column, score_column = columns
+    ids, texts, numbers = [], [], []
     for number, line in _data_lines(lines, first_row):
-        fields = _split(line, tabs) if header is not None else line.split()
-        if len(fields) != (2 if header is None else len(header)):
+        fields = line.split("\t") if split_tabs else line.split()
+        if len(fields) != width:
             raise ScoreFileError(
                 f"{path}, line {number}: expected {expected}, got {line.strip()!r}."
             )
-        utt_id, text = fields[columns[0]].strip(), fields[columns[1]].strip()
-        value = _score(path, number, text, utt_id)
-        if utt_id in scores:
-            raise ScoreFileError(
-                f"{path}, line {number}: {utt_id} already scored on line {line_of[utt_id]}."
-            )
-        scores[utt_id] = value
-        line_of[utt_id] = number
-    if not scores:
+        ids.append(fields[id_column].strip())
+        texts.append(fields[score_column].strip())
+        numbers.append(number)
+    if not ids:
         raise ScoreFileError(f"{path}: the score file holds no scores.")
+    # Checks in bulk (fast); the slow path finds the first bad line and says why.
+    try:
+        values = [float(text) for text in texts]
+        valid = not "".join(texts).translate(_NUMBER_CHARACTERS)
+        valid = valid and bool(np.isfinite(values).all())
+    except ValueError:
+        valid = False
+    if not valid:
+        for number, utt_id, text in zip(numbers, ids, texts, strict=True):
+            _score(path, number, text, utt_id)
+    scores = dict(zip(ids, values, strict=True))
+    if len(scores) < len(ids):
+        line_of: dict[str, int] = {}
+        for number, utt_id in zip(numbers, ids, strict=True):
+            if utt_id in line_of:
+                raise ScoreFileError(
+                    f"{path}, line {number}: {utt_id} already scored on line {line_of[utt_id]}."
+                )
+            line_of[utt_id] = number
     return scores
 
 
-def _data_lines(lines: list[tuple[int, str]], skip: int) -> Iterable[tuple[int, str]]:
+def _data_lines(lines: list[tuple[int, str]], skip: int) -> list[tuple[int, str]]:
     """Non-empty lines after the first ``skip`` non-empty ones (the header)."""
-    non_empty = [(number, line) for number, line in lines if line.strip()]
-    return non_empty[skip:]
+    if skip:
+        first = next(i for i, (_, line) in enumerate(lines) if line.strip())
+        lines = lines[first + skip :]
+    return [(number, line) for number, line in lines if line and not line.isspace()]
 
 
 def read_sasv_score_file(path: str | os.PathLike) -> dict[tuple[str, str], SasvScore]:
