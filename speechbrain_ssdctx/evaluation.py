@@ -368,7 +368,7 @@ def read_key(path: str | os.PathLike, track: str | None = None) -> tuple[list[di
         track = "LA" if len(fields) == 8 else "DF"
     if track is None:
         raise ProtocolError(
-            f"{path}: not a known key (a 2019 CM protocol has 5 fields per line, a 2021 "
+            f"{path}: not an ASVspoof key (a 2019 CM protocol has 5 fields per line, a 2021 "
             f"trial_metadata 8 or more, an ASVspoof 5 protocol 10); its first line has "
             f"{len(fields)}."
         )
