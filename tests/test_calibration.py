@@ -100,6 +100,7 @@ def test_cli_fit_and_apply(tmp_path, capsys):
     assert "nokey" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_calibrated_detector_gives_llr_posterior_and_bayes_decision(tmp_path):
     yaml = (bundled_models_dir() / "aasist-l.yaml").read_text()
     (tmp_path / "hyperparams.yaml").write_text(
