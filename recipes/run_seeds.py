@@ -91,7 +91,9 @@ def main(argv=None):
         folders[seed] = folder
     summary_folder = folder.parent
     pooled = pooled_intervals(folders, runs, args.bootstrap) if args.bootstrap else {}
-    table = seeds_markdown(runs, pooled)
+    demo = all(resolved_value(args.hparams, key, overrides) is None
+               for key in ("data_folder", "asvspoof5_folder"))
+    table = seeds_markdown(runs, pooled, demo=demo)
     with atomic_open(summary_folder / "seeds.md") as stream:
         stream.write(table + "\n")
     with atomic_open(summary_folder / "seeds.json") as stream:

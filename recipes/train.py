@@ -11,8 +11,9 @@ Which detector and which modules (InF, InI) are used is all in the YAML file.
     torchrun --nproc_per_node=4 recipes/train.py hparams/aasist_inf_ini.yaml --data_folder=...
 
 A run that is killed resumes from its last checkpoint when started again with the same
-command. The output folder ends with ``scores/*.txt``, ``results.json``, ``results.md``
-(EER, min t-DCF, per-attack EER) and ``inference.yaml`` (for ``ssdctx-export``).
+command. The output folder ends with ``scores/*.txt``, ``results.json`` and ``results.md``
+(EER, min t-DCF, per-attack EER); ``ssdctx-export <output folder> <model folder>`` makes
+a shareable model of it.
 
 Authors
  * speechbrain-ssdctx contributors
@@ -28,9 +29,9 @@ from speechbrain_ssdctx.brain import DetectorBrain
 from speechbrain_ssdctx.experiment import (
     build_datasets,
     finish_distributed,
+    is_demo_run,
     prepare_manifests,
     score_test_sets,
-    write_inference_yaml,
 )
 from speechbrain_ssdctx.report import results_markdown
 
@@ -44,10 +45,6 @@ if __name__ == "__main__":
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    if if_main_process():
-        write_inference_yaml(
-            hparams_file, overrides, f"{hparams['output_folder']}/inference.yaml", hparams
-        )
 
     manifests = prepare_manifests(hparams)
     datasets = build_datasets(hparams, manifests)
@@ -76,5 +73,5 @@ if __name__ == "__main__":
     )
     results = score_test_sets(brain, datasets, manifests, hparams)
     if if_main_process():
-        print(results_markdown(results))
+        print(results_markdown(results, demo=is_demo_run(hparams)))
     finish_distributed()

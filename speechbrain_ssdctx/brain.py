@@ -6,7 +6,8 @@ with the lowest dev EER, and scores test sets. It expects:
 
 - ``modules``: ``detector`` (forward(wavs, lengths) -> (embedding, logits[B, 2])) and
   ``context`` (a ``speechbrain_ssdctx.context.ContextLoss``);
-- batches with ``id``, ``sig`` (padded waveforms) and ``label_id`` (1 = bona fide);
+- batches with ``id``, ``sig`` (padded waveforms) and ``label_id`` (bona fide =
+  ``hparams.bonafide_index``, default 1);
 - hparams: ``epoch_counter``, optionally ``lr_scheduler`` (a callable taking the
   optimiser, stepped once per epoch) and ``train_logger``.
 
@@ -31,6 +32,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
 from speechbrain_ssdctx.allocator import retain_freed_memory
+from speechbrain_ssdctx.contract import bonafide_last, split_outputs
 from speechbrain_ssdctx.metrics import compute_eer
 from speechbrain_ssdctx.reproducibility import RNGState
 from speechbrain_ssdctx.scores import bonafide_scores
@@ -82,6 +84,12 @@ class DetectorBrain(sb.Brain):
         self.train_parts: dict[str, float] = {}
         self.stage_stats: dict[str, float] = {}
         self.scores: dict[str, float] = {}
+
+    @property
+    def bonafide_index(self) -> int:
+        """The class index of bona fide in the labels and logits (``hparams.bonafide_index``,
+        default 1)."""
+        return getattr(self.hparams, "bonafide_index", 1)
 
     def _module_generators(self) -> dict[str, torch.Generator]:
         """The ``generator`` attributes of submodules (e.g. the masking's), by name."""
@@ -171,7 +179,7 @@ class DetectorBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             labels = batch.label_id.to(self.device)
             return self.modules.context(self.modules.detector, wavs, lens, labels)
-        _, logits = self.modules.detector(wavs, lens)
+        _, logits = split_outputs(self.modules.detector(wavs, lens), wavs.shape[0])
         return logits
 
     def compute_objectives(self, predictions, batch, stage):
@@ -180,7 +188,7 @@ class DetectorBrain(sb.Brain):
             total, parts = predictions
             self._accumulate_parts(parts)
             return total
-        logits = predictions.float()
+        logits = bonafide_last(predictions.float(), self.bonafide_index)
         labels = batch.label_id.to(logits.device)
         scores = bonafide_scores(logits, getattr(self.hparams, "score_type", "log_odds"))
         for utt_id, score in zip(batch.id, scores.tolist(), strict=True):
@@ -189,7 +197,7 @@ class DetectorBrain(sb.Brain):
             self.labels[utt_id] = label
         if bool((labels < 0).all()):  # a set without keys (label -1): scores only
             return logits.new_zeros(())
-        return F.cross_entropy(logits, labels, ignore_index=-1)
+        return F.cross_entropy(predictions.float(), labels, ignore_index=-1)
 
     def _accumulate_parts(self, parts: dict[str, torch.Tensor]) -> None:
         for name, value in parts.items():
@@ -228,8 +236,8 @@ class DetectorBrain(sb.Brain):
 
     def stage_eer(self) -> tuple[float, float]:
         """EER (fraction) and its threshold over the scores of the current stage."""
-        bonafide = [s for u, s in self.scores.items() if self.labels[u] == 1]
-        spoof = [s for u, s in self.scores.items() if self.labels[u] == 0]
+        bonafide = [s for u, s in self.scores.items() if self.labels[u] == self.bonafide_index]
+        spoof = [s for u, s in self.scores.items() if self.labels[u] == 1 - self.bonafide_index]
         if not bonafide or not spoof:
             raise ValueError(
                 f"EER needs both classes: got {len(bonafide)} bona fide and "

@@ -14,7 +14,6 @@ Authors
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from pathlib import Path
@@ -71,46 +70,7 @@ def _resolved_tree(hparams_file, overrides):
         _, _, overrides = sb.parse_arguments([os.fspath(hparams_file), *overrides])
     with open(hparams_file, encoding="utf-8") as stream:
         text = resolve_references(stream, overrides or {}).getvalue()
-    tree = ruamel.yaml.YAML().load(text)
-    _drop_comments(tree)
-    return tree
-
-
-def _drop_comments(node) -> None:
-    """Removes the comments and blank lines ruamel keeps with nodes: dumped out of their
-    original context they would land in the middle of other nodes."""
-    if hasattr(node, "ca"):
-        node.ca.items.clear()
-        node.ca.comment = None
-        node.ca.end = None
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
-    for child in children:
-        _drop_comments(child)
-
-
-def write_inference_yaml(hparams_file, overrides, path: str | os.PathLike, hparams) -> None:
-    """Writes the self-contained inference definition of the trained detector.
-
-    ``inference.yaml`` holds the ``detector`` node of the training file (references
-    resolved, overrides applied; an ``init_from`` argument is set to null), the sample
-    rate, the evaluation window policy and the score type, so ``ssdctx-export`` can
-    build an inference folder without the training set-up.
-    """
-    tree = _resolved_tree(hparams_file, overrides)
-    window = eval_window(hparams)
-    detector = tree["detector"]
-    if "init_from" in detector:  # fine-tuning's starting weights: the trained ones replace them
-        detector["init_from"] = None
-    inference = {
-        "sample_rate": hparams["sample_rate"],
-        "window_policy": window["eval_policy"],
-        "window_samples": window["eval_num_samples"],
-        "score_type": hparams.get("score_type", "log_odds"),
-        "detector": detector,
-    }
-    stream = io.StringIO()
-    ruamel.yaml.YAML().dump(inference, stream)
-    Path(path).write_text(stream.getvalue(), encoding="utf-8")
+    return ruamel.yaml.YAML().load(text)
 
 
 def eval_window(hparams) -> dict:
@@ -182,6 +142,7 @@ def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
     options = {
         "train_num_samples": int(round(hparams["train_seconds"] * hparams["sample_rate"])),
         "sample_rate": hparams["sample_rate"],
+        "bonafide_index": hparams.get("bonafide_index", 1),
         **eval_window(hparams),
     }
     # Users' own test sets (In-the-Wild, labelled CSVs) may hold audio at any rate.
@@ -205,6 +166,11 @@ def _balanced_slice(dataset, limit: int):
                 counts[label] = counts.get(label, 0) + 1
                 keep.add(item["id"])
     return dataset.filtered_sorted(key_test={"id": lambda utt: utt in keep})
+
+
+def is_demo_run(hparams) -> bool:
+    """Whether the run trains on the bundled demo corpus (no corpus folder given)."""
+    return hparams["data_folder"] is None and hparams.get("asvspoof5_folder") is None
 
 
 def test_set_names(manifests: dict[str, Path]) -> list[str]:
@@ -255,7 +221,7 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
         logger.info("%s: EER %.3f%%, minDCF %.4f", name, results[name]["eer"],
                     results[name]["min_dcf"])
     if if_main_process():
-        write_results(results, output)
+        write_results(results, output, demo=is_demo_run(hparams))
     return results
 
 

@@ -10,9 +10,11 @@ Authors
  * speechbrain-ssdctx contributors 2025
 """
 
+import contextlib
 import os
 import pathlib
 import pickle
+import sys
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import NamedTuple
@@ -20,7 +22,7 @@ from typing import NamedTuple
 import torch
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.data_utils import batch_pad_right
-from speechbrain.utils.fetching import FetchConfig
+from speechbrain.utils.fetching import FetchConfig, fetch
 
 from speechbrain_ssdctx.calibration import Calibration, posterior
 from speechbrain_ssdctx.data.audio import AudioFileError, apply_window, crop_or_pad, load_audio
@@ -167,9 +169,12 @@ class SpoofDetector(Pretrained):
 
         A local folder (an existing directory; it wins over a short name of the same
         name) is read in place and never goes online, even if its YAML names remote
-        paths. ``"aasist"`` and ``"aasist-l"`` load the bundled official models. Any
-        other source must look like a HuggingFace id (``org/name``); a missing local
-        path is reported as such instead of being sent to the Hub.
+        paths. ``"aasist"`` and ``"aasist-l"`` load the bundled official models (their
+        folder also loads by path, with ``hparams_file="aasist.yaml"``). Any other
+        source must look like a HuggingFace id (``org/name``); a missing local path is
+        reported as such instead of being sent to the Hub. A model exported with the
+        user's own Python code (in its ``custom_interface.py``) gets that file fetched
+        and importable while it loads.
 
         .. warning::
             A HyperPyYAML file runs code when it is loaded (its ``!new:`` and ``!name:``
@@ -201,7 +206,6 @@ class SpoofDetector(Pretrained):
         if not local.is_dir() and source.lower() in BUNDLED_MODELS:
             local = bundled_models_dir()
             hparams_file = BUNDLED_MODELS[source.lower()]
-            overrides.setdefault("pretrained_dir", str(local))
         if local.is_dir():
             if not (local / hparams_file).is_file():
                 raise FileNotFoundError(f"Model folder '{local}' has no '{hparams_file}'")
@@ -212,13 +216,15 @@ class SpoofDetector(Pretrained):
                 f"Model '{source}' is neither a folder, a bundled model "
                 f"({', '.join(BUNDLED_MODELS)}) nor a HuggingFace id (org/name)"
             )
-        return super().from_hparams(
-            source=source,
-            hparams_file=hparams_file,
-            savedir=savedir,
-            overrides=overrides,
-            **kwargs,
-        )
+        interface = _shipped_interface(source, hparams_file, savedir, kwargs.get("fetch_config"))
+        with _importable_interface(interface):
+            return super().from_hparams(
+                source=source,
+                hparams_file=hparams_file,
+                savedir=savedir,
+                overrides=overrides,
+                **kwargs,
+            )
 
     @property
     def score_type(self) -> str:
@@ -418,3 +424,34 @@ def _looks_like_hub_id(source: str) -> bool:
     return (
         len(parts) == 2 and all(parts) and not source.startswith((".", "~")) and "\\" not in source
     )
+
+
+#: The interface file of exported models (``foreign_class``'s ``pymodule_file``); the
+#: hyperparameters refer to the code it ships as ``custom_interface.<name>``.
+INTERFACE_MODULE = "custom_interface"
+
+
+def _shipped_interface(source, hparams_file, savedir, fetch_config) -> pathlib.Path | None:
+    """The model's ``custom_interface.py`` when its hyperparameters use code shipped in it
+    (an exported model with the user's own modules), fetched next to them."""
+    config = fetch_config or FetchConfig()
+    text = fetch(filename=hparams_file, source=source, savedir=savedir,
+                 fetch_config=config).read_text(encoding="utf-8")
+    if f":{INTERFACE_MODULE}." not in text:
+        return None
+    return fetch(filename=f"{INTERFACE_MODULE}.py", source=source, savedir=savedir,
+                 fetch_config=config)
+
+
+@contextlib.contextmanager
+def _importable_interface(path: pathlib.Path | None):
+    """Makes ``custom_interface`` import from ``path`` (not from a model loaded before)."""
+    if path is None:
+        yield
+        return
+    sys.modules.pop(INTERFACE_MODULE, None)
+    sys.path.insert(0, str(path.parent))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(path.parent))

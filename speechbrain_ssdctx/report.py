@@ -7,10 +7,11 @@ A report is the dict ``speechbrain_ssdctx.evaluation`` makes for one test set
 ``per_<name>`` breakdowns; for ASVspoof 5 Track 2: ``a_dcf``, ``min_tdcf``, ``t_eer``).
 ``results_markdown`` renders a mapping of set name to report as Markdown: what
 ``ssdctx-eval`` and ``ssdctx-score`` print, a run's ``results.md`` and the model
-card's table. Each set has a primary t-DCF, as in the ASVspoof challenges and the
-paper: the legacy (2019) form where it was computed (2019 LA, with the organisers' ASV
-scores), else the revised form (2021 LA), else none. ``seeds_markdown`` renders the
-multi-seed summary of ``recipes/run_seeds.py``.
+card's table. A run on the bundled demo corpus has the layout of 2019 LA but none of its
+data: with ``demo=True`` its sets are titled demo sets. Each set has a primary t-DCF, as
+in the ASVspoof challenges and the paper: the legacy (2019) form where it was computed
+(2019 LA, with the organisers' ASV scores), else the revised form (2021 LA), else none.
+``seeds_markdown`` renders the multi-seed summary of ``recipes/run_seeds.py``.
 
 Authors
  * speechbrain-ssdctx contributors
@@ -28,9 +29,11 @@ from speechbrain_ssdctx.atomic import atomic_open
 __all__ = [
     "METRIC_NOTE",
     "SET_TITLES",
+    "DEMO_SET_TITLES",
     "primary_tdcf",
     "results_markdown",
     "seeds_markdown",
+    "set_title",
     "write_results",
 ]
 
@@ -43,6 +46,9 @@ SET_TITLES = {
     "ASVspoof5_eval": "ASVspoof 5 eval",
     "InTheWild": "In-the-Wild",
 }
+# A run on the bundled demo corpus (recipes without --data_folder) has the layout of
+# 2019 LA but none of its data: its sets are called what they are.
+DEMO_SET_TITLES = {"dev": "demo dev", "2019LA_eval": "demo eval"}
 
 #: What the ASVspoof 5 columns mean, printed under every table that has them.
 METRIC_NOTE = (
@@ -66,10 +72,24 @@ _BREAKDOWN_COLUMNS = (
 )
 
 
-def _title(name: str, report: Mapping | None = None) -> str:
+def set_title(name: str, demo: bool = False) -> str:
+    """The title of a set in tables: ``"2019 LA eval"``, or ``"demo eval"`` for a demo run.
+
+    Example
+    -------
+    >>> set_title("2019LA_eval"), set_title("2019LA_eval", demo=True)
+    ('2019 LA eval', 'demo eval')
+    """
+    if demo and name in DEMO_SET_TITLES:
+        return DEMO_SET_TITLES[name]
+    return SET_TITLES.get(name, name)
+
+
+def _title(name: str, report: Mapping | None = None, demo: bool = False) -> str:
+    """The report's own ``title`` (e.g. "ASVspoof 5 dev"), else ``set_title``."""
     if report is not None and report.get("title"):
         return str(report["title"])
-    return SET_TITLES.get(name, name)
+    return set_title(name, demo)
 
 
 def _ordered(names) -> list[str]:
@@ -108,7 +128,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def _cm_summary(results: Mapping[str, Mapping], names: list[str]) -> list[str]:
+def _cm_summary(results: Mapping[str, Mapping], names: list[str], demo: bool) -> list[str]:
     calibrated = any("act_dcf_calibrated" in results[n] for n in names)
     bootstrap = next((results[n]["bootstrap"] for n in names if "bootstrap" in results[n]), None)
     header = ["set", "trials (bona fide / spoof)", "EER (%)", "min t-DCF", "form", "minDCF",
@@ -122,7 +142,7 @@ def _cm_summary(results: Mapping[str, Mapping], names: list[str]) -> list[str]:
     for name in names:
         r = results[name]
         tdcf, form = primary_tdcf(r)
-        row = [_title(name, r), f"{r['bonafide']} / {r['spoof']}", _cell(r["eer"], 3),
+        row = [_title(name, r, demo), f"{r['bonafide']} / {r['spoof']}", _cell(r["eer"], 3),
                _cell(tdcf, 4), form, _cell(r.get("min_dcf"), 4), _cell(r.get("act_dcf"), 4),
                _cell(r.get("cllr"), 4), _cell(r.get("min_cllr"), 4)]
         if calibrated:
@@ -157,7 +177,7 @@ def _sasv_summary(results: Mapping[str, Mapping], names: list[str]) -> list[str]
     return _table(header, rows) + ["", note, ""]
 
 
-def _breakdowns(name: str, report: Mapping) -> list[str]:
+def _breakdowns(name: str, report: Mapping, demo: bool) -> list[str]:
     lines = []
     for key, table in report.items():
         if not key.startswith("per_") or not isinstance(table, Mapping) or not table:
@@ -166,19 +186,19 @@ def _breakdowns(name: str, report: Mapping) -> list[str]:
         present = [c for c in _BREAKDOWN_COLUMNS if any(c[0] in row for row in table.values())]
         rows = [[group] + [_cell(row.get(k), d) for k, _, d in present]
                 for group, row in table.items()]
-        lines += [f"### {_title(name, report)}: per {what}", ""]
+        lines += [f"### {_title(name, report, demo)}: per {what}", ""]
         lines += _table([what] + [h for _, h, _ in present], rows) + [""]
     return lines
 
 
-def _comparison(name: str, report: Mapping) -> list[str]:
+def _comparison(name: str, report: Mapping, demo: bool) -> list[str]:
     compare = report.get("comparison")
     if not compare:
         return []
     diff = compare["eer_difference"]
     level = round(100 * diff["confidence"])
     return [
-        f"### {_title(name, report)}: paired comparison with {compare['other']}",
+        f"### {_title(name, report, demo)}: paired comparison with {compare['other']}",
         "",
         f"EER {compare['eer_a']:.3f}% (this) vs {compare['eer_b']:.3f}% (other): difference "
         f"{diff['estimate']:+.3f} points, {level}% CI [{diff['low']:+.3f}, {diff['high']:+.3f}] "
@@ -188,8 +208,10 @@ def _comparison(name: str, report: Mapping) -> list[str]:
     ]
 
 
-def results_markdown(results: Mapping[str, Mapping]) -> str:
+def results_markdown(results: Mapping[str, Mapping], demo: bool = False) -> str:
     """Markdown tables of evaluation reports: a summary row per set, then breakdowns.
+
+    ``demo``: the run used the bundled demo corpus (its sets are titled demo sets).
 
     Example
     -------
@@ -214,21 +236,22 @@ def results_markdown(results: Mapping[str, Mapping]) -> str:
     cm = [n for n in names if n not in sasv]
     lines = []
     if cm:
-        lines += _cm_summary(results, cm)
+        lines += _cm_summary(results, cm, demo)
     if sasv:
         lines += _sasv_summary(results, sasv)
     for name in names:
-        lines += _breakdowns(name, results[name]) + _comparison(name, results[name])
+        lines += _breakdowns(name, results[name], demo) + _comparison(name, results[name], demo)
     return "\n".join(lines)
 
 
-def write_results(results: Mapping[str, Mapping], folder: str | Path) -> None:
-    """Writes ``results.json`` and ``results.md`` into ``folder`` (atomically)."""
+def write_results(results: Mapping[str, Mapping], folder: str | Path, demo: bool = False) -> None:
+    """Writes ``results.json`` and ``results.md`` into ``folder`` (atomically); ``demo``:
+    the run used the bundled demo corpus."""
     folder = Path(folder)
     with atomic_open(folder / "results.json") as stream:
         json.dump(results, stream, indent=1, sort_keys=True)
     with atomic_open(folder / "results.md") as stream:
-        stream.write(results_markdown(results))
+        stream.write(results_markdown(results, demo))
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -240,8 +263,11 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 def seeds_markdown(
     per_seed: Mapping[int, Mapping[str, Mapping]],
     pooled: Mapping[str, Mapping[str, Mapping]] | None = None,
+    demo: bool = False,
 ) -> str:
     """The multi-seed table, shaped like the paper's Table 1 (EER % / min t-DCF per set).
+
+    ``demo``: the runs used the bundled demo corpus (its sets are titled demo sets).
 
     One row per seed, then the mean ± sample standard deviation, the pooled interval
     (``pooled[set][metric]``, from ``bootstrap.pooled_seed_interval``: seeds and test
@@ -264,7 +290,7 @@ def seeds_markdown(
     columns = []  # (title, digits, value getter, pooled metric)
     for name in sets:
         reports = [run.get(name, {}) for run in per_seed.values()]
-        title = _title(name, next((r for r in reports if r), None))
+        title = _title(name, next((r for r in reports if r), None), demo)
         columns.append((f"{title} EER (%)", 3, lambda run, n=name: run.get(n, {}).get("eer"),
                         (name, "eer")))
         if any(primary_tdcf(r)[0] is not None for r in reports):
