@@ -173,7 +173,7 @@ def is_demo_run(hparams) -> bool:
     return hparams["data_folder"] is None and hparams.get("asvspoof5_folder") is None
 
 
-def test_set_names(manifests: dict[str, Path]) -> list[str]:
+def evaluation_set_names(manifests: dict[str, Path]) -> list[str]:
     """The sets to score, dev first (its scores fit the calibration), then the others."""
     return ["dev"] + [name for name in manifests if name not in ("train", "dev")
                       and not name.startswith("asv_")]
@@ -192,7 +192,7 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
     output = Path(hparams["output_folder"])
     results, calibration = {}, None
     loader = {"batch_size": hparams["eval_batch_size"], "num_workers": hparams["num_workers"]}
-    for name in test_set_names(manifests):
+    for name in evaluation_set_names(manifests):
         if name not in datasets:
             continue
         brain.evaluate(datasets[name], min_key="EER", test_loader_kwargs=dict(loader))
