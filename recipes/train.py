@@ -29,6 +29,7 @@ from speechbrain_ssdctx.brain import DetectorBrain
 from speechbrain_ssdctx.experiment import (
     build_datasets,
     finish_distributed,
+    is_demo_run,
     prepare_manifests,
     score_test_sets,
 )
@@ -72,5 +73,5 @@ if __name__ == "__main__":
     )
     results = score_test_sets(brain, datasets, manifests, hparams)
     if if_main_process():
-        print(results_markdown(results, demo=hparams["data_folder"] is None))
+        print(results_markdown(results, demo=is_demo_run(hparams)))
     finish_distributed()

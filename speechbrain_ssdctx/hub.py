@@ -67,6 +67,7 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_ssdctx import __version__
+from speechbrain_ssdctx.calibration import Calibration
 from speechbrain_ssdctx.contract import ContractAdapter, check_bonafide_index
 from speechbrain_ssdctx.inference import WINDOW_POLICIES, SpoofDetector
 from speechbrain_ssdctx.report import primary_tdcf, results_markdown, set_title
@@ -79,7 +80,7 @@ INTERFACE_CLASS = "SpoofDetector"
 #: Keys the export writes into ``hyperparams.yaml`` besides the detector's definition.
 INFERENCE_KEYS = (
     "sample_rate", "window_policy", "window_samples", "min_samples", "score_type",
-    "threshold", "bonafide_index", "scorer", "modules", "pretrainer",
+    "threshold", "bonafide_index", "scorer", "modules", "pretrainer", "calibration",
 )
 
 #: The score of each ``score_type``, in words, for the model card.
@@ -94,6 +95,8 @@ SET_DATASETS = {
     "2019LA_eval": ("ASVspoof 2019 LA", "asvspoof2019", "LA", "eval"),
     "2021LA_eval": ("ASVspoof 2021 LA", "asvspoof2021", "LA", "eval"),
     "2021DF_eval": ("ASVspoof 2021 DF", "asvspoof2021", "DF", "eval"),
+    "ASVspoof5_eval": ("ASVspoof 5", "asvspoof5", None, "eval"),
+    "InTheWild": ("In-the-Wild", "in-the-wild", None, "test"),
 }
 DEMO_DATASET = ("speechbrain-ssdctx demo corpus", "speechbrain-ssdctx-demo")
 DEMO_TRAINING_DATA = (
@@ -102,6 +105,7 @@ DEMO_TRAINING_DATA = (
     "pipeline learns, not a benchmark"
 )
 ASVSPOOF_TRAINING_DATA = "ASVspoof 2019 LA, training partition"
+ASVSPOOF5_TRAINING_DATA = "ASVspoof 5, training set"
 
 
 class ExportError(ValueError):
@@ -149,6 +153,10 @@ class InferenceSettings:
         stored and the card says that it was not calibrated.
     bonafide_index : int
         The logit index of bona fide the detector was trained with (default 1).
+    calibration : Calibration
+        An affine map of scores to log-likelihood ratios (e.g. the recipe's
+        ``calibration.json``, fitted on the dev scores); with it, ``classify_file``
+        returns calibrated LLRs and Bayes decisions.
     """
 
     sample_rate: int | None = None
@@ -158,6 +166,7 @@ class InferenceSettings:
     score_type: str | None = None
     threshold: float | None = None
     bonafide_index: int | None = None
+    calibration: Calibration | None = None
 
     def completed(self) -> InferenceSettings:
         """A copy with the defaults filled in, checked."""
@@ -542,17 +551,21 @@ def export_model(
         score_type=values.get("score_type", "log_odds"),
         threshold=(results or {}).get("dev", {}).get("eer_threshold"),
         bonafide_index=values.get("bonafide_index", 1),
+        calibration=_read_calibration(training_dir / "calibration.json"),
     )
     given = settings or InferenceSettings()
     derived = replace(derived, **{k: v for k, v in vars(given).items() if v is not None})
-    demo = values.get("data_folder", "") is None
+    demo = values.get("data_folder", "") is None and values.get("asvspoof5_folder") is None
     card = card or ModelCard()
     experiment = values.get("experiment_name")
+    asvspoof5 = values.get("asvspoof5_folder") is not None
+    corpus = (DEMO_TRAINING_DATA, DEMO_DATASET[1]) if demo else (
+        (ASVSPOOF5_TRAINING_DATA, "asvspoof5") if asvspoof5 else
+        (ASVSPOOF_TRAINING_DATA, "asvspoof2019"))
     card = replace(
         card,
-        training_data=card.training_data or (
-            DEMO_TRAINING_DATA if demo else ASVSPOOF_TRAINING_DATA),
-        datasets=card.datasets or ([DEMO_DATASET[1]] if demo else ["asvspoof2019"]),
+        training_data=card.training_data or corpus[0],
+        datasets=card.datasets or [corpus[1]],
         results=card.results if card.results is not None else results,
         demo=card.demo or demo,
         recipe=card.recipe or (f"hparams/{experiment}.yaml" if experiment else None),
@@ -652,6 +665,16 @@ def _bonafide_index_from_encoder(path, label) -> int:
     if len(encoder.lab2ind) != 2:
         raise ExportError(f"Label encoder '{path}' has {len(encoder.lab2ind)} labels, not 2")
     return int(encoder.lab2ind[label])
+
+
+def _read_calibration(path: pathlib.Path) -> Calibration | None:
+    """The run's calibration (``calibration.json``), or None if it has none."""
+    if not path.is_file():
+        return None
+    try:
+        return Calibration.load(path)
+    except ValueError as error:
+        raise ExportError(str(error)) from error
 
 
 def _read_results(path: pathlib.Path) -> dict | None:
@@ -795,6 +818,15 @@ def _hyperparams(text: str, key: str, settings: InferenceSettings, name: str) ->
         "    custom_hooks:",
         "        detector: !name:speechbrain_ssdctx.inference.load_weights",
     ]
+    if settings.calibration is not None:
+        values = settings.calibration.to_dict()
+        lines += [
+            "",
+            "# Score calibration (e.g. fitted on the development scores): llr = slope * score",
+            "# + offset is a natural-log likelihood ratio, bona fide vs spoof.",
+            "calibration:",
+            *(f"    {key}: {values[key]!r}" for key in ("slope", "offset", "prior")),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -902,6 +934,7 @@ def model_card(
             training_data=card.training_data or "not described at export",
             recipe=f"`{card.recipe}`" if card.recipe else "not recorded",
             results=results, threshold=threshold,
+            calibration=_calibration_note(settings.calibration),
             score_meaning=SCORE_MEANINGS[settings.score_type], polarity=polarity,
             sample_rate=settings.sample_rate, window=window, license=card.license,
             data_licence=(DEMO_LICENCE if card.demo else ASVSPOOF_LICENCE),
@@ -909,8 +942,22 @@ def model_card(
         )
 
 
+def _calibration_note(calibration: Calibration | None) -> str:
+    """The model card's paragraph on the stored calibration (empty without one)."""
+    if calibration is None:
+        return ""
+    return (
+        f"\nThe model also stores a score calibration: `llr = {calibration.slope:.6g} * score "
+        f"+ {calibration.offset:.6g}` is a natural-log likelihood ratio. `classify_file` "
+        "returns it, the posterior probability of bona fide at the prior of the decision "
+        "costs, and the Bayes decision for those costs (default: ASVspoof 5 Track 1, Pspoof "
+        "0.05, Cmiss 1, Cfa 10). It holds for data like the development set; recalibrate on "
+        "your own data with `ssdctx-calibrate`.\n"
+    )
+
+
 def _has_tdcf(results) -> bool:
-    return any(primary_tdcf(name, report) is not None for name, report in (results or {}).items())
+    return any(primary_tdcf(report)[0] is not None for report in (results or {}).values())
 
 
 def _model_index(card: ModelCard) -> list[dict]:
@@ -926,9 +973,9 @@ def _model_index(card: ModelCard) -> list[dict]:
         dataset = {"name": f"{dataset_name} ({split})", "type": dataset_type, "split": split}
         if config:
             dataset["config"] = config
-        metrics = [{"type": "eer", "value": round(float(report["eer_percent"]), 4),
+        metrics = [{"type": "eer", "value": round(float(report["eer"]), 4),
                     "name": "EER (%)"}]
-        tdcf = primary_tdcf(name, report)
+        tdcf = primary_tdcf(report)[0]
         if tdcf is not None and math.isfinite(tdcf):
             metrics.append({"type": "min-tdcf", "value": round(float(tdcf), 4),
                             "name": "min t-DCF"})
@@ -1057,7 +1104,7 @@ The score is {score_meaning}: higher means more likely genuine speech.{polarity}
 decision threshold stored with the model is {threshold}; a score at or above it is
 classified bona fide. Scores on audio unlike the training data (other languages, codecs,
 channels) shift: calibrate a threshold on your own data before trusting decisions.
-
+{calibration}
 ## Training
 
 - Data: {training_data}.

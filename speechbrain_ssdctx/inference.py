@@ -24,11 +24,17 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.data_utils import batch_pad_right
 from speechbrain.utils.fetching import FetchConfig, fetch
 
+from speechbrain_ssdctx.calibration import Calibration, posterior
 from speechbrain_ssdctx.data.audio import AudioFileError, apply_window, crop_or_pad, load_audio
+from speechbrain_ssdctx.metrics import DetectionCosts
 from speechbrain_ssdctx.scores import SCORE_TYPES, bonafide_scores
 
 #: Short names of the bundled models and their inference YAML in ``pretrained/``.
-BUNDLED_MODELS = {"aasist": "aasist.yaml", "aasist-l": "aasist-l.yaml"}
+BUNDLED_MODELS = {
+    "aasist": "aasist.yaml",
+    "aasist-l": "aasist-l.yaml",
+    "aasist-asvspoof5": "aasist-asvspoof5.yaml",
+}
 
 WINDOW_POLICIES = ("official", "first", "full")
 
@@ -41,17 +47,25 @@ class SpoofDecision(NamedTuple):
     score : float
         The bona fide score (see :meth:`SpoofDetector.scores_from_logits`).
     prob_bonafide : float
-        Softmax probability of the bona fide class.
+        With a calibrated model: the posterior probability of bona fide at ``prior``;
+        otherwise the (uncalibrated) softmax probability of the bona fide class.
     is_bonafide : bool
-        Whether ``score`` reaches the decision threshold stored with the model.
+        The decision: with a calibrated model, ``llr`` at or above the Bayes threshold of
+        the decision costs; otherwise ``score`` at or above the stored threshold.
     threshold : float
-        That threshold.
+        That threshold (on ``llr`` with a calibrated model, else on ``score``).
+    llr : float or None
+        The calibrated log-likelihood ratio (None for a model without calibration).
+    prior : float or None
+        The bona fide prior of ``prob_bonafide`` and of the decision (calibrated models).
     """
 
     score: float
     prob_bonafide: float
     is_bonafide: bool
     threshold: float
+    llr: float | None = None
+    prior: float | None = None
 
     @property
     def label(self) -> str:
@@ -108,8 +122,11 @@ class SpoofDetector(Pretrained):
     official AASIST code; ``"first"``: the first ``window_samples``, repeat-padded;
     ``"full"``: the whole file), ``window_samples``, ``threshold`` and optionally
     ``score_type`` (``"log_odds"``, the default: logit(bona fide) - logit(spoof);
-    ``"bonafide_logit"``: the raw bona fide logit, the score of the official AASIST code)
-    and ``min_samples`` (the shortest input the detector accepts; see :meth:`window`).
+    ``"bonafide_logit"``: the raw bona fide logit, the score of the official AASIST code),
+    ``min_samples`` (the shortest input the detector accepts; see :meth:`window`) and
+    ``calibration`` (``slope``, ``offset``, ``prior``: the affine map of scores to
+    log-likelihood ratios that ``ssdctx-export`` stores, see
+    :class:`~speechbrain_ssdctx.calibration.Calibration`).
 
     Arguments
     ---------
@@ -218,6 +235,12 @@ class SpoofDetector(Pretrained):
     def threshold(self) -> float:
         """The decision threshold on the score stored with the model."""
         return float(self.hparams.threshold)
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The stored score calibration, or None for an uncalibrated model."""
+        values = getattr(self.hparams, "calibration", None)
+        return None if values is None else Calibration.from_mapping(values, "hyperparams.yaml")
 
     def load_audio(self, path: str | os.PathLike, savedir=None) -> torch.Tensor:
         """Reads a file as a mono waveform at the model's sample rate.
@@ -334,12 +357,35 @@ class SpoofDetector(Pretrained):
         """The bona fide score of one audio file (any sample rate, mono or stereo)."""
         return float(self.score_batch(self.load_audio(path).unsqueeze(0))[0])
 
-    def classify_file(self, path: str | os.PathLike) -> SpoofDecision:
-        """Score, probability of bona fide and decision at the stored threshold."""
+    def classify_file(
+        self, path: str | os.PathLike, costs: DetectionCosts | None = None
+    ) -> SpoofDecision:
+        """Score, probability of bona fide and decision of one file.
+
+        A calibrated model (``calibration`` in its hyperparameters) gives the LLR, the
+        posterior at the bona fide prior of ``costs`` and the Bayes decision for them
+        (default: the ASVspoof 5 Track 1 costs); an uncalibrated one the softmax
+        probability and the decision at its stored threshold.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            An audio file.
+        costs : DetectionCosts, optional
+            Prior and costs of the decision (calibrated models only).
+        """
         _, logits = self.forward(self.load_audio(path).unsqueeze(0))
         score = float(self.scores_from_logits(logits)[0])
-        prob = float(torch.softmax(logits.float(), dim=-1)[0, 1])
-        return SpoofDecision(score, prob, score >= self.threshold, self.threshold)
+        calibration = self.calibration
+        if calibration is None:
+            prob = float(torch.softmax(logits.float(), dim=-1)[0, 1])
+            return SpoofDecision(score, prob, score >= self.threshold, self.threshold)
+        costs = costs or DetectionCosts()
+        llr = float(calibration([score])[0])
+        prior = 1 - costs.p_spoof
+        threshold = costs.bayes_threshold
+        prob = float(posterior(llr, prior))
+        return SpoofDecision(score, prob, llr >= threshold, threshold, llr, prior)
 
     def score_files(
         self, paths: Iterable[str | os.PathLike], batch_size: int = 1

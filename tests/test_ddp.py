@@ -8,7 +8,7 @@ import sys
 import torch
 from recipe_utils import ROOT, recipe_env, run_train
 
-from speechbrain_ssdctx.metrics import read_score_file
+from speechbrain_ssdctx.scores import read_score_file
 
 
 def torchrun(nproc=2) -> list[str]:

@@ -16,7 +16,8 @@ from speechbrain_ssdctx.data import demo_corpus_folder
 from speechbrain_ssdctx.data.asvspoof import read_manifest
 from speechbrain_ssdctx.hub import detector_definition
 from speechbrain_ssdctx.inference import SpoofDetector
-from speechbrain_ssdctx.metrics import compute_eer, read_score_file
+from speechbrain_ssdctx.metrics import compute_eer
+from speechbrain_ssdctx.scores import read_score_file
 
 # The loss parts each system must log (train_log.txt), i.e. which modules are on.
 EXPECTED_PARTS = {
@@ -60,7 +61,7 @@ def test_short_run_of_every_system(hparams, tmp_path):
         bona = [s for u, s in scores.items() if labels[u] == "bonafide"]
         spoof = [s for u, s in scores.items() if labels[u] == "spoof"]
         assert len(bona) == len(spoof) == 3
-        assert results[name]["eer_percent"] == pytest.approx(100 * compute_eer(bona, spoof)[0])
+        assert results[name]["eer"] == pytest.approx(100 * compute_eer(bona, spoof)[0])
     table = (output / "results.md").read_text()
     assert "| demo eval |" in table and "2019 LA" not in table  # demo sets, called so
 

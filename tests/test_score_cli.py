@@ -11,9 +11,9 @@ import torch
 
 from speechbrain_ssdctx.cli.score import main
 from speechbrain_ssdctx.evaluation import read_key
-from speechbrain_ssdctx.metrics import read_score_file
 from speechbrain_ssdctx.models import AASIST
 from speechbrain_ssdctx.pretrained import bundled_checkpoint
+from speechbrain_ssdctx.scores import read_score_file
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 LA = FIXTURES / "asvspoof2019_la" / "LA"
@@ -59,10 +59,9 @@ def test_scores_files_and_prints_metrics(tmp_path, protocol, official_scores, ca
         assert value == pytest.approx(official_scores[utt], abs=1e-4)
     captured = capsys.readouterr()
     # The bona fide utterance scores above both spoofs: nothing is misclassified at the EER.
-    assert "3 (1 bona fide, 2 spoof)" in captured.out
-    assert "EER               0.0000 %" in captured.out
-    assert "  A04                            0.0000" in captured.out
-    assert "  A09                            0.0000" in captured.out
+    assert "| scored files | 1 / 2 | 0.000 |" in captured.out
+    assert "| A04 | 0.000 |" in captured.out
+    assert "| A09 | 0.000 |" in captured.out
     assert "scoring" in captured.err and "3/3" in captured.err
 
 

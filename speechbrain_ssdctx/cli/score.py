@@ -33,11 +33,11 @@ from speechbrain_ssdctx.atomic import atomic_open
 from speechbrain_ssdctx.evaluation import (
     asv_operating_point_of,
     evaluate_scores,
-    format_report,
     official_c012,
     read_key,
 )
-from speechbrain_ssdctx.metrics import write_score_file
+from speechbrain_ssdctx.report import results_markdown
+from speechbrain_ssdctx.scores import write_score_file
 
 #: Extensions ``ssdctx-score`` picks up when it walks a folder.
 AUDIO_EXTENSIONS = (".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".aif", ".au")
@@ -189,7 +189,7 @@ def protocol_report(scores: dict[str, float], rows: list[dict], kind: str, args)
         score_name="the scored files",
         key_name=args.protocol,
     )
-    return format_report(report)
+    return results_markdown({"scored files": report})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""Pretrained detectors shipped with the package: the official AASIST and AASIST-L weights
-(github.com/clovaai/aasist, Copyright (c) 2021-present NAVER Corp., MIT licence in
-``LICENSE-AASIST``), usable offline.
+"""Pretrained detectors shipped with the package, usable offline: the official AASIST and
+AASIST-L weights (github.com/clovaai/aasist, Copyright (c) 2021-present NAVER Corp., MIT
+licence in ``LICENSE-AASIST``; trained on ASVspoof 2019 LA) and the ASVspoof 5
+organisers' baseline AASIST (github.com/asvspoof-challenge/asvspoof5, MIT licence in
+``LICENSE-AASIST-ASVspoof5``; trained on ASVspoof 5). See ``NOTICE.md``.
 
 Example
 -------
@@ -17,7 +19,11 @@ from pathlib import Path
 
 from speechbrain_ssdctx.models.aasist import AASIST
 
-_CHECKPOINTS = {"aasist": "AASIST.pth", "aasist-l": "AASIST-L.pth"}
+_CHECKPOINTS = {
+    "aasist": "AASIST.pth",
+    "aasist-l": "AASIST-L.pth",
+    "aasist-asvspoof5": "AASIST-ASVspoof5.pth",
+}
 
 
 def bundled_checkpoint(name: str) -> Path:
@@ -26,7 +32,7 @@ def bundled_checkpoint(name: str) -> Path:
     Arguments
     ---------
     name : str
-        ``"aasist"`` or ``"aasist-l"`` (case-insensitive).
+        ``"aasist"``, ``"aasist-l"`` or ``"aasist-asvspoof5"`` (case-insensitive).
 
     Returns
     -------
@@ -44,7 +50,7 @@ def load_bundled_detector(name: str) -> AASIST:
     Arguments
     ---------
     name : str
-        ``"aasist"`` or ``"aasist-l"`` (case-insensitive).
+        ``"aasist"``, ``"aasist-l"`` or ``"aasist-asvspoof5"`` (case-insensitive).
 
     Returns
     -------
