@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from speechbrain_ssdctx.atomic import atomic_open
+from speechbrain_ssdctx.atomic import atomic_open, remove_orphan_temporaries
 
 logger = logging.getLogger(__name__)
 
@@ -345,6 +345,12 @@ def _up_to_date(record: Path, outputs: Sequence[Path], signature: dict) -> bool:
         return False
 
 
+def _remove_orphans(save_folder: Path) -> None:
+    """Removes the temporary files a killed preparation left in ``save_folder``."""
+    for orphan in remove_orphan_temporaries(save_folder):
+        logger.info("Removed %s, left by a preparation that was killed.", orphan)
+
+
 def _la_2019_root(data_folder: Path) -> Path:
     """Accepts the ``LA`` folder itself or its parent."""
     for candidate in (data_folder, data_folder / "LA"):
@@ -412,6 +418,7 @@ def prepare_asvspoof2019_la(
     options = {"skip_missing": skip_missing, "check_headers": check_headers}
     signature = _signature([*protocols.values(), *flac_folders.values()], options)
     record = save_folder / ".asvspoof2019_la_prepare.json"
+    _remove_orphans(save_folder)
     if _up_to_date(record, list(manifests.values()), signature):
         logger.info("ASVspoof 2019 LA manifests in %s are up to date; skipping.", save_folder)
         return outputs
@@ -507,6 +514,7 @@ def prepare_asvspoof2021(
     options = {"skip_missing": skip_missing, "check_headers": check_headers, "track": track}
     signature = _signature([source, flac_folder], options)
     record = save_folder / f".asvspoof2021_{track}_prepare.json"
+    _remove_orphans(save_folder)
     if _up_to_date(record, [manifest], signature):
         logger.info("%s is up to date; skipping.", manifest)
         return manifest
