@@ -5,7 +5,7 @@
 file of any length is read with a few seconds of it in memory. Resampling is done per
 block on a stretch of input whose start is aligned to the resampler's period and that
 overlaps its neighbours by more than the filter's reach, so the blocks join into exactly
-the whole-file result (up to float rounding). Samples that are NaN or infinite raise
+the whole-file result (up to float rounding, about 1e-6). Samples that are NaN or infinite raise
 :class:`~speechbrain_ssdctx.data.audio.AudioFileError` naming the file and the time.
 
 Authors
@@ -76,6 +76,8 @@ class AudioStream:
             / (min(self._in_period, self._out_period) * _ROLLOFF)
         )
         self._margin_periods = reach // self._in_period + 2
+        # The transform computes its filter once (the functional form, once per call).
+        self._resample = torchaudio.transforms.Resample(self.file_rate, self.sample_rate)
 
     @property
     def num_samples(self) -> int:
@@ -133,10 +135,7 @@ class AudioStream:
                 return
             start = max(0, first - margin)
             piece = torch.from_numpy(buffer[(start - buffer_start) * self._in_period:])
-            resampled = torchaudio.functional.resample(
-                piece[: (first + step + margin - start) * self._in_period],
-                self.file_rate, self.sample_rate,
-            )
+            resampled = self._resample(piece[: (first + step + margin - start) * self._in_period])
             offset = (first - start) * self._out_period
             out = resampled[offset: offset + step * self._out_period]
             if ended and first + step >= total_periods:
