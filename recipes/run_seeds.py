@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 
 from speechbrain_ssdctx.atomic import atomic_open
-from speechbrain_ssdctx.experiment import resolved_value
 from speechbrain_ssdctx.report import seeds_markdown
+from speechbrain_ssdctx.startup import run_value
 
 TRAIN = Path(__file__).resolve().parent / "train.py"
 
@@ -49,7 +49,7 @@ def main(argv=None):
     runs = {}
     for seed in args.seeds:
         seed_overrides = [*overrides, f"--seed={seed}"]
-        folder = Path(resolved_value(args.hparams, "output_folder", seed_overrides))
+        folder = Path(run_value(args.hparams, "output_folder", seed_overrides))
         results = folder / "results.json"
         if results.is_file():
             print(f"seed {seed}: finished earlier ({results}), skipped", flush=True)

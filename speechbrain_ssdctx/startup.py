@@ -38,7 +38,8 @@ from speechbrain_ssdctx.typed_hparams import (
 )
 
 __all__ = [
-    "DEMO_KEY", "TRACEBACK_ENV", "RecipeStart", "report_user_errors", "start_recipe",
+    "DEMO_KEY", "TRACEBACK_ENV", "RecipeStart", "report_user_errors", "run_value",
+    "start_recipe",
 ]
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,8 @@ class RecipeStart:
             "These numbers only show that the pipeline runs; they say nothing about "
             "ASVspoof. To train with the paper's schedule on ASVspoof 2019 LA:\n"
             f"    python recipes/train.py {self.hparams_file} --data_folder=/path/to/LA\n"
-            "(add --la2021_folder=... --la2021_keys=... for 2021 LA; see recipes/README.md)."
+            "(add --la2021_folder=... --la2021_keys=... for 2021 LA; see the README's "
+            "Training recipes)."
         )
 
 
@@ -180,6 +182,40 @@ def start_recipe(argv: Sequence[str]) -> RecipeStart:
         os.environ[TRACEBACK_ENV] = "1"
     hparams_file, run_opts, override_text = sb.parse_arguments(argv)
     user = _parse_overrides(override_text)
+    tree, overrides, demo = _resolve_run(hparams_file, user)
+    if run_opts.get("device") is not None:  # None: SpeechBrain's default (cpu)
+        check_device(run_opts["device"])
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as stream:
+        hparams = load_hyperpyyaml(stream, overrides)
+    return RecipeStart(hparams_file, run_opts, overrides, hparams, demo)
+
+
+def run_value(hparams_file: str, key: str, override_args: Sequence[str] = ()):
+    """A top-level value as the recipe would run it (overrides and demo schedule applied).
+
+    Arguments
+    ---------
+    hparams_file : str
+        The YAML file.
+    key : str
+        A top-level key (e.g. ``output_folder``).
+    override_args : sequence of str
+        ``--key=value`` overrides.
+
+    Example
+    -------
+    >>> run_value("hparams/lcnn.yaml", "output_folder", ["--seed=3"])
+    'results/demo/lcnn/3'
+    >>> run_value("hparams/lcnn.yaml", "output_folder", ["--seed=3", "--demo_schedule=null"])
+    'results/lcnn/3'
+    """
+    _, _, override_text = sb.parse_arguments([os.fspath(hparams_file), *override_args])
+    return _resolve_run(os.fspath(hparams_file), _parse_overrides(override_text))[0][key]
+
+
+def _resolve_run(hparams_file: str, user: dict) -> tuple[dict, dict, dict]:
+    """The checked resolved top level, the overrides to load with, the demo values."""
     defaults = _resolve(hparams_file, {})
     check_overrides(user, defaults, hparams_file)
     tree = _resolve(hparams_file, user)
@@ -188,12 +224,7 @@ def start_recipe(argv: Sequence[str]) -> RecipeStart:
     if demo:
         tree = _resolve(hparams_file, overrides)
     check_hparams(tree, defaults, overridden=user, source=hparams_file)
-    if run_opts.get("device") is not None:  # None: SpeechBrain's default (cpu)
-        check_device(run_opts["device"])
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as stream:
-        hparams = load_hyperpyyaml(stream, overrides)
-    return RecipeStart(hparams_file, run_opts, overrides, hparams, demo)
+    return tree, overrides, demo
 
 
 def _parse_overrides(text: str) -> dict:
