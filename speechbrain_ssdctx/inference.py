@@ -515,8 +515,7 @@ class SpoofDetector(Pretrained):
             for start, segment in self.segments([wav[:n]])
         ]
         per_row: dict[int, list] = defaultdict(list)
-        for length, group in _by_length(windows).items():
-            del length
+        for group in _by_length(windows).values():
             size = max(WINDOWS_PER_PASS, wavs.shape[0])
             for first in range(0, len(group), size):
                 chunk = group[first: first + size]
