@@ -5,7 +5,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -100,7 +99,6 @@ def test_rerun_of_killed_preparation_removes_its_temporaries(tmp_path):
     assert len(read_manifest(paths["train"])) == len(expected)
 
     # The dead writer's temporary is now an orphan too: the next (up-to-date) run removes it.
-    time.sleep(0.05)
     prepare_asvspoof2019_la(demo_corpus_folder(), save)
     assert not live_temporary.exists()
     assert sorted(p.name for p in save.iterdir() if p.name.endswith(".tmp")) == []
