@@ -49,8 +49,9 @@ class Expect:
     ---------
     kind : str
         ``"bool"``, ``"int"``, ``"number"`` (int or float), ``"str"``, ``"choice"``,
-        ``"folder"`` (an existing folder: input data) or ``"output"`` (a folder that exists
-        or can be created: no file in its place).
+        ``"folder"`` (an existing folder: input data), ``"path"`` (an existing file or
+        folder) or ``"output"`` (a folder that exists or can be created: no file in its
+        place).
     minimum, maximum : float, optional
         Bounds of a number (inclusive unless ``open_minimum`` / ``open_maximum``).
     open_minimum, open_maximum : bool
@@ -86,6 +87,8 @@ class Expect:
             return "one of " + ", ".join(self.choices)
         if self.kind == "folder":
             return "an existing folder"
+        if self.kind == "path":
+            return "an existing file or folder"
         if self.kind == "output":
             return "a folder (it is created if missing)"
         words = {"int": "an integer", "number": "a number", "str": "text"}[self.kind]
@@ -108,7 +111,7 @@ class Expect:
         source : str
             Where the value comes from (``"--key=value"`` or the YAML file), for the message.
         """
-        if value is None and (self.nullable or self.kind in ("folder", "str")):
+        if value is None and self.nullable:
             return
         problem = self._problem(value)
         if problem:
@@ -122,6 +125,9 @@ class Expect:
             return None if value in self.choices else "is not a known value"
         if self.kind == "str":
             return None if isinstance(value, str) else "is not text"
+        if self.kind == "path":
+            exists = isinstance(value, str | os.PathLike) and Path(value).expanduser().exists()
+            return None if exists else "does not exist"
         if self.kind in ("folder", "output"):
             return _folder_problem(value, must_exist=self.kind == "folder")
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -168,9 +174,9 @@ RECIPE_HPARAMS: dict[str, Expect] = {
     "manifest_folder": _OUTPUT,
     "data_folder": _DATA,
     "la2021_folder": _DATA,
-    "la2021_keys": _DATA,
+    "la2021_keys": Expect("path", nullable=True),
     "df2021_folder": _DATA,
-    "df2021_keys": _DATA,
+    "df2021_keys": Expect("path", nullable=True),
     "skip_missing_audio": _BOOL,
     "max_utterances_per_class": Expect("int", minimum=1, nullable=True),
     "sample_rate": _INT_POSITIVE,
