@@ -232,7 +232,7 @@ def _parse_overrides(text: str) -> dict:
     if not text or not text.strip():
         return {}
     try:
-        parsed = ruamel.yaml.YAML().load(text)
+        parsed = ruamel.yaml.YAML(typ="safe", pure=True).load(text)  # plain types, YAML 1.2
     except ruamel.yaml.YAMLError as error:
         raise HparamError(f"cannot read the overrides {text!r}: {error}") from None
     return dict(parsed or {})
