@@ -99,7 +99,9 @@ def child(args) -> None:
     from speechbrain_ssdctx.inference import SpoofDetector
 
     torch.set_num_threads(args.threads)
-    detector = SpoofDetector.from_hparams(args.child, savedir=Path(args.child) / "load")
+    folder = Path(args.child)
+    savedir = folder / "load" if folder.is_dir() and args.child not in BUNDLED else None
+    detector = SpoofDetector.from_hparams(args.child, savedir=savedir)
     if args.policy:
         detector.set_window(args.policy)
     rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -5,9 +5,9 @@ data or process group exists it checks the overrides (no unknown key), every typ
 hyperparameter (``speechbrain_ssdctx.typed_hparams``) and the device; then, when no
 ``data_folder`` is given, it applies the YAML's ``demo_schedule`` (the bundled demo corpus
 would take most of an hour on the paper's schedule) to every key the command line does
-not set, and says so. :func:`report_user_errors` turns the mistakes a user makes (a bad override,
-missing data, a bad device, an unusable checkpoint) into one line on stderr (exit status
-1); ``--traceback`` or ``SSDCTX_TRACEBACK=1`` shows the traceback instead.
+not set, and says so. :func:`report_user_errors` turns the mistakes a user makes (a bad
+override, missing data, a bad device, an unusable checkpoint) into one line on stderr
+(exit status 1); ``--traceback`` or ``SSDCTX_TRACEBACK=1`` shows the traceback instead.
 
 Authors
  * speechbrain-ssdctx contributors
@@ -44,7 +44,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable that makes :func:`user_errors` show tracebacks.
+#: Environment variable that makes :func:`report_user_errors` show tracebacks.
 TRACEBACK_ENV = "SSDCTX_TRACEBACK"
 
 #: The YAML key holding the schedule of a run on the bundled demo corpus.
