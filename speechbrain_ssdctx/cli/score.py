@@ -378,7 +378,8 @@ def _write_outputs(args, plan: _Plan, scores: dict, failures: list, windows: lis
         listed = f" (listed in {plan.failed})" if plan.failed else ""
         print(
             f"ssdctx-score: {len(failures)} of {len(plan.files)} files could not be scored"
-            f"{listed}; {len(scores)} scores written{' to ' + args.out if args.out else ''}",
+            f"{listed}; {len(scores)} of {len(plan.files)} scores written"
+            f"{' to ' + args.out if args.out else ''}",
             file=sys.stderr,
         )
 
