@@ -14,6 +14,7 @@ Authors
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterator
@@ -76,8 +77,6 @@ class AudioStream:
             / (min(self._in_period, self._out_period) * _ROLLOFF)
         )
         self._margin_periods = reach // self._in_period + 2
-        # The transform computes its filter once (the functional form, once per call).
-        self._resample = torchaudio.transforms.Resample(self.file_rate, self.sample_rate)
 
     @property
     def num_samples(self) -> int:
@@ -135,7 +134,9 @@ class AudioStream:
                 return
             start = max(0, first - margin)
             piece = torch.from_numpy(buffer[(start - buffer_start) * self._in_period:])
-            resampled = self._resample(piece[: (first + step + margin - start) * self._in_period])
+            resampled = _resampler(self.file_rate, self.sample_rate)(
+                piece[: (first + step + margin - start) * self._in_period]
+            )
             offset = (first - start) * self._out_period
             out = resampled[offset: offset + step * self._out_period]
             if ended and first + step >= total_periods:
@@ -150,3 +151,10 @@ class AudioStream:
             drop = max(0, first - margin - buffer_start)
             buffer = buffer[drop * self._in_period:]
             buffer_start += drop
+
+
+@functools.lru_cache(maxsize=8)
+def _resampler(file_rate: int, sample_rate: int) -> torchaudio.transforms.Resample:
+    """One resampler per pair of rates: it computes its filter once (the functional form
+    recomputes it on every call), shared by all streams."""
+    return torchaudio.transforms.Resample(file_rate, sample_rate)
