@@ -134,7 +134,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass")
+    parser.add_argument(
+        "--batch-size", type=int, default=1, help="windows per pass (ssdctx-score's default)"
+    )
     parser.add_argument("--models", nargs="*", default=[*BUNDLED, *RECIPES])
     parser.add_argument("--whole-file", action="store_true", help="also the explicit 'full'")
     parser.add_argument("--child", help=argparse.SUPPRESS)
