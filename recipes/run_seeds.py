@@ -32,9 +32,9 @@ import numpy as np
 from speechbrain_ssdctx.atomic import atomic_open
 from speechbrain_ssdctx.bootstrap import pooled_seed_interval
 from speechbrain_ssdctx.data.preparation import read_manifest
-from speechbrain_ssdctx.experiment import resolved_value
 from speechbrain_ssdctx.report import seeds_markdown
 from speechbrain_ssdctx.scores import read_score_file
+from speechbrain_ssdctx.startup import run_value
 
 TRAIN = Path(__file__).resolve().parent / "train.py"
 
@@ -79,7 +79,7 @@ def main(argv=None):
     runs, folders = {}, {}
     for seed in args.seeds:
         seed_overrides = [*overrides, f"--seed={seed}"]
-        folder = Path(resolved_value(args.hparams, "output_folder", seed_overrides))
+        folder = Path(run_value(args.hparams, "output_folder", seed_overrides))
         results = folder / "results.json"
         if results.is_file():
             print(f"seed {seed}: finished earlier ({results}), skipped", flush=True)
@@ -91,7 +91,7 @@ def main(argv=None):
         folders[seed] = folder
     summary_folder = folder.parent
     pooled = pooled_intervals(folders, runs, args.bootstrap) if args.bootstrap else {}
-    demo = all(resolved_value(args.hparams, key, overrides) is None
+    demo = all(run_value(args.hparams, key, overrides) is None
                for key in ("data_folder", "asvspoof5_folder"))
     table = seeds_markdown(runs, pooled, demo=demo)
     with atomic_open(summary_folder / "seeds.md") as stream:

@@ -21,19 +21,24 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from pathlib import Path
 
 import speechbrain as sb
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
-from speechbrain.utils.checkpoints import CKPT_PREFIX
-from speechbrain.utils.distributed import ddp_barrier, if_main_process
+from speechbrain.utils.distributed import if_main_process
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
 from speechbrain_ssdctx.allocator import retain_freed_memory
+from speechbrain_ssdctx.checkpoints import (
+    COMPLETE_MARKER,
+    HPARAMS_META_KEY,
+    recover_safely,
+    scalar_hparams,
+    write_complete_marker,
+)
 from speechbrain_ssdctx.contract import bonafide_last, split_outputs
 from speechbrain_ssdctx.metrics import compute_eer
 from speechbrain_ssdctx.reproducibility import RNGState
@@ -41,8 +46,7 @@ from speechbrain_ssdctx.scores import bonafide_scores
 
 logger = logging.getLogger(__name__)
 
-#: File written into a checkpoint folder once all its files are saved.
-COMPLETE_MARKER = "COMPLETE"
+__all__ = ["COMPLETE_MARKER", "DetectorBrain"]
 
 
 class DetectorBrain(sb.Brain):
@@ -119,16 +123,17 @@ class DetectorBrain(sb.Brain):
                 self.checkpointer.add_recoverable("lr_scheduler", self.lr_scheduler)
 
     def on_fit_start(self):
-        """As SpeechBrain's, but first sets aside checkpoints that a kill left half-written.
+        """As SpeechBrain's, but recovers safely (``speechbrain_ssdctx.checkpoints``).
 
         On the CPU with ``hparams.cpu_retain_freed_memory``, it also makes the allocator
         keep freed memory (``speechbrain_ssdctx.allocator``: about twice faster steps).
 
-        SpeechBrain writes a checkpoint's files one by one into its folder; a process
-        killed meanwhile leaves a folder that ``recover_if_possible`` would pick and fail
-        on. So every checkpoint saved here gets a ``COMPLETE`` marker once all its files
-        are written; a folder without one is renamed ``incomplete-CKPT+...`` (which
-        SpeechBrain ignores) and the previous checkpoint is used.
+        SpeechBrain writes a checkpoint's files one by one into its folder and recovers
+        with an unrestricted ``torch.load``. Here every checkpoint gets a ``COMPLETE``
+        marker (with its files' sizes) once saved; recovery loads weights only, sets
+        aside an incomplete or damaged checkpoint (``incomplete-CKPT+...``,
+        ``damaged-CKPT+...``, which SpeechBrain ignores) and uses the previous one, and
+        refuses a checkpoint of another model naming the hyperparameters that differ.
         """
         if self.device_type == "cpu" and getattr(self.hparams, "cpu_retain_freed_memory", False):
             retain_freed_memory()
@@ -136,10 +141,14 @@ class DetectorBrain(sb.Brain):
         self._wrap_distributed()
         self.init_optimizers()
         if self.checkpointer is not None:
-            if if_main_process():
-                self._set_aside_incomplete_checkpoints()
-            ddp_barrier()
-            self.checkpointer.recover_if_possible()
+            recover_safely(self.checkpointer, scalar_hparams(self.hparams))
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Loads the best checkpoint (by ``max_key`` / ``min_key``) safely, as ``on_fit_start``."""
+        if self.checkpointer is not None:
+            recover_safely(
+                self.checkpointer, scalar_hparams(self.hparams), max_key=max_key, min_key=min_key
+            )
 
     def _wrap_distributed(self):
         """DDP as in SpeechBrain, but SyncBatchNorm only on GPUs (DDP refuses it on the CPU).
@@ -156,21 +165,13 @@ class DetectorBrain(sb.Brain):
                     module, device_ids=None, find_unused_parameters=self.find_unused_parameters
                 )
 
-    def _set_aside_incomplete_checkpoints(self) -> None:
-        folders = Path(self.checkpointer.checkpoints_dir).glob(f"{CKPT_PREFIX}+*")
-        for folder in sorted(f for f in folders if f.is_dir()):
-            if not (folder / COMPLETE_MARKER).is_file():
-                logger.warning(
-                    "Checkpoint %s is incomplete (the run was killed while saving it); "
-                    "setting it aside and resuming from the previous one.", folder,
-                )
-                folder.rename(folder.with_name(f"incomplete-{folder.name}"))
-
     def save_checkpoint(self, **kwargs) -> None:
-        """``Checkpointer.save_and_keep_only(**kwargs)``, then the ``COMPLETE`` marker."""
-        self.checkpointer.save_and_keep_only(**kwargs)
+        """``Checkpointer.save_and_keep_only(**kwargs)`` with the run's scalar hyperparameters
+        in the meta data, then the ``COMPLETE`` marker."""
+        meta = {**kwargs.pop("meta", {}), HPARAMS_META_KEY: scalar_hparams(self.hparams)}
+        self.checkpointer.save_and_keep_only(meta=meta, **kwargs)
         if if_main_process():
-            (self.checkpointer.find_checkpoint().path / COMPLETE_MARKER).touch()
+            write_complete_marker(self.checkpointer.find_checkpoint().path)
 
     def _save_intra_epoch_ckpt(self):
         """SpeechBrain's intra-epoch checkpoint, with the ``COMPLETE`` marker."""

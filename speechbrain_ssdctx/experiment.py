@@ -38,6 +38,7 @@ from speechbrain_ssdctx.data.preparation import BONAFIDE, read_manifest
 from speechbrain_ssdctx.evaluation import asv_operating_point_of, evaluate_scores, official_c012
 from speechbrain_ssdctx.report import write_results
 from speechbrain_ssdctx.scores import write_score_file
+from speechbrain_ssdctx.startup import is_demo_run
 
 logger = logging.getLogger(__name__)
 
@@ -166,11 +167,6 @@ def _balanced_slice(dataset, limit: int):
                 counts[label] = counts.get(label, 0) + 1
                 keep.add(item["id"])
     return dataset.filtered_sorted(key_test={"id": lambda utt: utt in keep})
-
-
-def is_demo_run(hparams) -> bool:
-    """Whether the run trains on the bundled demo corpus (no corpus folder given)."""
-    return hparams["data_folder"] is None and hparams.get("asvspoof5_folder") is None
 
 
 def evaluation_set_names(manifests: dict[str, Path]) -> list[str]:

@@ -43,6 +43,7 @@ from speechbrain_ssdctx.data.preparation import (
     inputs_signature,
     read_fields,
     read_manifest,
+    remove_orphans,
     report_problems,
     up_to_date,
     write_manifest,
@@ -305,6 +306,7 @@ def prepare_asvspoof2019_la(
     options = {"skip_missing": skip_missing, "check_headers": check_headers}
     signature = inputs_signature([*protocols.values(), *flac_folders.values()], options)
     record = save_folder / ".asvspoof2019_la_prepare.json"
+    remove_orphans(save_folder)
     if up_to_date(record, list(manifests.values()), signature):
         logger.info("ASVspoof 2019 LA manifests in %s are up to date; skipping.", save_folder)
         return outputs
@@ -400,6 +402,7 @@ def prepare_asvspoof2021(
     options = {"skip_missing": skip_missing, "check_headers": check_headers, "track": track}
     signature = inputs_signature([source, flac_folder], options)
     record = save_folder / f".asvspoof2021_{track}_prepare.json"
+    remove_orphans(save_folder)
     if up_to_date(record, [manifest], signature):
         logger.info("%s is up to date; skipping.", manifest)
         return manifest

@@ -35,6 +35,7 @@ from speechbrain_ssdctx.data.preparation import (
     check_unique_ids,
     inputs_signature,
     read_fields,
+    remove_orphans,
     report_problems,
     up_to_date,
     write_manifest,
@@ -252,6 +253,7 @@ def prepare_asvspoof5(
     options = {"skip_missing": skip_missing, "check_headers": check_headers}
     signature = inputs_signature([p for pair in splits.values() for p in pair], options)
     record = save_folder / ".asvspoof5_prepare.json"
+    remove_orphans(save_folder)
     if up_to_date(record, list(manifests.values()), signature):
         logger.info("ASVspoof 5 manifests in %s are up to date; skipping.", save_folder)
         return manifests

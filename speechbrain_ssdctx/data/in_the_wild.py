@@ -28,6 +28,7 @@ from speechbrain_ssdctx.data.preparation import (
     attach_audio,
     check_unique_ids,
     inputs_signature,
+    remove_orphans,
     report_problems,
     up_to_date,
     write_manifest,
@@ -128,6 +129,7 @@ def prepare_in_the_wild(
     options = {"skip_missing": skip_missing, "check_headers": check_headers}
     signature = inputs_signature([meta, data_folder], options)
     record = save_folder / ".in_the_wild_prepare.json"
+    remove_orphans(save_folder)
     if up_to_date(record, [manifest], signature):
         logger.info("%s is up to date; skipping.", manifest)
         return manifest

@@ -29,6 +29,7 @@ from speechbrain_ssdctx.data.preparation import (
     attach_audio,
     check_unique_ids,
     inputs_signature,
+    remove_orphans,
     report_problems,
     up_to_date,
     write_manifest,
@@ -135,6 +136,7 @@ def prepare_labelled_csv(
     options = {"skip_missing": skip_missing, "check_headers": check_headers}
     signature = inputs_signature([csv_path], options)
     record = save_folder / f".{name}_prepare.json"
+    remove_orphans(save_folder)
     if up_to_date(record, [manifest], signature):
         logger.info("%s is up to date; skipping.", manifest)
         return manifest

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import soundfile
 
-from speechbrain_ssdctx.atomic import atomic_open
+from speechbrain_ssdctx.atomic import atomic_open, remove_orphan_temporaries
 from speechbrain_ssdctx.textio import read_lines
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ __all__ = [
     "read_fields",
     "read_manifest",
     "inputs_signature",
+    "remove_orphans",
     "report_problems",
     "up_to_date",
     "write_manifest",
@@ -221,6 +222,12 @@ def inputs_signature(inputs: Sequence[Path], options: dict) -> dict:
         "options": options,
         "inputs": {os.fspath(p.resolve()): stamp(p) for p in inputs},
     }
+
+
+def remove_orphans(save_folder: Path) -> None:
+    """Removes the temporary files a killed preparation left in ``save_folder``."""
+    for orphan in remove_orphan_temporaries(save_folder):
+        logger.info("Removed %s, left by a preparation that was killed.", orphan)
 
 
 def up_to_date(record: Path, outputs: Sequence[Path], expected: dict) -> bool:
