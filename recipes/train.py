@@ -5,17 +5,22 @@ The paper's set-up (section 4.2): train on ASVspoof 2019 LA train, keep the chec
 the lowest dev EER, evaluate it on 2019 LA eval and 2021 LA eval (and 2021 DF eval).
 Which detector and which modules (InF, InI) are used is all in the YAML file.
 
-    python recipes/train.py hparams/lcnn_inf_ini.yaml                    # bundled demo corpus
+    python recipes/train.py hparams/lcnn_inf_ini.yaml                    # demo (minutes)
     python recipes/train.py hparams/lcnn_inf_ini.yaml --data_folder=/path/to/LA \
         --la2021_folder=/path/to/2021 --la2021_keys=/path/to/keys
     torchrun --nproc_per_node=4 recipes/train.py hparams/aasist_inf_ini.yaml --data_folder=...
 
+Without --data_folder the recipe trains the bundled demo corpus with the YAML's
+demo_schedule (minutes, not the paper's 100 epochs) and says so. A mistake (a mistyped
+override, a missing folder, a bad device) ends with one line; --traceback or
+SSDCTX_TRACEBACK=1 shows the traceback. A run that is killed resumes from its last
+checkpoint when started again with the same command. The output folder ends with
+``scores/*.txt``, ``results.json`` and ``results.md`` (EER, min t-DCF, per-attack EER);
+``ssdctx-export <output folder> <model folder>`` makes a shareable model of it.
+
 The multi-GPU and precision settings are declared in the YAML (docs/multi_gpu.md); the
 command line overrides them (``--precision=bf16``, ``--grad_accumulation_factor=2``...).
-
-A run that is killed resumes from its last checkpoint when started again with the same
-command. The output folder ends with ``scores/*.txt``, ``results.json``, ``results.md``
-(EER, min t-DCF, per-attack EER) and ``inference.yaml`` (for ``ssdctx-export``).
+Only the main process (global rank 0) writes files.
 
 Authors
  * speechbrain-ssdctx contributors
@@ -24,35 +29,30 @@ Authors
 import sys
 
 import speechbrain as sb
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_ssdctx.brain import DetectorBrain
 from speechbrain_ssdctx.experiment import (
     build_datasets,
     prepare_manifests,
-    run_options,
     score_test_sets,
-    write_inference_yaml,
 )
 from speechbrain_ssdctx.report import results_markdown
+from speechbrain_ssdctx.startup import is_demo_run, report_user_errors, start_recipe
 from speechbrain_ssdctx.utils.distributed import finish_distributed
 
 if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    run_opts = run_options(hparams_file, run_opts, overrides)  # the YAML's "auto" settled
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    report_user_errors("train.py")
+    start = start_recipe(sys.argv[1:])  # checks, demo schedule, DDP group, hparams
+    hparams_file, run_opts, overrides, hparams = (
+        start.hparams_file, start.run_opts, start.overrides, start.hparams
+    )
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    if if_main_process():
-        write_inference_yaml(
-            hparams_file, overrides, f"{hparams['output_folder']}/inference.yaml", hparams
-        )
+    start.announce()
 
     manifests = prepare_manifests(hparams)
     datasets = build_datasets(hparams, manifests)
@@ -73,5 +73,6 @@ if __name__ == "__main__":
     )
     results = score_test_sets(brain, datasets, manifests, hparams)
     if if_main_process():
-        print(results_markdown(results))
+        print(results_markdown(results, demo=is_demo_run(hparams)))
+        print(start.summary(results))
     finish_distributed()

@@ -6,9 +6,12 @@ with the lowest dev EER, and scores test sets. It expects:
 
 - ``modules``: ``detector`` (forward(wavs, lengths) -> (embedding, logits[B, 2])) and
   ``context`` (a ``speechbrain_ssdctx.context.ContextLoss``);
-- batches with ``id``, ``sig`` (padded waveforms) and ``label_id`` (1 = bona fide);
+- batches with ``id``, ``sig`` (padded waveforms) and ``label_id`` (bona fide =
+  ``hparams.bonafide_index``, default 1);
 - hparams: ``epoch_counter``, optionally ``lr_scheduler`` (a callable taking the
-  optimiser, stepped once per epoch) and ``train_logger``;
+  optimiser, stepped once per epoch), ``train_logger`` and ``wav_augment`` (applied to
+  training waveforms before the context loss, e.g. ``RawBoost`` or SpeechBrain's
+  ``Augmenter``; InF masks the augmented waveform);
 - the multi-GPU and precision settings of ``docs/multi_gpu.md`` (SpeechBrain run options
   such as ``precision``, ``grad_accumulation_factor``, ``find_unused_parameters``, plus
   ``sync_batchnorm``, ``batch_size`` and ``batch_semantics``, ``num_workers`` and
@@ -22,23 +25,30 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from pathlib import Path
 
 import speechbrain as sb
 import torch
 import torch.distributed as dist
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
-from speechbrain.utils.checkpoints import CKPT_PREFIX
-from speechbrain.utils.distributed import ddp_barrier, if_main_process
+from speechbrain.utils.distributed import if_main_process
 from speechbrain.utils.run_opts import RunOptions
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
 from speechbrain_ssdctx.allocator import retain_freed_memory
+from speechbrain_ssdctx.checkpoints import (
+    COMPLETE_MARKER,
+    HPARAMS_META_KEY,
+    recover_safely,
+    scalar_hparams,
+    write_complete_marker,
+)
+from speechbrain_ssdctx.contract import bonafide_last, split_outputs
 from speechbrain_ssdctx.metrics import compute_eer
 from speechbrain_ssdctx.reproducibility import RNGState
 from speechbrain_ssdctx.scores import bonafide_scores
 from speechbrain_ssdctx.utils.distributed import (
+    BATCH_SEMANTICS,
     get_world_size,
     per_process_batch_size,
     resolve_num_workers,
@@ -48,8 +58,7 @@ from speechbrain_ssdctx.utils.distributed import (
 
 logger = logging.getLogger(__name__)
 
-#: File written into a checkpoint folder once all its files are saved.
-COMPLETE_MARKER = "COMPLETE"
+__all__ = ["COMPLETE_MARKER", "DetectorBrain"]
 
 
 class DetectorBrain(sb.Brain):
@@ -100,11 +109,25 @@ class DetectorBrain(sb.Brain):
         self.stage_stats: dict[str, float] = {}
         self.scores: dict[str, float] = {}
 
+    @property
+    def bonafide_index(self) -> int:
+        """The class index of bona fide in the labels and logits (``hparams.bonafide_index``,
+        default 1)."""
+        return getattr(self.hparams, "bonafide_index", 1)
+
     def _module_generators(self) -> dict[str, torch.Generator]:
-        """The ``generator`` attributes of submodules (e.g. the masking's), by name."""
+        """The ``generator`` attributes of submodules (e.g. the masking's) and of the
+        ``wav_augment`` hyperparameter's modules (e.g. RawBoost's), by name."""
+        named = list(self.modules.named_modules())
+        augment = getattr(self.hparams, "wav_augment", None)
+        if isinstance(augment, torch.nn.Module):
+            named += augment.named_modules(prefix="wav_augment")
+            # SpeechBrain's Augmenter keeps its augmentations in a plain dict.
+            for key, augmentation in getattr(augment, "augmentations", {}).items():
+                named += augmentation.named_modules(prefix=f"wav_augment.{key}")
         return {
             name or "root": module.generator
-            for name, module in self.modules.named_modules()
+            for name, module in named
             if isinstance(getattr(module, "generator", None), torch.Generator)
         }
 
@@ -118,26 +141,32 @@ class DetectorBrain(sb.Brain):
                 self.checkpointer.add_recoverable("lr_scheduler", self.lr_scheduler)
 
     def on_fit_start(self):
-        """Prepares the process, then SpeechBrain's start (DDP wrapping, optimiser, recovery).
+        """As SpeechBrain's, but recovers safely (``speechbrain_ssdctx.checkpoints``), and
+        logs the run's multi-GPU and precision settings (:meth:`run_settings`).
 
         On the CPU with ``hparams.cpu_retain_freed_memory``, it makes the allocator keep
         freed memory (``speechbrain_ssdctx.allocator``: about twice faster steps).
 
-        SpeechBrain writes a checkpoint's files one by one into its folder; a process
-        killed meanwhile leaves a folder that ``recover_if_possible`` would pick and fail
-        on. So every checkpoint saved here gets a ``COMPLETE`` marker once all its files
-        are written; a folder without one is renamed ``incomplete-CKPT+...`` (which
-        SpeechBrain ignores) before SpeechBrain recovers the latest checkpoint.
+        SpeechBrain writes a checkpoint's files one by one into its folder and recovers
+        with an unrestricted ``torch.load``. Here every checkpoint gets a ``COMPLETE``
+        marker (with its files' sizes) once saved; recovery loads weights only, sets
+        aside an incomplete or damaged checkpoint (``incomplete-CKPT+...``,
+        ``damaged-CKPT+...``, which SpeechBrain ignores) and uses the previous one, and
+        refuses a checkpoint of another model naming the hyperparameters that differ.
         """
         if self.device_type == "cpu" and getattr(self.hparams, "cpu_retain_freed_memory", False):
             retain_freed_memory()
         if self.checkpointer is not None:
-            if if_main_process():
-                self._set_aside_incomplete_checkpoints()
-            ddp_barrier()
-        super().on_fit_start()
+            recover_safely(self.checkpointer, scalar_hparams(self.hparams))
         if if_main_process():
             logger.info("Run settings: %s", self.run_settings())
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Loads the best checkpoint (by ``max_key`` / ``min_key``) safely, as ``on_fit_start``."""
+        if self.checkpointer is not None:
+            recover_safely(
+                self.checkpointer, scalar_hparams(self.hparams), max_key=max_key, min_key=min_key
+            )
 
     def _wrap_distributed(self):
         """DDP as in SpeechBrain, with BatchNorm synchronised only where ``sync_batchnorm``.
@@ -190,7 +219,9 @@ class DetectorBrain(sb.Brain):
             return per_process_batch_size(
                 self.hparams.batch_size, get_world_size(), self.grad_accumulation_factor
             )
-        raise ValueError(f"batch_semantics must be global or per_process, got {semantics!r}")
+        raise ValueError(
+            f"batch_semantics must be one of {', '.join(BATCH_SEMANTICS)}, got {semantics!r}"
+        )
 
     def loader_kwargs(self, stage: sb.Stage) -> dict:
         """DataLoader options of a stage, from the hparams and the device.
@@ -231,21 +262,13 @@ class DetectorBrain(sb.Brain):
             "global_batch": batch * get_world_size() * self.grad_accumulation_factor,
         }
 
-    def _set_aside_incomplete_checkpoints(self) -> None:
-        folders = Path(self.checkpointer.checkpoints_dir).glob(f"{CKPT_PREFIX}+*")
-        for folder in sorted(f for f in folders if f.is_dir()):
-            if not (folder / COMPLETE_MARKER).is_file():
-                logger.warning(
-                    "Checkpoint %s is incomplete (the run was killed while saving it); "
-                    "setting it aside and resuming from the previous one.", folder,
-                )
-                folder.rename(folder.with_name(f"incomplete-{folder.name}"))
-
     def save_checkpoint(self, **kwargs) -> None:
-        """``Checkpointer.save_and_keep_only(**kwargs)``, then the ``COMPLETE`` marker."""
-        self.checkpointer.save_and_keep_only(**kwargs)
+        """``Checkpointer.save_and_keep_only(**kwargs)`` with the run's scalar hyperparameters
+        in the meta data, then the ``COMPLETE`` marker."""
+        meta = {**kwargs.pop("meta", {}), HPARAMS_META_KEY: scalar_hparams(self.hparams)}
+        self.checkpointer.save_and_keep_only(meta=meta, **kwargs)
         if if_main_process():
-            (self.checkpointer.find_checkpoint().path / COMPLETE_MARKER).touch()
+            write_complete_marker(self.checkpointer.find_checkpoint().path)
 
     def _save_intra_epoch_ckpt(self):
         """SpeechBrain's intra-epoch checkpoint, with the ``COMPLETE`` marker."""
@@ -263,8 +286,13 @@ class DetectorBrain(sb.Brain):
         wavs, lens = wavs.to(self.device), lens.to(self.device)
         if stage == sb.Stage.TRAIN:
             labels = batch.label_id.to(self.device)
+            augment = getattr(self.hparams, "wav_augment", None)
+            if augment is not None:
+                wavs, lens = augment(wavs, lens)
+                if wavs.shape[0] != labels.shape[0]:  # an Augmenter that adds copies
+                    labels = augment.replicate_labels(labels)
             return self.modules.context(self.modules.detector, wavs, lens, labels)
-        _, logits = self.modules.detector(wavs, lens)
+        _, logits = split_outputs(self.modules.detector(wavs, lens), wavs.shape[0])
         return logits
 
     def compute_objectives(self, predictions, batch, stage):
@@ -273,7 +301,7 @@ class DetectorBrain(sb.Brain):
             total, parts = predictions
             self._accumulate_parts(parts)
             return total
-        logits = predictions.float()
+        logits = bonafide_last(predictions.float(), self.bonafide_index)
         labels = batch.label_id.to(logits.device)
         scores = bonafide_scores(logits, getattr(self.hparams, "score_type", "log_odds"))
         for utt_id, score in zip(batch.id, scores.tolist(), strict=True):
@@ -283,8 +311,11 @@ class DetectorBrain(sb.Brain):
         keyed = labels >= 0  # label -1: a set without keys, scored only
         if not bool(keyed.any()):
             return logits.new_zeros(())
-        # The training's classification loss (class weights included), for a comparable loss.
-        return self.modules.context.classification_loss_fn(logits[keyed], labels[keyed])
+        # The training's classification loss (class weights included), in SpeechBrain's
+        # layout as ContextLoss calls it: a validation loss comparable with the training's.
+        return self.modules.context.classification_loss_fn(
+            predictions[keyed].unsqueeze(1), labels[keyed].unsqueeze(1)
+        )
 
     def _accumulate_parts(self, parts: dict[str, torch.Tensor]) -> None:
         for name, value in parts.items():
@@ -323,8 +354,8 @@ class DetectorBrain(sb.Brain):
 
     def stage_eer(self) -> tuple[float, float]:
         """EER (fraction) and its threshold over the scores of the current stage."""
-        bonafide = [s for u, s in self.scores.items() if self.labels[u] == 1]
-        spoof = [s for u, s in self.scores.items() if self.labels[u] == 0]
+        bonafide = [s for u, s in self.scores.items() if self.labels[u] == self.bonafide_index]
+        spoof = [s for u, s in self.scores.items() if self.labels[u] == 1 - self.bonafide_index]
         if not bonafide or not spoof:
             raise ValueError(
                 f"EER needs both classes: got {len(bonafide)} bona fide and "

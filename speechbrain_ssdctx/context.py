@@ -8,48 +8,56 @@ Authors:
 
 import torch
 import torch.nn.functional as F
+from speechbrain.augment.augmenter import Augmenter
+from speechbrain.utils.callchains import lengths_arg_exists
 
 from speechbrain_ssdctx.augment import BandPassMasking
-from speechbrain_ssdctx.losses import KL_DIRECTIONS, InterInstanceLoss, kl_consistency
+from speechbrain_ssdctx.contract import CONTRACT, ContractError, as_labels, split_outputs
+from speechbrain_ssdctx.losses import (
+    KL_DIRECTIONS,
+    ClassificationLoss,
+    InterInstanceLoss,
+    kl_consistency,
+)
 from speechbrain_ssdctx.memory import MemoryBank, MomentumEncoder, unwrap_ddp
+from speechbrain_ssdctx.reproducibility import PrivateRandomStream
 
 INI_VIEWS = ("clean", "masked", "both")
 
 
-def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy on ``[B, C]`` logits, or binary cross-entropy on one logit per row.
-
-    Arguments
-    ---------
-    logits : torch.Tensor
-        ``[B, C]`` logits, or ``[B]`` / ``[B, 1]`` bona fide log-odds.
-    labels : torch.Tensor
-        ``[B]`` class indices (bonafide = 1, spoof = 0).
-
-    Returns
-    -------
-    torch.Tensor
-        0-d loss, averaged over the batch.
-
-    Example
-    -------
-    >>> float(classification_loss(torch.zeros(4, 2), torch.tensor([0, 1, 1, 0])))
-    0.6931...
-    >>> float(classification_loss(torch.zeros(4), torch.tensor([0, 1, 1, 0])))
-    0.6931...
-    """
-    if logits.dim() == 1 or logits.shape[-1] == 1:
-        return F.binary_cross_entropy_with_logits(logits.reshape(-1).float(), labels.float())
-    return F.cross_entropy(logits.float(), labels)
-
-
 class ContextLoss(torch.nn.Module):
-    """InF + InI training around a detector whose forward returns ``(embedding, logits)``.
+    """InF + InI training around any detector that returns an embedding and logits.
 
-    :meth:`forward` runs the detector on the clean batch and (InF) on its band-pass
-    masked copy, and returns the total loss and its parts. :meth:`after_step`, called
-    after each optimiser step, moves the momentum encoder towards the detector and then
-    enqueues the momentum embeddings of the step's clean batch into the memory bank.
+    :meth:`forward` runs the detector on the clean batch and (InF) on its masked copy,
+    and returns the total loss and its parts. :meth:`after_step`, called after each
+    optimiser step, moves the momentum encoder towards the detector and then enqueues
+    the momentum embeddings of the step's clean batch into the memory bank.
+
+    The detector contract (checked at every call, see :mod:`speechbrain_ssdctx.contract`):
+    ``forward(wavs, lengths) -> (embedding [B, D], logits [B, 2])``, where SpeechBrain's
+    shapes are accepted too (embedding ``[B, 1, D]``; logits ``[B, 1, 2]``, the
+    log-probabilities or cosine scores of SpeechBrain's ``Classifier``, or one bona fide
+    logit per row), and labels are ``[B]``, ``[B, 1]`` or ``PaddedData`` class indices
+    (0 and 1, in the recipe's own label encoding). Anything else fails with a message
+    stating the contract and what was received.
+
+    The classification loss is called in SpeechBrain's layout, ``loss(predictions
+    [B, 1, 2], targets [B, 1])``, so any SpeechBrain classification loss can be given in
+    YAML (``!name:speechbrain.nnet.losses.nll_loss`` for log-probabilities,
+    ``!new:speechbrain.nnet.losses.LogSoftmaxWrapper`` around
+    ``AdditiveAngularMargin`` for AAM-softmax); the default is the cross-entropy.
+
+    The masking (InF's second view) is :class:`~speechbrain_ssdctx.augment.BandPassMasking`
+    by default, or any module ``masking(wavs, lengths) -> wavs`` or ``(wavs, lengths)``
+    that returns one masked view of every utterance, e.g. SpeechBrain's ``Augmenter``.
+    An ``Augmenter`` whose options change the batch size or skip the masking for some
+    utterances (``concat_original``, ``augment_prob < 1``, ``min_augmentations = 0``,
+    ``repeat_augment != 1``, ``parallel_augment`` without ``parallel_augment_fixed_bs``,
+    augment start / end indices) is refused. The masking runs in a random stream of its
+    own (:class:`~speechbrain_ssdctx.reproducibility.PrivateRandomStream`, in this
+    module's state dict): augmentations that draw from the global generators draw the
+    same masks after a resume from a checkpoint, and leave the global generators alone.
+    A masked view of another length than the clean one (a speed change) is padded.
 
     Design choices (ours; the paper is silent):
 
@@ -62,23 +70,30 @@ class ContextLoss(torch.nn.Module):
       the encoder as it was before this step's update, and enqueued by
       :meth:`after_step` after the update (MoCo's order: the keys of step t come from
       the encoder updated at the end of step t - 1). This avoids a second momentum pass.
+      The key forward is MoCo's by default (BatchNorm on the key batch's statistics,
+      dropout off; ``key_batchnorm``, see
+      :class:`~speechbrain_ssdctx.memory.MomentumEncoder`).
+    - At the first training step the momentum encoder is synchronised with the
+      detector (weights loaded after this module was built are followed).
     - With ``use_inf=True`` and ``lambda_inf=0`` (masked view as plain augmentation), the
       KL term is still computed without gradient, for logging.
     - Before the first :meth:`after_step` the bank is empty and ``L_InI`` is 0.
 
     The detector is deep-copied for the momentum encoder only; it is not registered
     here (it belongs to the Brain's modules, its parameters must be saved and
-    optimised once). The state dict holds the momentum encoder, the memory bank and
-    the masking generator's state, so SpeechBrain's Checkpointer restores them.
+    optimised once). The state dict holds the momentum encoder (with all the state it
+    follows), the memory bank and the masking's random state, so SpeechBrain's
+    Checkpointer restores them.
 
     Arguments
     ---------
     detector : torch.nn.Module
-        The online detector, ``forward(wavs, lengths) -> (embedding, logits)``.
+        The online detector (see the contract above).
     embedding_dim : int or None
-        Embedding size; ``None`` reads ``detector.embedding_dim``.
-    masking : BandPassMasking or None
-        The masking module for InF; ``None`` builds one with the paper's defaults.
+        Embedding size; ``None`` reads ``detector.embedding_dim`` (needed with InI).
+    masking : torch.nn.Module or None
+        The masking for InF; ``None`` builds a ``BandPassMasking`` with the paper's
+        defaults.
     use_inf : bool
         Classify the masked view too and add the KL consistency term.
     use_ini : bool
@@ -103,7 +118,15 @@ class ContextLoss(torch.nn.Module):
     joint_views : bool
         Run the clean and masked views as one concatenated batch (see above).
     classification_loss_fn : callable or None
-        ``(logits, labels) -> 0-d loss``; ``None``: :func:`classification_loss`.
+        ``(predictions [B, 1, 2], targets [B, 1]) -> 0-d loss`` (SpeechBrain's layout);
+        ``None``: unweighted :class:`~speechbrain_ssdctx.losses.ClassificationLoss`.
+    key_batchnorm : str
+        How BatchNorm normalises the momentum encoder's keys: ``"batch"`` (default,
+        MoCo) or ``"running"`` (the copied running statistics, as before 0.2).
+    momentum_share_frozen : bool
+        The momentum encoder shares (does not copy) the detector's frozen submodules,
+        e.g. a frozen SSL front end: only the trainable head is duplicated (see
+        :class:`~speechbrain_ssdctx.memory.MomentumEncoder`).
 
     Example
     -------
@@ -132,7 +155,7 @@ class ContextLoss(torch.nn.Module):
         self,
         detector: torch.nn.Module,
         embedding_dim: int | None = None,
-        masking: BandPassMasking | None = None,
+        masking: torch.nn.Module | None = None,
         use_inf: bool = True,
         use_ini: bool = True,
         lambda_inf: float = 0.1,
@@ -145,6 +168,8 @@ class ContextLoss(torch.nn.Module):
         ini_view: str = "clean",
         joint_views: bool = True,
         classification_loss_fn=None,
+        key_batchnorm: str = "batch",
+        momentum_share_frozen: bool = False,
     ):
         super().__init__()
         if kl_direction not in KL_DIRECTIONS:
@@ -163,15 +188,20 @@ class ContextLoss(torch.nn.Module):
         self.detach_target = detach_target
         self.ini_view = ini_view
         self.joint_views = joint_views
-        self.classification_loss_fn = classification_loss_fn or classification_loss
+        self.classification_loss_fn = classification_loss_fn or ClassificationLoss()
+        self.embedding_dim = None
         if use_inf:
             self.masking = masking if masking is not None else BandPassMasking()
+            if isinstance(self.masking, Augmenter):
+                check_augmenter(self.masking)
+            self.masking_stream = PrivateRandomStream()
         if use_ini:
             detector = unwrap_ddp(detector)
-            if embedding_dim is None:
-                embedding_dim = detector.embedding_dim
-            self.momentum_encoder = MomentumEncoder(detector, momentum=momentum)
-            self.memory = MemoryBank(bank_size, embedding_dim)
+            self.embedding_dim = _embedding_dim(detector, embedding_dim)
+            self.momentum_encoder = MomentumEncoder(
+                detector, momentum, key_batchnorm, share_frozen=momentum_share_frozen
+            )
+            self.memory = MemoryBank(bank_size, self.embedding_dim)
             self.ini_loss = InterInstanceLoss(temperature)
             self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
 
@@ -180,7 +210,7 @@ class ContextLoss(torch.nn.Module):
         detector: torch.nn.Module,
         wavs: torch.Tensor,
         lengths: torch.Tensor | None,
-        labels: torch.Tensor,
+        labels,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Runs the detector on the view(s) and assembles the loss.
 
@@ -192,8 +222,8 @@ class ContextLoss(torch.nn.Module):
             ``[B, T]`` clean waveforms.
         lengths : torch.Tensor or None
             ``[B]`` relative lengths (``None``: all full).
-        labels : torch.Tensor
-            ``[B]`` or ``[B, 1]`` labels, bonafide = 1, spoof = 0.
+        labels : torch.Tensor or PaddedData
+            ``[B]`` or ``[B, 1]`` class indices (0 and 1), or SpeechBrain's PaddedData.
 
         Returns
         -------
@@ -203,27 +233,28 @@ class ContextLoss(torch.nn.Module):
             0-d tensors: ``"cls"`` (clean view) and, when enabled, ``"cls_masked"``,
             ``"inf"`` (KL, before weighting) and ``"ini"`` (before weighting).
         """
-        labels = labels.reshape(-1).long()
+        batch = wavs.shape[0]
+        labels = as_labels(labels, batch).to(wavs.device)
         if lengths is None:
-            lengths = torch.ones(wavs.shape[0], device=wavs.device)
+            lengths = torch.ones(batch, device=wavs.device)
         parts = {}
         if self.use_inf:
-            masked, _ = self.masking(wavs, lengths)
+            masked, masked_lengths = self._mask(wavs, lengths)
             (embedding, logits), (embedding_masked, logits_masked) = self._two_views(
-                detector, wavs, masked, lengths
+                detector, wavs, lengths, masked, masked_lengths
             )
-            parts["cls"] = self.classification_loss_fn(logits, labels)
-            parts["cls_masked"] = self.classification_loss_fn(logits_masked, labels)
+            parts["cls"] = self._classification(logits, labels)
+            parts["cls_masked"] = self._classification(logits_masked, labels)
             with torch.set_grad_enabled(torch.is_grad_enabled() and self.lambda_inf > 0):
                 parts["inf"] = kl_consistency(
                     logits, logits_masked, self.kl_direction, self.detach_target
                 )
         else:
-            embedding, logits = detector(wavs, lengths)
-            parts["cls"] = self.classification_loss_fn(logits, labels)
+            embedding, logits = self._detect(detector, wavs, lengths)
+            parts["cls"] = self._classification(logits, labels)
         if self.use_ini:
             if self.training:
-                self._pending.append((self.momentum_encoder(wavs, lengths)[0], labels))
+                self._pending.append((self._keys(detector, wavs, lengths), labels))
             queries = {"clean": [embedding]}
             if self.use_inf:
                 queries["masked"] = [embedding_masked]
@@ -240,13 +271,64 @@ class ContextLoss(torch.nn.Module):
             total = total + self.lambda_ini * parts["ini"]
         return total, parts
 
-    def _two_views(self, detector, wavs, masked, lengths):
+    def _detect(self, detector, wavs, lengths, who="the detector"):
+        """The detector's ``(embedding [B, D], logits [B, 2])``, checked."""
+        return split_outputs(detector(wavs, lengths), wavs.shape[0], self.embedding_dim, who)
+
+    def _classification(self, logits, labels):
+        """The classification loss, called in SpeechBrain's layout."""
+        return self.classification_loss_fn(logits.unsqueeze(1), labels.unsqueeze(1))
+
+    def _mask(self, wavs, lengths):
+        """The masked view (in the masking's own random stream) and its lengths."""
+        with self.masking_stream.active(wavs.device):
+            if lengths_arg_exists(self.masking.forward):
+                masked = self.masking(wavs, lengths)
+            else:
+                masked = self.masking(wavs)
+        masked, masked_lengths = masked if isinstance(masked, tuple | list) else (masked, lengths)
+        if masked.shape[0] != wavs.shape[0] or masked.dim() != 2:
+            raise ValueError(
+                f"ContextLoss: the masking must return one masked waveform per utterance, "
+                f"[B, T] with B = {wavs.shape[0]}; {type(self.masking).__name__} returned "
+                f"{list(masked.shape)}"
+            )
+        if isinstance(self.masking, Augmenter) and not self.masking.do_augment:
+            raise ValueError("ContextLoss: the masking Augmenter skipped this batch")
+        return masked, masked_lengths
+
+    def _two_views(self, detector, wavs, lengths, masked, masked_lengths):
         """``((embedding, logits), (embedding_masked, logits_masked))``."""
         if not self.joint_views:
-            return detector(wavs, lengths), detector(masked, lengths)
+            return self._detect(detector, wavs, lengths), self._detect(
+                detector, masked, masked_lengths
+            )
         batch = wavs.shape[0]
-        embeddings, logits = detector(torch.cat([wavs, masked]), torch.cat([lengths, lengths]))
+        both, both_lengths = _concatenate([wavs, masked], [lengths, masked_lengths])
+        embeddings, logits = split_outputs(
+            detector(both, both_lengths), 2 * batch, self.embedding_dim,
+            "the detector (given the clean and masked views as one batch)",
+        )
         return (embeddings[:batch], logits[:batch]), (embeddings[batch:], logits[batch:])
+
+    def _keys(self, detector, wavs, lengths):
+        """The momentum encoder's embeddings of the clean batch (synchronised first)."""
+        if int(self.momentum_encoder.updates) == 0:
+            self.momentum_encoder.sync(detector)
+        keys, _ = split_outputs(
+            self.momentum_encoder(wavs, lengths), wavs.shape[0], self.embedding_dim,
+            "the momentum encoder (a copy of the detector)",
+        )
+        return keys
+
+    def get_extra_state(self) -> dict:
+        """The masking's random stream (with InF)."""
+        return {"masking_stream": self.masking_stream.state()} if self.use_inf else {}
+
+    def set_extra_state(self, state: dict) -> None:
+        """Restores the masking's random stream."""
+        if self.use_inf:
+            self.masking_stream.load_state(state["masking_stream"])
 
     @torch.no_grad()
     def after_step(self, detector: torch.nn.Module) -> None:
@@ -272,3 +354,82 @@ class ContextLoss(torch.nn.Module):
             labels = self.memory.bank_labels.new_zeros(0)
         self._pending.clear()
         self.memory.enqueue(embeddings, labels)
+
+
+def check_augmenter(augmenter: Augmenter) -> None:
+    """Refuses ``Augmenter`` options that would not give one masked view per utterance.
+
+    Arguments
+    ---------
+    augmenter : speechbrain.augment.augmenter.Augmenter
+        The masking.
+
+    Raises
+    ------
+    ValueError
+        Naming every such option and why.
+
+    Example
+    -------
+    >>> from speechbrain.augment.time_domain import DropFreq
+    >>> check_augmenter(Augmenter(augmentations=[DropFreq()], concat_original=True))
+    Traceback (most recent call last):
+    ...
+    ValueError: ContextLoss: the masking Augmenter must give exactly one masked view ...
+    concat_original=True adds the clean batch to the masked one (the batch size changes)
+    """
+    problems = []
+    if augmenter.concat_original:
+        problems.append(
+            "concat_original=True adds the clean batch to the masked one (the batch size "
+            "changes)"
+        )
+    if augmenter.augment_prob < 1:
+        problems.append(
+            f"augment_prob={augmenter.augment_prob} < 1 leaves whole batches unmasked "
+            "(the masked view would equal the clean one)"
+        )
+    if augmenter.min_augmentations == 0:
+        problems.append("min_augmentations=0 lets some batches get no augmentation at all")
+    if augmenter.repeat_augment != 1:
+        problems.append(
+            f"repeat_augment={augmenter.repeat_augment} repeats the batch (set it to 1)"
+        )
+    if augmenter.parallel_augment and not augmenter.parallel_augment_fixed_bs:
+        problems.append(
+            "parallel_augment=True makes one batch per augmentation (add "
+            "parallel_augment_fixed_bs=True)"
+        )
+    if augmenter.augment_start_index != 0 or augmenter.augment_end_index is not None:
+        problems.append("augment_start_index / augment_end_index mask only part of the batch")
+    if not augmenter.augmentations:
+        problems.append("it has no augmentations")
+    if problems:
+        raise ValueError(
+            "ContextLoss: the masking Augmenter must give exactly one masked view of every "
+            "utterance (InF compares each utterance with its own masked view): "
+            + "; ".join(problems)
+        )
+
+
+def _embedding_dim(detector: torch.nn.Module, embedding_dim: int | None) -> int:
+    """``embedding_dim``, else the detector's attribute, else an error naming both."""
+    if embedding_dim is None:
+        embedding_dim = getattr(detector, "embedding_dim", None)
+    if embedding_dim is None:
+        raise ContractError(
+            f"ContextLoss with use_ini=True needs the embedding size D of {CONTRACT} for "
+            f"its memory bank: pass embedding_dim=<D> (the detector, "
+            f"{type(detector).__name__}, has no embedding_dim attribute)"
+        )
+    return int(embedding_dim)
+
+
+def _concatenate(waves: list[torch.Tensor], lengths: list[torch.Tensor]):
+    """Concatenates batches of waveforms on the batch axis, right-padding the shorter
+    ones and rescaling their relative lengths."""
+    longest = max(wave.shape[1] for wave in waves)
+    lengths = [length * wave.shape[1] / longest for wave, length in zip(waves, lengths,
+                                                                            strict=True)]
+    waves = [F.pad(wave, (0, longest - wave.shape[1])) for wave in waves]
+    return torch.cat(waves), torch.cat(lengths)

@@ -1,10 +1,14 @@
-"""Evaluating scores against ASVspoof keys, as the official ASVspoof code does.
+"""Evaluating scores against keys, as the official ASVspoof code does.
 
-``read_key`` reads any key the project knows (a 2019 CM protocol, a 2021 LA or DF
-``trial_metadata.txt``, a manifest from ``prepare_asvspoof``), ``evaluate_scores`` gives
-EER, min t-DCF and the breakdowns of a set of scores against it (through
-``speechbrain_ssdctx.metrics``), and ``format_report`` prints the result. The recipes,
-``ssdctx-eval`` and ``ssdctx-score`` all evaluate through here.
+``read_key`` reads any key the project knows and says what it is: an ASVspoof 2019 CM
+protocol, a 2021 LA or DF ``trial_metadata.txt``, an ASVspoof 5 protocol or
+evaluation-package key (Track 1 or Track 2), an In-the-Wild ``meta.csv``, a
+``path,label`` CSV, or a manifest written by a preparer. ``evaluate_scores`` gives the
+countermeasure metrics of a score set against a key (EER, min t-DCF, the ASVspoof 5
+Track 1 metrics, breakdowns; optionally after calibration and with bootstrap
+intervals), ``evaluate_sasv_scores`` the Track 2 metrics. The recipes, ``ssdctx-eval``
+and ``ssdctx-score`` all evaluate through here; ``speechbrain_ssdctx.report`` renders
+the reports.
 
 Authors
  * speechbrain-ssdctx contributors
@@ -20,19 +24,34 @@ from pathlib import Path
 import numpy as np
 
 from speechbrain_ssdctx import metrics
+from speechbrain_ssdctx.bootstrap import bootstrap_metrics
+from speechbrain_ssdctx.calibration import Calibration
 from speechbrain_ssdctx.data.asvspoof import (
-    BONAFIDE,
-    UNKNOWN,
     read_asv_scores,
-    read_manifest,
     read_protocol_2019,
     read_trial_metadata_2021,
 )
+from speechbrain_ssdctx.data.asvspoof5 import (
+    read_cm_key,
+    read_protocol_asvspoof5,
+    read_sasv_key,
+)
+from speechbrain_ssdctx.data.in_the_wild import read_in_the_wild_meta
+from speechbrain_ssdctx.data.labelled import read_labelled_csv
+from speechbrain_ssdctx.data.preparation import (
+    BONAFIDE,
+    UNKNOWN,
+    ProtocolError,
+    read_manifest,
+)
+from speechbrain_ssdctx.scores import SasvScore, align, align_scores
+from speechbrain_ssdctx.textio import read_lines
 
 __all__ = [
+    "KEY_KINDS",
     "asv_operating_point_of",
+    "evaluate_sasv_scores",
     "evaluate_scores",
-    "format_report",
     "official_c012",
     "read_key",
 ]
@@ -41,6 +60,18 @@ _C012_FOLDER = Path(__file__).resolve().parent / "data" / "asvspoof2021"
 #: Breakdowns per corpus: spoof-only groups and conditions shared by both classes.
 _GROUPS = ("attack", "vocoder")
 _CONDITIONS = ("codec", "compression")
+#: What ``read_key`` can return, in words.
+KEY_KINDS = {
+    "2019": "ASVspoof 2019 CM protocol",
+    "2021LA": "ASVspoof 2021 LA key",
+    "2021DF": "ASVspoof 2021 DF key",
+    "asvspoof5": "ASVspoof 5 protocol",
+    "asvspoof5_cm": "ASVspoof 5 Track 1 key",
+    "sasv": "ASVspoof 5 Track 2 key",
+    "in_the_wild": "In-the-Wild meta.csv",
+    "labelled": "labelled CSV (path,label)",
+    "manifest": "manifest",
+}
 
 
 def official_c012(subset: str = "eval") -> dict:
@@ -67,47 +98,8 @@ def official_c012(subset: str = "eval") -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def evaluate_scores(
-    scores: Mapping[str, float],
-    rows: Sequence[Mapping[str, str]],
-    asv: metrics.AsvOperatingPoint | None = None,
-    c012: Mapping | None = None,
-    subset: str | None = "eval",
-    score_name: str = "score file",
-    key_name: str = "key",
-) -> dict:
-    """Evaluates scores against key rows (from a protocol, a 2021 key or a manifest).
-
-    Arguments
-    ---------
-    scores : mapping
-        Utterance id to score.
-    rows : sequence of mapping
-        Key rows with ``ID``, ``label`` and optional ``attack``, ``codec``,
-        ``compression``, ``vocoder``, ``subset`` columns.
-    asv : AsvOperatingPoint, optional
-        ASV operating point (legacy and revised min t-DCF).
-    c012 : mapping, optional
-        A 2021 C012 table ``[attack][codec]`` (revised min t-DCF, pooled, per attack and
-        per codec, as the official 2021 package).
-    subset : str, optional
-        Keep only rows of this ``subset`` when the key has one (official 2021 results use
-        ``eval``); scores of the other subsets are ignored.
-    score_name, key_name : str
-        Names of both sides for error messages.
-
-    Returns
-    -------
-    dict
-        See ``metrics.evaluate_trials``; with ``c012`` also ``per_attack_min_tdcf`` and
-        ``per_codec_min_tdcf``.
-
-    Example
-    -------
-    >>> rows = [{"ID": "a", "label": "bonafide"}, {"ID": "b", "label": "spoof"}]
-    >>> evaluate_scores({"a": 1.0, "b": 0.0}, rows)["eer_percent"]
-    0.0
-    """
+def _key_rows(rows, subset, key_name) -> tuple[list[dict], list[str]]:
+    """The rows to evaluate (one subset, all labelled) and all ids of the key."""
     known_ids = [row["ID"] for row in rows]
     if subset is not None and rows and "subset" in rows[0]:
         rows = [row for row in rows if row["subset"] == subset]
@@ -119,82 +111,211 @@ def evaluate_scores(
             f"{key_name}: {unlabelled} trials have no label (built from a trial list "
             "without keys): metrics need the ASVspoof keys package."
         )
+    return rows, known_ids
+
+
+def evaluate_scores(
+    scores: Mapping[str, float],
+    rows: Sequence[Mapping[str, str]],
+    asv: metrics.AsvOperatingPoint | None = None,
+    c012: Mapping | None = None,
+    subset: str | None = "eval",
+    score_name: str = "score file",
+    key_name: str = "key",
+    calibration: Calibration | None = None,
+    bootstrap: int = 0,
+    group_by: str | None = None,
+    confidence: float = 0.95,
+    seed: int = 0,
+    costs: metrics.DetectionCosts | None = None,
+) -> dict:
+    """Evaluates CM scores against key rows (from a protocol, a key or a manifest).
+
+    Arguments
+    ---------
+    scores : mapping
+        Utterance id to score.
+    rows : sequence of mapping
+        Key rows with ``ID``, ``label`` and optional ``attack``, ``codec``,
+        ``compression``, ``vocoder``, ``subset``, ``speaker`` columns.
+    asv : AsvOperatingPoint, optional
+        ASV operating point (legacy and revised min t-DCF).
+    c012 : mapping, optional
+        A 2021 C012 table ``[attack][codec]`` (revised min t-DCF, pooled, per attack and
+        per codec, as the official 2021 package).
+    subset : str, optional
+        Keep only rows of this ``subset`` when the key has one (official 2021 results use
+        ``eval``); scores of the other subsets are ignored.
+    score_name, key_name : str
+        Names of both sides for error messages.
+    calibration : Calibration, optional
+        Also report actDCF and Cllr of the calibrated scores (``act_dcf_calibrated``,
+        ``cllr_calibrated``), next to those of the raw scores.
+    bootstrap : int
+        Number of bootstrap replicates of the intervals of EER, minDCF and min t-DCF
+        (``"bootstrap"`` entry); 0 for none.
+    group_by : str, optional
+        A key column (e.g. ``"speaker"``) whose groups the bootstrap resamples whole.
+    confidence : float
+        Nominal coverage of the bootstrap intervals.
+    seed : int
+        Seed of the bootstrap.
+    costs : DetectionCosts, optional
+        Prior and costs of minDCF and actDCF (ASVspoof 5 Track 1 by default).
+
+    Returns
+    -------
+    dict
+        See ``metrics.evaluate_trials``; with ``c012`` also ``min_tdcf_revised`` in the
+        per-attack and per-codec tables.
+
+    Example
+    -------
+    >>> rows = [{"ID": "a", "label": "bonafide"}, {"ID": "b", "label": "spoof"}]
+    >>> evaluate_scores({"a": 1.0, "b": 0.0}, rows)["eer"]
+    0.0
+    """
+    rows, known_ids = _key_rows(rows, subset, key_name)
     ids = [row["ID"] for row in rows]
-    values = metrics.align_scores(scores, ids, known_ids, score_name, key_name)
+    values = align_scores(scores, ids, known_ids, score_name, key_name)
     is_bonafide = np.array([row["label"] == BONAFIDE for row in rows])
     columns = {name: [row.get(name, "-") for row in rows] for name in rows[0]}
     groups = {name: columns[name] for name in _GROUPS if name in columns}
     conditions = {name: columns[name] for name in _CONDITIONS if name in columns}
     coefficients = None if c012 is None else c012["Pooled"]["Pooled"]
-    report = metrics.evaluate_trials(values, is_bonafide, asv, coefficients, groups, conditions)
+    report = metrics.evaluate_trials(
+        values, is_bonafide, asv, coefficients, groups, conditions, costs=costs
+    )
     if c012 is not None:
-        report.update(_c012_breakdowns(values, is_bonafide, columns, c012))
+        _add_c012_breakdowns(report, values, is_bonafide, columns, c012)
+    if calibration is not None:
+        llrs = calibration(values)
+        report["act_dcf_calibrated"] = metrics.act_dcf(
+            llrs[is_bonafide], llrs[~is_bonafide], costs
+        )[0]
+        report["cllr_calibrated"] = metrics.cllr(llrs[is_bonafide], llrs[~is_bonafide])
+    if bootstrap:
+        if group_by is not None and group_by not in columns:
+            raise ValueError(f"{key_name} has no {group_by!r} column to group the bootstrap by.")
+        form = None if coefficients is None else "revised"
+        if asv is not None:  # the 2019 primary form
+            coefficients, form = metrics.legacy_tdcf_coefficients(asv), "legacy"
+        intervals = bootstrap_metrics(
+            values, is_bonafide, bootstrap, confidence, groups=columns.get(group_by),
+            costs=costs, coefficients=coefficients, seed=seed,
+        )
+        report["bootstrap"] = {
+            "resamples": bootstrap,
+            "group_by": group_by,
+            "min_tdcf_form": form,
+            **{name: interval.to_dict() for name, interval in intervals.items()},
+        }
     return report
 
 
-def _c012_breakdowns(values, is_bonafide, columns, c012) -> dict:
+def _add_c012_breakdowns(report, values, is_bonafide, columns, c012) -> None:
     """Revised min t-DCF per attack and per codec with their official coefficients."""
     bonafide, spoof = values[is_bonafide], values[~is_bonafide]
     attacks = np.asarray(columns.get("attack", ["-"] * values.size))[~is_bonafide]
-    per_attack = {
-        attack: metrics.min_tdcf(bonafide, spoof[attacks == attack], c012[attack]["Pooled"])[0]
-        for attack in sorted(set(attacks.tolist()))
-        if attack in c012
-    }
-    per_codec = {}
+    for attack, row in report.get("per_attack", {}).items():
+        if attack in c012:
+            coefficients = c012[attack]["Pooled"]
+            row["min_tdcf_revised"] = metrics.min_tdcf(
+                bonafide, spoof[attacks == attack], coefficients
+            )[0]
     codecs = np.asarray(columns.get("codec", ["-"] * values.size))
-    for codec in sorted(set(codecs.tolist()) & set(c012["Pooled"]) - {"Pooled"}):
-        mask = codecs == codec
-        per_codec[codec] = metrics.min_tdcf(
-            values[mask & is_bonafide], values[mask & ~is_bonafide], c012["Pooled"][codec]
-        )[0]
-    return {"per_attack_min_tdcf": per_attack, "per_codec_min_tdcf": per_codec}
+    for codec, row in report.get("per_codec", {}).items():
+        if codec in c012["Pooled"] and codec != "Pooled":
+            mask = codecs == codec
+            row["min_tdcf_revised"] = metrics.min_tdcf(
+                values[mask & is_bonafide], values[mask & ~is_bonafide], c012["Pooled"][codec]
+            )[0]
 
 
-def format_report(report: Mapping) -> str:
-    """A plain-text table of a report (EER in %, min t-DCF, breakdowns).
+def evaluate_sasv_scores(
+    scores: Mapping[tuple[str, str], SasvScore],
+    rows: Sequence[Mapping[str, str]],
+    score_name: str = "score file",
+    key_name: str = "key",
+) -> dict:
+    """ASVspoof 5 Track 2 metrics of SASV scores against a Track 2 key.
+
+    a-DCF always; min t-DCF and t-EER when every trial has CM and ASV scores; the same
+    per attack (all target and nontarget trials with that attack's spoofs) and per codec
+    (the trials of that codec), as the official ``evaluation_full.py``.
+
+    Arguments
+    ---------
+    scores : mapping
+        ``(speaker, filename)`` to ``SasvScore`` (``scores.read_sasv_score_file``).
+    rows : sequence of mapping
+        Key rows with ``speaker``, ``ID``, ``asv_label`` and optional ``attack``, ``codec``.
+    score_name, key_name : str
+        Names of both sides for error messages.
+
+    Returns
+    -------
+    dict
+        See ``metrics.evaluate_sasv``; ``per_attack`` and ``per_codec`` tables when the
+        key has those columns.
 
     Example
     -------
-    >>> print(format_report({"trials": 2, "bonafide": 1, "spoof": 1, "eer_percent": 0.0,
-    ...     "eer_threshold": 0.5}))
-    trials            2 (1 bona fide, 1 spoof)
-    EER               0.0000 %  (threshold 0.5)
-    min t-DCF         n/a (needs ASV scores or C012 coefficients)
+    >>> rows = [{"speaker": "s", "ID": f, "asv_label": l}
+    ...         for f, l in (("a", "target"), ("b", "nontarget"), ("c", "spoof"))]
+    >>> scores = {("s", "a"): SasvScore(None, None, 3.0), ("s", "b"): SasvScore(None, None, -1.0),
+    ...           ("s", "c"): SasvScore(None, None, 0.5)}
+    >>> evaluate_sasv_scores(scores, rows)["a_dcf"]
+    0.0
     """
-    lines = [
-        f"{'trials':<17} {report['trials']} ({report['bonafide']} bona fide, "
-        f"{report['spoof']} spoof)",
-        f"{'EER':<17} {report['eer_percent']:.4f} %  (threshold {report['eer_threshold']:.6g})",
-    ]
-    for key, label in (
-        ("min_tdcf_legacy", "min t-DCF legacy"),
-        ("min_tdcf_revised", "min t-DCF revised"),
-    ):
-        if key in report:
-            lines.append(f"{label:<17} {report[key]:.4f}")
-    if "asv_eer_percent" in report:
-        lines.append(
-            f"{'ASV EER':<17} {report['asv_eer_percent']:.4f} %  "
-            f"(threshold {report['asv_threshold']:.6g})"
+    trials = [(row["speaker"], row["ID"]) for row in rows]
+    values = align(scores, trials, score_name=score_name, key_name=key_name)
+    labels = np.array([row["asv_label"] for row in rows])
+    missing = sum(score.cm is None or score.asv is None for score in values)
+    if missing not in (0, len(values)):
+        raise ValueError(
+            f"{score_name}: {missing} of {len(values)} trials lack a CM or ASV score ('-'): "
+            "give them for every trial (min t-DCF, t-EER) or for none (a-DCF only)."
         )
-    if "min_tdcf_legacy" not in report and "min_tdcf_revised" not in report:
-        lines.append("min t-DCF         n/a (needs ASV scores or C012 coefficients)")
-    for key, table in report.items():
-        if key.startswith("per_") and isinstance(table, Mapping) and table:
-            name = key[len("per_") :].replace("_eer_percent", "").replace("_", " ")
-            unit = " (EER %)" if key.endswith("_eer_percent") else ""
-            lines.append(f"\n{name}{unit}")
-            lines += [f"  {condition:<30} {value:.4f}" for condition, value in table.items()]
-    return "\n".join(lines)
+    sasv = np.array([score.sasv for score in values])
+    cm = None if missing else np.array([score.cm for score in values])
+    asv = None if missing else np.array([score.asv for score in values])
+
+    def subset(mask):
+        return metrics.evaluate_sasv(
+            sasv[mask], labels[mask], None if cm is None else cm[mask],
+            None if asv is None else asv[mask],
+        )
+
+    report = subset(np.ones(labels.size, dtype=bool))
+    bonafide = labels != "spoof"
+    for column in ("attack", "codec"):
+        if column not in rows[0]:
+            continue
+        values_of = np.array([row.get(column, "-") for row in rows])
+        table = {}
+        for group in sorted(set(values_of[~bonafide].tolist())):
+            if column == "attack":
+                mask = bonafide | (values_of == group)
+            else:
+                mask = values_of == group
+            if len(set(labels[mask].tolist())) == 3:
+                table[group] = {
+                    k: v for k, v in subset(mask).items() if k in ("a_dcf", "min_tdcf", "t_eer")
+                }
+        report[f"per_{column}"] = table
+    return report
 
 
 def read_key(path: str | os.PathLike, track: str | None = None) -> tuple[list[dict], str]:
-    """Reads a key and says what it is: ``"2019"``, ``"2021LA"``, ``"2021DF"`` or ``"manifest"``.
+    """Reads a key and says what it is (a ``KEY_KINDS`` name).
 
-    A ``.csv`` file is a manifest; otherwise the number of fields of the first line tells
-    the format (5: a 2019 CM protocol, 8: a 2021 LA key, 9 or more: a 2021 DF key), unless
-    ``track`` (``"LA"`` or ``"DF"``) names the 2021 track.
+    CSV files are told apart by their header (a manifest has ``ID`` and ``label``,
+    In-the-Wild ``file,speaker,label``, a labelled CSV ``path,label``). Other files by
+    their first line: a header with ``cm-label`` (ASVspoof 5 evaluation-package keys:
+    Track 2 when it also has ``asv-label``), else the number of fields (5: a 2019 CM
+    protocol; 10 with the key in field 9: an ASVspoof 5 protocol; 8: a 2021 LA key, 9 or
+    more: a 2021 DF key), unless ``track`` (``"LA"`` or ``"DF"``) names the 2021 track.
 
     Arguments
     ---------
@@ -217,18 +338,39 @@ def read_key(path: str | os.PathLike, track: str | None = None) -> tuple[list[di
     >>> kind, len(rows)
     ('2019', 24844)
     """
-    if os.fspath(path).endswith(".csv"):
-        return read_manifest(path), "manifest"
-    with open(path, encoding="utf-8") as stream:
-        first = next((line.split() for line in stream if line.strip()), [])
-    if track is None and len(first) == 5:
+    path = Path(path)
+    if not path.is_file():
+        raise ProtocolError(f"Key file not found: {path}")
+    first = next((line for _, line in read_lines(path, ProtocolError) if line.strip()), "")
+    if path.suffix.lower() == ".csv":
+        header = [name.strip().lower() for name in first.split(",")]
+        if "id" in header and "label" in header:
+            return read_manifest(path), "manifest"
+        if header[:3] == ["file", "speaker", "label"]:
+            return read_in_the_wild_meta(path), "in_the_wild"
+        if "path" in header and "label" in header:
+            return read_labelled_csv(path), "labelled"
+        raise ProtocolError(
+            f"{path}: a CSV key needs the header of a manifest (ID,...,label), of In-the-Wild "
+            f"(file,speaker,label) or of a labelled CSV (path,label); got {header}."
+        )
+    fields = first.split()
+    lowered = [field.lower() for field in fields]
+    if "cm-label" in lowered:
+        if "asv-label" in lowered:
+            return read_sasv_key(path), "sasv"
+        return read_cm_key(path), "asvspoof5_cm"
+    if track is None and len(fields) == 5:
         return read_protocol_2019(path), "2019"
-    if track is None and len(first) >= 8:
-        track = "LA" if len(first) == 8 else "DF"
+    if track is None and len(fields) in (9, 10) and fields[8] in ("bonafide", "spoof"):
+        return read_protocol_asvspoof5(path), "asvspoof5"
+    if track is None and len(fields) >= 8:
+        track = "LA" if len(fields) == 8 else "DF"
     if track is None:
-        raise ValueError(
-            f"'{path}': not an ASVspoof key (a 2019 CM protocol has 5 fields per line, a "
-            f"2021 trial_metadata 8 or more), its first line has {len(first)}"
+        raise ProtocolError(
+            f"{path}: not an ASVspoof key (a 2019 CM protocol has 5 fields per line, a 2021 "
+            f"trial_metadata 8 or more, an ASVspoof 5 protocol 10); its first line has "
+            f"{len(fields)}."
         )
     return read_trial_metadata_2021(path, track), f"2021{track}"
 

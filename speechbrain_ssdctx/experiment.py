@@ -1,10 +1,12 @@
 """The steps of a training recipe that are not the training loop itself.
 
 ``recipes/train.py`` reads like the paper's set-up: prepare the data (ASVspoof 2019 LA, or
-the bundled demo corpus when no folder is given, plus 2021 LA / DF when given), build the
-datasets, train with ``DetectorBrain``, then score every test set with the best dev-EER
-checkpoint and write score files, ``results.json`` and ``results.md``. The functions here
-do those steps, so other recipes can reuse them.
+the bundled demo corpus when no folder is given, or ASVspoof 5; plus 2021 LA / DF,
+In-the-Wild and labelled CSV test sets when given), build the datasets, train with
+``DetectorBrain``, then score every test set with the best dev-EER checkpoint, fit a
+score calibration on the dev scores, and write score files, ``calibration.json``,
+``results.json`` and ``results.md``. The functions here do those steps, so other recipes
+can reuse them.
 
 Authors
  * speechbrain-ssdctx contributors
@@ -12,7 +14,6 @@ Authors
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from pathlib import Path
@@ -21,21 +22,27 @@ import ruamel.yaml
 import speechbrain as sb
 from hyperpyyaml import resolve_references
 from speechbrain.utils.distributed import if_main_process, run_on_main
-from speechbrain.utils.run_opts import RunOptions
 
+from speechbrain_ssdctx.calibration import Calibration
 from speechbrain_ssdctx.data import (
     demo_corpus_folder,
     prepare_asvspoof2019_la,
     prepare_asvspoof2021,
 )
-from speechbrain_ssdctx.data.asvspoof import read_manifest
+from speechbrain_ssdctx.data.asvspoof5 import prepare_asvspoof5
 from speechbrain_ssdctx.data.dataio import load_datasets
+from speechbrain_ssdctx.data.in_the_wild import prepare_in_the_wild
+from speechbrain_ssdctx.data.labelled import prepare_labelled_csv
+from speechbrain_ssdctx.data.preparation import BONAFIDE, read_manifest
 from speechbrain_ssdctx.evaluation import asv_operating_point_of, evaluate_scores, official_c012
-from speechbrain_ssdctx.metrics import write_score_file
 from speechbrain_ssdctx.report import write_results
-from speechbrain_ssdctx.utils.distributed import resolve_run_options
+from speechbrain_ssdctx.scores import write_score_file
+from speechbrain_ssdctx.startup import is_demo_run
 
 logger = logging.getLogger(__name__)
+
+#: Test sets read with resampling (other corpora than ASVspoof, any sample rate).
+_RESAMPLED = ("InTheWild",)
 
 
 def resolved_value(hparams_file: str | os.PathLike, key: str, overrides=None):
@@ -58,68 +65,12 @@ def resolved_value(hparams_file: str | os.PathLike, key: str, overrides=None):
     return _resolved_tree(hparams_file, overrides)[key]
 
 
-def run_options(hparams_file: str | os.PathLike, run_opts: RunOptions, overrides) -> RunOptions:
-    """The command line's run options, with the YAML's multi-GPU and precision ``auto``
-    values settled for this process's device (before the process group starts).
-
-    See ``speechbrain_ssdctx.utils.distributed.resolve_run_options``.
-
-    Example
-    -------
-    >>> file, run_opts, overrides = sb.parse_arguments(
-    ...     ["hparams/lcnn_inf_ini.yaml", "--device=cpu", "--precision=bf16"])
-    >>> settled = run_options(file, run_opts, overrides)
-    >>> settled.distributed_backend, settled.precision
-    ('gloo', 'bf16')
-    """
-    return resolve_run_options(run_opts, _resolved_tree(hparams_file, overrides))
-
-
 def _resolved_tree(hparams_file, overrides):
     if isinstance(overrides, list | tuple):
         _, _, overrides = sb.parse_arguments([os.fspath(hparams_file), *overrides])
     with open(hparams_file, encoding="utf-8") as stream:
         text = resolve_references(stream, overrides or {}).getvalue()
-    tree = ruamel.yaml.YAML().load(text)
-    _drop_comments(tree)
-    return tree
-
-
-def _drop_comments(node) -> None:
-    """Removes the comments and blank lines ruamel keeps with nodes: dumped out of their
-    original context they would land in the middle of other nodes."""
-    if hasattr(node, "ca"):
-        node.ca.items.clear()
-        node.ca.comment = None
-        node.ca.end = None
-    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
-    for child in children:
-        _drop_comments(child)
-
-
-def write_inference_yaml(hparams_file, overrides, path: str | os.PathLike, hparams) -> None:
-    """Writes the self-contained inference definition of the trained detector.
-
-    ``inference.yaml`` holds the ``detector`` node of the training file (references
-    resolved, overrides applied; an ``init_from`` argument is set to null), the sample
-    rate, the evaluation window policy and the score type, so ``ssdctx-export`` can
-    build an inference folder without the training set-up.
-    """
-    tree = _resolved_tree(hparams_file, overrides)
-    window = eval_window(hparams)
-    detector = tree["detector"]
-    if "init_from" in detector:  # fine-tuning's starting weights: the trained ones replace them
-        detector["init_from"] = None
-    inference = {
-        "sample_rate": hparams["sample_rate"],
-        "window_policy": window["eval_policy"],
-        "window_samples": window["eval_num_samples"],
-        "score_type": hparams.get("score_type", "log_odds"),
-        "detector": detector,
-    }
-    stream = io.StringIO()
-    ruamel.yaml.YAML().dump(inference, stream)
-    Path(path).write_text(stream.getvalue(), encoding="utf-8")
+    return ruamel.yaml.YAML().load(text)
 
 
 def eval_window(hparams) -> dict:
@@ -134,10 +85,12 @@ def eval_window(hparams) -> dict:
 def prepare_manifests(hparams) -> dict[str, Path]:
     """Prepares every corpus the hparams name (on the main process) and returns the paths.
 
-    Keys: ``train``, ``dev``, ``2019LA_eval`` (manifests), ``asv_dev``, ``asv_eval`` (ASV
-    scores, when the corpus has them), ``2021LA_eval``, ``2021DF_eval`` (when given).
+    Keys: ``train``, ``dev`` (ASVspoof 2019 LA, the demo corpus, or ASVspoof 5 with
+    ``asvspoof5_folder``), the test sets ``2019LA_eval``, ``ASVspoof5_eval``,
+    ``2021LA_eval``, ``2021DF_eval``, ``InTheWild``, ``labelled_<name>`` (when their data
+    is given), and ``asv_dev``, ``asv_eval`` (2019 LA ASV scores, when present).
     """
-    if hparams["data_folder"] is None:
+    if hparams["data_folder"] is None and hparams.get("asvspoof5_folder") is None:
         logger.info("No --data_folder: using the bundled demo corpus %s", demo_corpus_folder())
     run_on_main(_prepare_all, args=[hparams])
     return _prepare_all(hparams)  # up to date now: this only returns the paths
@@ -145,17 +98,37 @@ def prepare_manifests(hparams) -> dict[str, Path]:
 
 def _prepare_all(hparams) -> dict[str, Path]:
     save_folder, skip = Path(hparams["manifest_folder"]), hparams["skip_missing_audio"]
-    paths = prepare_asvspoof2019_la(
-        hparams["data_folder"] or demo_corpus_folder(), save_folder, skip_missing=skip
-    )
-    manifests = {"train": paths["train"], "dev": paths["dev"], "2019LA_eval": paths["eval"]}
-    manifests.update({k: v for k, v in paths.items() if k.startswith("asv_")})
+    manifests: dict[str, Path] = {}
+    if hparams.get("asvspoof5_folder") is not None:
+        paths = prepare_asvspoof5(hparams["asvspoof5_folder"], save_folder, skip_missing=skip)
+        manifests.update(train=paths["train"], dev=paths["dev"])
+        if "eval" in paths:
+            manifests["ASVspoof5_eval"] = paths["eval"]
+    if hparams.get("asvspoof5_folder") is None or hparams["data_folder"] is not None:
+        paths = prepare_asvspoof2019_la(
+            hparams["data_folder"] or demo_corpus_folder(), save_folder, skip_missing=skip
+        )
+        if "train" not in manifests:  # 2019 LA is the training corpus
+            manifests.update(train=paths["train"], dev=paths["dev"])
+            manifests.update({k: v for k, v in paths.items() if k.startswith("asv_")})
+        elif "asv_eval" in paths:
+            manifests["asv_eval"] = paths["asv_eval"]
+        manifests["2019LA_eval"] = paths["eval"]
     for track in ("LA", "DF"):
         folder = hparams[f"{track.lower()}2021_folder"]
         if folder is not None:
             manifests[f"2021{track}_eval"] = prepare_asvspoof2021(
                 folder, save_folder, track, hparams[f"{track.lower()}2021_keys"], skip
             )
+    if hparams.get("in_the_wild_folder") is not None:
+        manifests["InTheWild"] = prepare_in_the_wild(
+            hparams["in_the_wild_folder"], save_folder, skip_missing=skip
+        )
+    for csv_path in hparams.get("test_csvs") or []:
+        name = f"labelled_{Path(csv_path).stem}"
+        if name in manifests:
+            raise ValueError(f"test_csvs: two CSV files named {Path(csv_path).name}.")
+        manifests[name] = prepare_labelled_csv(csv_path, save_folder, name, skip_missing=skip)
     return manifests
 
 
@@ -166,12 +139,18 @@ def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
     that many spoofed utterances (the first ones), for quick checks.
     """
     csvs = {name: path for name, path in manifests.items() if not name.startswith("asv_")}
-    datasets = load_datasets(
-        csvs,
-        train_num_samples=int(round(hparams["train_seconds"] * hparams["sample_rate"])),
-        sample_rate=hparams["sample_rate"],
+    options = {
+        "train_num_samples": int(round(hparams["train_seconds"] * hparams["sample_rate"])),
+        "sample_rate": hparams["sample_rate"],
+        "bonafide_index": hparams.get("bonafide_index", 1),
         **eval_window(hparams),
-    )
+    }
+    # Users' own test sets (In-the-Wild, labelled CSVs) may hold audio at any rate.
+    own = {name: path for name, path in csvs.items() if name in _RESAMPLED or
+           name.startswith("labelled_")}
+    datasets = load_datasets({k: v for k, v in csvs.items() if k not in own}, **options)
+    if own:
+        datasets.update(load_datasets(own, resample=True, **options))
     limit = hparams["max_utterances_per_class"]
     if limit is not None:
         datasets = {name: _balanced_slice(data, limit) for name, data in datasets.items()}
@@ -189,17 +168,26 @@ def _balanced_slice(dataset, limit: int):
     return dataset.filtered_sorted(key_test={"id": lambda utt: utt in keep})
 
 
+def evaluation_set_names(manifests: dict[str, Path]) -> list[str]:
+    """The sets to score, dev first (its scores fit the calibration), then the others."""
+    return ["dev"] + [name for name in manifests if name not in ("train", "dev")
+                      and not name.startswith("asv_")]
+
+
 def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) -> dict:
     """Scores every evaluation set with the best dev-EER checkpoint and evaluates it.
 
     Writes ``scores/<set>.txt`` (``utt_id score``, for the official tools) and returns the
-    reports (``speechbrain_ssdctx.evaluation.evaluate_scores``). A 2021 set prepared
-    without keys is scored but not evaluated.
+    reports (``speechbrain_ssdctx.evaluation.evaluate_scores``). A calibration
+    (``llr = slope * score + offset``) is fitted on the dev scores at the prior
+    ``calibration_prior`` and saved as ``calibration.json``; every report gives actDCF
+    and Cllr before and after it (on dev itself the calibrated numbers are optimistic).
+    A 2021 set prepared without keys is scored but not evaluated.
     """
     output = Path(hparams["output_folder"])
-    results = {}
+    results, calibration = {}, None
     loader = brain.loader_kwargs(sb.Stage.TEST)
-    for name in ("dev", "2019LA_eval", "2021LA_eval", "2021DF_eval"):
+    for name in evaluation_set_names(manifests):
         if name not in datasets:
             continue
         brain.evaluate(datasets[name], min_key="EER", test_loader_kwargs=dict(loader))
@@ -213,14 +201,45 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
         if rows and rows[0]["label"] == "unknown":
             logger.warning("%s has no keys: scores written, no metrics.", name)
             continue
+        if name == "dev":
+            calibration = _fit_calibration(brain.scores, rows, hparams)
+            if if_main_process():
+                calibration.save(output / "calibration.json")
         results[name] = evaluate_scores(
             brain.scores, rows, asv=_asv_point(manifests, name), c012=_c012(name),
-            score_name=f"{name} scores", key_name=str(manifests[name]),
+            score_name=f"{name} scores", key_name=str(manifests[name]), calibration=calibration,
         )
-        logger.info("%s: EER %.3f%%", name, results[name]["eer_percent"])
+        results[name]["key"] = str(manifests[name])
+        title = _title(name, hparams)
+        if title is not None:
+            results[name]["title"] = title
+        logger.info("%s: EER %.3f%%, minDCF %.4f", name, results[name]["eer"],
+                    results[name]["min_dcf"])
     if if_main_process():
-        write_results(results, output)
+        write_results(results, output, demo=is_demo_run(hparams))
     return results
+
+
+def _fit_calibration(scores: dict[str, float], rows: list[dict], hparams) -> Calibration:
+    """The affine calibration of the dev scores (prior: ``calibration_prior``)."""
+    bonafide = [scores[row["ID"]] for row in rows if row["label"] == BONAFIDE]
+    spoof = [scores[row["ID"]] for row in rows if row["label"] != BONAFIDE]
+    calibration = Calibration.fit(bonafide, spoof, prior=hparams.get("calibration_prior"))
+    if calibration.slope <= 0:
+        logger.warning(
+            "The calibration fitted on dev has slope %.3g <= 0: the dev scores rank spoofs "
+            "above bona fide trials (a model no better than chance?).", calibration.slope
+        )
+    return calibration
+
+
+def _title(name: str, hparams) -> str | None:
+    """Titles of the sets whose name does not say where they come from."""
+    if name == "dev" and hparams.get("asvspoof5_folder") is not None:
+        return "ASVspoof 5 dev"
+    if name.startswith("labelled_"):
+        return name[len("labelled_") :]
+    return None
 
 
 def _asv_point(manifests, name):

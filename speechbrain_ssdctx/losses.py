@@ -24,8 +24,11 @@ class ClassificationLoss(torch.nn.Module):
 
         L = sum_i w[y_i] * CE_i / sum_i w[y_i]
 
-    the normalisation of ``torch.nn.CrossEntropyLoss(weight=w)`` and of the official
-    AASIST recipe (``weight=[0.1, 0.9]`` over [spoof, bona fide]). Only the ratio of the
+    the normalisation of ``torch.nn.CrossEntropyLoss(weight=w)``, of the official AASIST
+    recipe and of Tak et al. (2022) (``weight=[0.1, 0.9]`` over [spoof, bona fide]). It
+    takes SpeechBrain's layout (``[B, 1, C]`` predictions, ``[B, 1]`` targets), as
+    ``ContextLoss`` calls its ``classification_loss_fn``, as well as ``[B, C]`` and
+    ``[B]``. Only the ratio of the
     weights matters: a batch's loss stays on the scale of the unweighted mean, and
     utterances of the rarer class count more. A single logit per row (binary
     cross-entropy on the bona fide log-odds) is normalised the same way (``torch``'s
@@ -73,9 +76,9 @@ class ClassificationLoss(torch.nn.Module):
         Arguments
         ---------
         logits : torch.Tensor
-            ``[B, C]`` logits, or ``[B]`` / ``[B, 1]`` bona fide log-odds.
+            ``[B, C]`` or ``[B, 1, C]`` logits, or ``[B]`` / ``[B, 1]`` bona fide log-odds.
         labels : torch.Tensor
-            ``[B]`` class indices (bona fide = 1, spoof = 0).
+            ``[B]`` or ``[B, 1]`` class indices (bona fide = 1, spoof = 0).
 
         Returns
         -------
@@ -83,6 +86,8 @@ class ClassificationLoss(torch.nn.Module):
             0-d float32 loss.
         """
         labels = labels.reshape(-1).long()
+        if logits.dim() == 3 and logits.shape[1] == 1:  # SpeechBrain's [B, 1, C]
+            logits = logits.squeeze(1)
         keep = labels != self.ignore_index
         with torch.autocast(device_type=logits.device.type, enabled=False):
             logits, labels = logits.float()[keep], labels[keep]

@@ -11,6 +11,12 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from speechbrain_ssdctx.module_state import (
+    copy_hooked_state,
+    load_hooked_state,
+    save_hooked_state,
+)
+
 
 def unwrap_ddp(module: torch.nn.Module) -> torch.nn.Module:
     """The module inside a ``DistributedDataParallel`` wrapper (or the module itself).
@@ -148,18 +154,48 @@ def _all_gather_rows(*tensors: torch.Tensor) -> list[torch.Tensor]:
     return gathered
 
 
+KEY_BATCHNORM = ("batch", "running")
+
+
 class MomentumEncoder(torch.nn.Module):
-    """A frozen copy of a detector that follows it by exponential moving average.
+    """A frozen copy of a detector that follows all of its state by moving average.
 
     After each optimiser step, :meth:`update` sets, for every parameter,
-    ``theta_k = momentum * theta_k + (1 - momentum) * theta_q``. Buffers (BatchNorm
-    running statistics, ``num_batches_tracked``, fixed filterbanks...) are copied from
-    the online detector, not averaged: they already are running averages (under DDP,
-    rank 0's are broadcast so that every rank holds the same copy). The copy
-    always runs in eval mode (dropout off, BatchNorm normalises with those copied
-    running statistics), so its embeddings do not depend on the batch; ``train()``
-    leaves it in eval mode. Its parameters never require gradients and its
-    ``forward`` runs under ``torch.no_grad()``. Its state is in ``state_dict``.
+    ``theta_k = momentum * theta_k + (1 - momentum) * theta_q``. Everything else the
+    detector's output depends on is copied from the online detector, not averaged:
+    buffers (BatchNorm running statistics, ``num_batches_tracked``, fixed filterbanks:
+    they already are running averages or constants; under DDP rank 0's are broadcast so
+    that every rank holds the same copy) and the state SpeechBrain modules keep outside
+    ``state_dict`` and save through their checkpoint hooks (the global statistics of
+    ``InputNormalization``, see :mod:`speechbrain_ssdctx.module_state`). That state is in
+    this module's ``state_dict`` too, so a Checkpointer restores it.
+
+    :class:`~speechbrain_ssdctx.context.ContextLoss` calls :meth:`sync` at its first
+    training step (while :attr:`updates` is 0), so the copy starts from the detector as
+    it is then, not as it was when this module was built: weights loaded into the
+    detector afterwards (a Pretrainer, fine-tuning) are followed.
+
+    How the copy computes the keys (``key_batchnorm``):
+
+    - ``"batch"`` (default, as MoCo's key encoder): dropout off, BatchNorm normalises
+      each key batch with its own statistics. The running statistics belong to the
+      online weights, not to the lagging averaged ones: used with the averaged weights
+      they make the keys nearly collapse onto one direction for thousands of steps (see
+      ``benchmarks/bench_bank_separation.py``). A key batch of one utterance uses the
+      running statistics (a single row has no batch statistics).
+    - ``"running"``: the copy runs in eval mode, BatchNorm normalises with the running
+      statistics copied from the online detector (this package's behaviour before 0.2).
+
+    The online detector's own running statistics are never touched. The copy's
+    parameters never require gradients and its ``forward`` runs under ``no_grad``.
+
+    With ``share_frozen``, the detector's direct submodules whose parameters are all
+    frozen (e.g. a frozen SSL front end of 300M parameters) are not copied: the copy
+    calls the online submodule itself, in the online module's mode. A frozen submodule
+    is the same in both (an EMA of equal weights changes nothing), so this saves its
+    memory and its share of the checkpoint; it is left out of ``state_dict``. The copy
+    reaches a shared submodule as an attribute (``self.front_end(x)``), so containers that
+    iterate over their registered children (``nn.Sequential``...) cannot share.
 
     Arguments
     ---------
@@ -167,6 +203,10 @@ class MomentumEncoder(torch.nn.Module):
         The online detector (deep-copied; a DistributedDataParallel wrapper is removed).
     momentum : float
         alpha in [0, 1); 0 makes the copy follow the detector exactly.
+    key_batchnorm : str
+        ``"batch"`` or ``"running"`` (see above).
+    share_frozen : bool
+        Share (do not copy) the direct submodules that have parameters, all frozen.
 
     Example
     -------
@@ -178,36 +218,99 @@ class MomentumEncoder(torch.nn.Module):
     >>> encoder.update(online)
     >>> encoder.module.bias.data
     tensor([0.1000])
+
+    Sharing a frozen front end:
+
+    >>> class Detector(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.front_end = torch.nn.Linear(4, 4).requires_grad_(False)
+    ...         self.head = torch.nn.Linear(4, 2)
+    ...     def forward(self, x):
+    ...         return self.head(self.front_end(x))
+    >>> online = Detector()
+    >>> encoder = MomentumEncoder(online, share_frozen=True)
+    >>> encoder.shared, encoder.module.front_end is online.front_end
+    (('front_end',), True)
+    >>> sorted(k for k in encoder.state_dict() if k.startswith("module."))
+    ['module.head.bias', 'module.head.weight']
     """
 
-    def __init__(self, module: torch.nn.Module, momentum: float = 0.999):
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        momentum: float = 0.999,
+        key_batchnorm: str = "batch",
+        share_frozen: bool = False,
+    ):
         super().__init__()
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"MomentumEncoder: momentum must be in [0, 1), got {momentum}")
+        if key_batchnorm not in KEY_BATCHNORM:
+            raise ValueError(
+                f"MomentumEncoder: key_batchnorm must be one of {KEY_BATCHNORM}, "
+                f"got {key_batchnorm!r}"
+            )
         self.momentum = momentum
-        self.module = copy.deepcopy(unwrap_ddp(module))
+        self.key_batchnorm = key_batchnorm
+        online = unwrap_ddp(module)
+        if share_frozen and isinstance(
+            online, torch.nn.Sequential | torch.nn.ModuleList | torch.nn.ModuleDict
+        ):
+            raise ValueError(
+                f"MomentumEncoder: share_frozen needs a module that calls its submodules as "
+                f"attributes, not a {type(online).__name__}"
+            )
+        shared = {
+            name: child
+            for name, child in online.named_children()
+            if share_frozen and _is_frozen(child)
+        }
+        self.shared = tuple(shared)
+        self.module = copy.deepcopy(online, {id(child): child for child in shared.values()})
+        for name, child in shared.items():
+            # A plain attribute, not a registered submodule: the copy's forward calls it,
+            # but it is neither averaged, moved, put in key mode nor saved here.
+            del self.module._modules[name]
+            object.__setattr__(self.module, name, child)
         self.module.requires_grad_(False)
-        self.module.eval()
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+        self.train()
 
     def train(self, mode: bool = True) -> "MomentumEncoder":
-        """Sets this wrapper's mode; the copied detector stays in eval mode."""
+        """Sets this wrapper's mode; the copy stays in its key-forward mode."""
         super().train(mode)
-        self.module.eval()
+        self._key_mode(batch_statistics=self.key_batchnorm == "batch")
         return self
+
+    def _key_mode(self, batch_statistics: bool) -> None:
+        """Eval mode, except BatchNorm layers in training mode with batch statistics."""
+        self.module.eval()
+        for layer in self.module.modules():
+            if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+                layer.train(batch_statistics)
+
+    @torch.no_grad()
+    def sync(self, online: torch.nn.Module) -> None:
+        """Makes the copy equal to ``online`` (parameters, buffers, hook state)."""
+        self._follow(online, momentum=0.0)
 
     @torch.no_grad()
     def update(self, online: torch.nn.Module) -> None:
-        """One EMA step of the parameters towards ``online``; buffers are copied.
+        """One EMA step of the parameters towards ``online``; the other state is copied.
 
         Arguments
         ---------
         online : torch.nn.Module
             The online detector (may be wrapped in DistributedDataParallel).
         """
+        self._follow(online, self.momentum)
+
+    def _follow(self, online: torch.nn.Module, momentum: float) -> None:
         online = unwrap_ddp(online)
         pairs = [
-            (dict(self.module.named_parameters()), dict(online.named_parameters())),
-            (dict(self.module.named_buffers()), dict(online.named_buffers())),
+            (dict(self.module.named_parameters()), self._unshared(online.named_parameters())),
+            (dict(self.module.named_buffers()), self._unshared(online.named_buffers())),
         ]
         for mine, theirs in pairs:
             if mine.keys() != theirs.keys():
@@ -217,16 +320,51 @@ class MomentumEncoder(torch.nn.Module):
                 )
         params, buffers = pairs
         for name, param in params[0].items():
-            param.mul_(self.momentum).add_(params[1][name].detach(), alpha=1.0 - self.momentum)
+            param.mul_(momentum).add_(params[1][name].detach(), alpha=1.0 - momentum)
         for name, buffer in buffers[0].items():
             buffer.copy_(buffers[1][name])
+        if self.shared:
+            load_hooked_state(self.module, self._unshared(save_hooked_state(online).items()))
+        else:
+            copy_hooked_state(online, self.module)
         if dist.is_available() and dist.is_initialized():
             # Without SyncBatchNorm (on the CPU) each rank's running statistics follow
             # its own batches; take rank 0's, as DDP does for the online module.
             for buffer in self.module.buffers():
                 dist.broadcast(buffer, src=0)
+        self.updates += 1
+
+    def _unshared(self, named) -> dict:
+        """The online module's named entries outside the shared submodules."""
+        prefixes = tuple(f"{name}." for name in self.shared)
+        return {
+            name: value
+            for name, value in named
+            if name not in self.shared and not name.startswith(prefixes)
+        }
 
     @torch.no_grad()
-    def forward(self, *args, **kwargs):
+    def forward(self, wavs: torch.Tensor, *args, **kwargs):
         """Runs the copied detector without gradients (same arguments and outputs)."""
-        return self.module(*args, **kwargs)
+        single = self.key_batchnorm == "batch" and wavs.shape[0] == 1
+        if single:
+            self._key_mode(batch_statistics=False)
+        try:
+            return self.module(wavs, *args, **kwargs)
+        finally:
+            if single:
+                self._key_mode(batch_statistics=True)
+
+    def get_extra_state(self) -> dict:
+        """The copy's hook-saved state (see :mod:`speechbrain_ssdctx.module_state`)."""
+        return {"hooked": save_hooked_state(self.module)}
+
+    def set_extra_state(self, state: dict) -> None:
+        """Restores the copy's hook-saved state."""
+        load_hooked_state(self.module, state["hooked"])
+
+
+def _is_frozen(module: torch.nn.Module) -> bool:
+    """Whether a module has parameters and none of them is trainable."""
+    params = list(module.parameters())
+    return bool(params) and not any(p.requires_grad for p in params)

@@ -1,4 +1,4 @@
-"""Figures for synthetic speech detection: DET curves, score histograms, t-SNE.
+"""Figures for synthetic speech detection: DET curves, score histograms, t-SNE, band maps.
 
 Every function returns a :class:`matplotlib.figure.Figure` (built without pyplot, so no
 display is needed); :func:`save_figure` writes it as a PNG.
@@ -10,6 +10,9 @@ display is needed); :func:`save_figure` writes it as a PNG.
 - :func:`plot_tsne`: a t-SNE map of detector embeddings of bona fide and spoofed
   utterances together with band-masked views of one utterance (the paper's Fig. 2:
   green = bona fide, blue = spoof, red = masked views).
+- :func:`plot_band_map`: the band-sensitivity map
+  (:func:`speechbrain_ssdctx.band_map.band_sensitivity`): EER and mean score shift when
+  one 2 kHz band is kept alone or removed.
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -244,6 +247,56 @@ def masked_views(wav: torch.Tensor, num_views: int, masking: torch.nn.Module) ->
     """
     with torch.no_grad():
         return masking(wav.unsqueeze(0).expand(num_views, -1).contiguous())[0]
+
+
+def plot_band_map(result, title: str = "Band sensitivity") -> Figure:
+    """Plots a band-sensitivity map: EER (top) and mean score shift (bottom) per band.
+
+    Each band is drawn at its centre frequency, with the band's extent as a horizontal
+    error bar; the dashed line is the EER of the clean utterances.
+
+    Arguments
+    ---------
+    result : speechbrain_ssdctx.band_map.BandSensitivity
+        The map.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes (EER, score shift); each has a curve for "band kept" and one for
+        "band removed", and a dashed reference line.
+
+    Example
+    -------
+    >>> from speechbrain_ssdctx.band_map import BandResult, BandSensitivity
+    >>> band = BandResult(160, 2160, 40.0, 5.0, -2.0, -0.1, -2.5, -1.5, 0.0, -0.2)
+    >>> fig = plot_band_map(BandSensitivity(4.0, [band]))
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['clean (4.0%)', 'only this band kept', 'this band removed']
+    """
+    bands = result.bands
+    centres = np.array([(b.low + b.high) / 2 for b in bands]) / 1000
+    half = np.array([(b.high - b.low) / 2 for b in bands]) / 1000
+    fig = Figure(figsize=(7, 6))
+    eer_ax, shift_ax = fig.subplots(2, 1, sharex=True)
+    for ax, kept, removed, label in (
+        (eer_ax, [b.eer_kept for b in bands], [b.eer_removed for b in bands], "EER (%)"),
+        (shift_ax, [b.shift_kept for b in bands], [b.shift_removed for b in bands],
+         "Mean score shift"),
+    ):
+        ax.errorbar(centres, kept, xerr=half, fmt="o-", capsize=3, label="only this band kept")
+        ax.errorbar(centres, removed, xerr=half, fmt="s-", capsize=3, label="this band removed")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.4)
+    eer_ax.axhline(result.clean_eer, color="black", linestyle="--",
+                   label=f"clean ({result.clean_eer:.1f}%)")
+    shift_ax.axhline(0.0, color="black", linestyle="--", label="no shift")
+    eer_ax.legend(fontsize="small")
+    shift_ax.set_xlabel("Band centre (kHz); bars show the 2 kHz band")
+    fig.suptitle(title)
+    return fig
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> pathlib.Path:

@@ -14,6 +14,7 @@ Authors
 
 from __future__ import annotations
 
+import contextlib
 import random
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from speechbrain.utils.checkpoints import (
     mark_as_saver,
     register_checkpoint_hooks,
 )
+
+from speechbrain_ssdctx.augment import ddp_rank
 
 
 class RNGState:
@@ -116,3 +119,99 @@ class RNGState:
 
 # The saver gathers from every rank, so it must run on all of them (it writes on rank 0).
 register_checkpoint_hooks(RNGState, save_on_main_only=False)
+
+
+class PrivateRandomStream:
+    """A random stream of its own for code that draws from the global generators.
+
+    Inside :meth:`active`, the python ``random`` generator and torch's global CPU (and
+    CUDA) generators are swapped for this stream's own states, which advance there and
+    nowhere else; outside, the global generators are exactly as they were. Its state is
+    plain tensors (:meth:`state` / :meth:`load_state`), for a checkpoint.
+
+    ``ContextLoss`` runs the masking in one, so that a SpeechBrain ``Augmenter``
+    (whose augmentations draw from the global generators) keeps its random state in the
+    checkpoints and draws the same masks after a resume.
+
+    Arguments
+    ---------
+    seed : int, optional
+        Seed of the stream (default: ``torch.initial_seed()``); each data-parallel rank
+        adds its rank.
+
+    Example
+    -------
+    >>> stream = PrivateRandomStream(seed=3)
+    >>> outside = torch.get_rng_state()
+    >>> with stream.active(torch.device("cpu")):
+    ...     first = torch.rand(2)
+    >>> torch.equal(outside, torch.get_rng_state())
+    True
+    >>> saved = stream.state()
+    >>> with stream.active(torch.device("cpu")):
+    ...     second = torch.rand(2)
+    >>> stream.load_state(saved)
+    >>> with stream.active(torch.device("cpu")):
+    ...     torch.equal(second, torch.rand(2))
+    True
+    """
+
+    def __init__(self, seed: int | None = None):
+        self.seed = ((torch.initial_seed() if seed is None else seed) + ddp_rank()) % 2**63
+        self._cpu = torch.Generator().manual_seed(self.seed).get_state()
+        self._python = random.Random(self.seed).getstate()
+        self._cuda: dict[int, torch.Tensor] = {}
+
+    @contextlib.contextmanager
+    def active(self, device: torch.device):
+        """Runs the block with this stream as the global generators (CPU, ``device``)."""
+        saved_python, saved_cpu = random.getstate(), torch.get_rng_state()
+        cuda = device.type == "cuda"
+        if cuda:
+            index = device.index if device.index is not None else torch.cuda.current_device()
+            saved_cuda = torch.cuda.get_rng_state(index)
+            if index not in self._cuda:
+                self._cuda[index] = (
+                    torch.Generator(device=f"cuda:{index}").manual_seed(self.seed).get_state()
+                )
+            torch.cuda.set_rng_state(self._cuda[index], index)
+        random.setstate(self._python)
+        torch.set_rng_state(self._cpu)
+        try:
+            yield
+        finally:
+            self._python, self._cpu = random.getstate(), torch.get_rng_state()
+            random.setstate(saved_python)
+            torch.set_rng_state(saved_cpu)
+            if cuda:
+                self._cuda[index] = torch.cuda.get_rng_state(index)
+                torch.cuda.set_rng_state(saved_cuda, index)
+
+    def state(self) -> dict:
+        """The stream's state as tensors, and the rank it belongs to."""
+        version, internal, gauss = self._python
+        return {
+            "cpu": self._cpu.clone(),
+            "python": torch.tensor([version, *internal], dtype=torch.int64),
+            "python_gauss": torch.tensor(float("nan") if gauss is None else gauss),
+            "cuda": {index: state.clone() for index, state in self._cuda.items()},
+            "rank": ddp_rank(),
+        }
+
+    def load_state(self, state: dict) -> None:
+        """Restores a :meth:`state`; another rank derives its own stream from it.
+
+        A checkpoint is written by the main process only: the rank that saved it
+        continues its exact stream, the others reseed from it plus their rank, so that
+        their draws stay different from one another.
+        """
+        python = state["python"].tolist()
+        gauss = float(state["python_gauss"])
+        self._python = (python[0], tuple(python[1:]), None if gauss != gauss else gauss)
+        self._cpu = state["cpu"].clone()
+        self._cuda = {int(index): value.clone() for index, value in state["cuda"].items()}
+        if int(state["rank"]) != ddp_rank():
+            generator = torch.Generator()
+            generator.set_state(self._cpu)
+            self.__init__(int(torch.randint(2**62, (1,), generator=generator)))
+

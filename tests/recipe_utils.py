@@ -20,6 +20,7 @@ QUICK = [
     "--eval_batch_size=6",
     "--num_workers=0",
     "--noprogressbar",
+    "--demo_schedule=null",  # the YAML's settings, not the bare command's demo schedule
 ]
 
 

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from speechbrain_ssdctx.augment import BandPassMasking
 from speechbrain_ssdctx.context import ContextLoss
+from speechbrain_ssdctx.losses import ClassificationLoss
 
 TIME = 1600
 
@@ -124,7 +125,8 @@ def test_both_off_is_plain_training():
     torch.manual_seed(0)
     detector = Toy()
     context = ContextLoss(detector, use_inf=False, use_ini=False)
-    assert list(context.children()) == []
+    # No masking, momentum encoder or bank: only the (stateless) classification loss.
+    assert [type(child) for child in context.children()] == [ClassificationLoss]
     wavs, lengths, labels = batch()
     total, parts = context(detector, wavs, lengths, labels)
     assert list(parts) == ["cls"]
@@ -234,3 +236,94 @@ def test_bad_configuration():
         ContextLoss(Toy(), kl_direction="js")
     with pytest.raises(ValueError, match="ini_view"):
         ContextLoss(Toy(), ini_view="noisy")
+
+
+def augmenter(**options):
+    """A SpeechBrain Augmenter whose augmentations draw from the global generators."""
+    from speechbrain.augment.augmenter import Augmenter
+    from speechbrain.augment.time_domain import DropChunk, DropFreq
+
+    return Augmenter(
+        augmentations=[DropFreq(), DropChunk(drop_length_low=50, drop_length_high=200)],
+        **options,
+    )
+
+
+@pytest.mark.parametrize(
+    "options, reason",
+    [
+        ({"concat_original": True}, "concat_original=True adds the clean batch"),
+        ({"augment_prob": 0.5}, "augment_prob=0.5 < 1 leaves whole batches unmasked"),
+        ({"min_augmentations": 0}, "min_augmentations=0"),
+        ({"repeat_augment": 2}, "repeat_augment=2 repeats the batch"),
+        ({"parallel_augment": True}, "parallel_augment=True makes one batch per augmentation"),
+        ({"augment_end_index": 2}, "augment_end_index mask only part of the batch"),
+    ],
+)
+def test_augmenter_options_that_change_the_views_are_refused(options, reason):
+    with pytest.raises(ValueError, match="one masked view of every utterance") as error:
+        ContextLoss(Toy(), masking=augmenter(**options))
+    assert reason in str(error.value)
+
+
+def test_augmenter_masking_keeps_its_random_state_in_checkpoints(tmp_path):
+    from speechbrain.utils.checkpoints import Checkpointer
+
+    torch.manual_seed(0)
+    detector = Toy()
+    context = ContextLoss(detector, masking=augmenter(), bank_size=16)
+    optimizer = torch.optim.SGD(detector.parameters(), lr=0.1)
+    global_state = torch.get_rng_state()
+    train_step(context, detector, optimizer, batch(1))
+    # The masking draws from its own stream: the global generator is untouched.
+    assert torch.equal(torch.get_rng_state(), global_state)
+    checkpointer = Checkpointer(tmp_path, {"detector": detector, "context": context})
+    checkpointer.save_checkpoint()
+    _, expected = context(detector, *batch(2))
+
+    torch.manual_seed(123)  # another global state: must not matter
+    restored_detector = Toy()
+    restored = ContextLoss(restored_detector, masking=augmenter(), bank_size=16)
+    Checkpointer(tmp_path, {"detector": restored_detector, "context": restored})\
+        .recover_if_possible()
+    _, parts = restored(restored_detector, *batch(2))
+    for key in expected:
+        torch.testing.assert_close(parts[key], expected[key])
+    # Without the restored stream the masks differ (the comparison above can fail).
+    fresh = ContextLoss(restored_detector, masking=augmenter(), bank_size=16)
+    fresh.load_state_dict({k: v for k, v in restored.state_dict().items()
+                           if k != "_extra_state"}, strict=False)
+    other = fresh(restored_detector, *batch(2))[1]["cls_masked"]
+    assert float(other.detach()) != pytest.approx(float(expected["cls_masked"].detach()), rel=1e-6)
+
+
+class Pooled(torch.nn.Module):
+    """A detector for any length: 16-sample frames, mean over the valid frames."""
+
+    embedding_dim = 4
+
+    def __init__(self):
+        super().__init__()
+        self.frames = torch.nn.Conv1d(1, 4, kernel_size=16, stride=16)
+        self.head = torch.nn.Linear(4, 2)
+
+    def forward(self, wavs, lengths):
+        frames = self.frames(wavs[:, None]).transpose(1, 2)
+        valid = torch.round(lengths * frames.shape[1])
+        mask = (torch.arange(frames.shape[1])[None] < valid[:, None]).float()[..., None]
+        embedding = torch.tanh((frames * mask).sum(1) / mask.sum(1))
+        return embedding, self.head(embedding)
+
+
+def test_masked_view_of_another_length_is_padded():
+    from speechbrain.augment.time_domain import SpeedPerturb
+
+    results = {}
+    for joint in (True, False):
+        torch.manual_seed(0)
+        detector = Pooled()
+        slower = SpeedPerturb(orig_freq=16000, speeds=[90])  # forward(waveforms): no lengths
+        context = ContextLoss(detector, masking=slower, joint_views=joint, use_ini=False)
+        total, parts = context(detector, *batch())
+        results[joint] = {k: float(v.detach()) for k, v in parts.items()}
+    assert results[True] == pytest.approx(results[False], rel=1e-5)

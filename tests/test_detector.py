@@ -114,7 +114,7 @@ def test_bad_configurations_are_rejected():
         Detector(Fbank(n_mels=24), _small_ecapa(), torch.nn.Identity())
     detector = Detector(Fbank(n_mels=24), _small_ecapa(), torch.nn.Identity(), embedding_dim=16)
     assert detector.embedding_dim == 16
-    with pytest.raises(ValueError, match=r"\[batch, 2\] logits"):
+    with pytest.raises(ValueError, match=r"logits must be \[B, 2\].*got Tensor \[2, 16\]"):
         detector.eval()(torch.randn(2, 16000))
     with pytest.raises(ValueError, match=r"\[batch, time\]"):
         _detector()(torch.randn(2, 1, 16000))
@@ -124,5 +124,5 @@ def test_bad_configurations_are_rejected():
         torch.nn.Linear(4, 2),
         pass_lengths=False,
     )
-    with pytest.raises(ValueError, match=r"\[batch, dim\]"):
+    with pytest.raises(ValueError, match=r"embedding must be \[B, D\] or \[B, 1, D\]"):
         three_d(torch.randn(2, 8))

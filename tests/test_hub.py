@@ -1,72 +1,70 @@
-"""Export of a training output folder, offline loading of the result, Hub upload errors."""
+"""Export of trained detectors, offline loading of the result (folder, Hub id, SpeechBrain's
+foreign_class, bundled folders by path), the model card, and Hub upload errors."""
 
 import json
 import pathlib
 import sys
 
 import huggingface_hub
-import numpy as np
 import pytest
 import soundfile
 import torch
-from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.checkpoints import Checkpointer
+import yaml
+from hub_utils import fake_hub
+from hyperpyyaml import load_hyperpyyaml, resolve_references
+from speechbrain.inference.interfaces import Pretrained, foreign_class
 
 from speechbrain_ssdctx.cli.export import main as export_main
-from speechbrain_ssdctx.hub import ExportError, HubUploadError, export_model, push_to_hub
-from speechbrain_ssdctx.inference import SpoofDetector
+from speechbrain_ssdctx.contract import ContractAdapter
+from speechbrain_ssdctx.hub import (
+    ExportError,
+    HubUploadError,
+    InferenceSettings,
+    ModelCard,
+    export_from_hparams,
+    export_model,
+    model_card,
+    push_to_hub,
+)
+from speechbrain_ssdctx.inference import SpoofDetector, bundled_models_dir
 from speechbrain_ssdctx.models import LCNN
+from speechbrain_ssdctx.report import METRIC_NOTE
 
-FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
 LA = FIXTURES / "asvspoof2019_la" / "LA"
 FILES = [
     LA / "ASVspoof2019_LA_train" / "flac" / "LA_T_1272637.flac",
     LA / "ASVspoof2019_LA_dev" / "flac" / "LA_D_1003356.flac",
-    FIXTURES / "edge_cases" / "very_short_0p1s_16k.wav",
 ]
-INFERENCE_YAML = """sample_rate: 16000
-window_policy: full
-window_samples: null
-min_samples: 4000
-detector: !new:speechbrain_ssdctx.models.LCNN
-    n_mels: 32
-"""
 DEV_EERS = (5.0, 3.0, 4.0)  # the second checkpoint is the best
 THRESHOLD = 0.25
 
 
-def perturb(model: torch.nn.Module, seed: int) -> None:
-    """New random weights and BatchNorm statistics, so that every checkpoint differs."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for tensor in model.state_dict().values():
-            if tensor.is_floating_point():
-                tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator)).abs_()
-
-
 @pytest.fixture(scope="module")
 def training_dir(tmp_path_factory) -> pathlib.Path:
-    """A training output folder in the layout of recipes/train.py, with a tiny LCNN."""
-    out = tmp_path_factory.mktemp("train_out")
-    (out / "inference.yaml").write_text(INFERENCE_YAML)
-    model = LCNN(n_mels=32)
-    optimizer = torch.optim.Adam(model.parameters())
-    checkpointer = Checkpointer(out / "save", {"detector": model, "optimizer": optimizer})
-    for seed, eer in enumerate(DEV_EERS):
-        perturb(model, seed)
-        checkpointer.save_checkpoint(meta={"EER": eer}, name=f"epoch{seed}")
-    recipe = out / "hparams" / "lcnn_test.yaml"
-    recipe.parent.mkdir()
-    recipe.write_text("seed: 1\nlr: 0.0003\n")
-    (out / "hyperparams.yaml").write_text(
-        f"# Generated 2025-01-01 from:\n# {recipe}\n# yamllint disable\nseed: 100\nlr: 0.0003\n"
-    )
+    """A run folder in the layout of recipes/train.py on the demo corpus (lcnn_inf_ini,
+    n_mels 32): the hyperparameters as run, three checkpoints of different weights, and
+    results.json. Built without training: the weights are perturbed between saves."""
+    out = tmp_path_factory.mktemp("train_out") / "run"
+    overrides = {"output_folder": str(out), "n_mels": 32, "eval_window": "full"}
+    out.mkdir()
+    with open(ROOT / "hparams" / "lcnn_inf_ini.yaml") as stream:
+        (out / "hyperparams.yaml").write_text(resolve_references(stream, overrides).getvalue())
+    with open(ROOT / "hparams" / "lcnn_inf_ini.yaml") as stream:
+        hparams = load_hyperpyyaml(stream, overrides)
+    generator = torch.Generator().manual_seed(0)
+    for index, eer in enumerate(DEV_EERS):
+        with torch.no_grad():
+            for tensor in hparams["detector"].state_dict().values():
+                if tensor.is_floating_point():
+                    tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator)).abs_()
+        hparams["checkpointer"].save_checkpoint(meta={"EER": eer}, name=f"epoch{index}")
     results = {
-        "dev": {"eer_percent": 3.0, "eer_threshold": THRESHOLD, "bonafide": 10, "spoof": 20},
-        "2019_LA_eval": {"eer": 0.05, "min_tdcf": 0.125},
+        "dev": {"eer": 3.0, "eer_threshold": THRESHOLD, "bonafide": 10, "spoof": 9},
+        "2019LA_eval": {"eer": 5.0, "eer_threshold": 0.1, "bonafide": 12, "spoof": 31},
     }
     (out / "results.json").write_text(json.dumps(results))
-    (out / "results.md").write_text("| set | EER (%) |\n|---|---|\n| 2019_LA_eval | 5.000 |\n")
     return out
 
 
@@ -75,20 +73,22 @@ def exported(training_dir, tmp_path_factory) -> pathlib.Path:
     return export_model(training_dir, tmp_path_factory.mktemp("export") / "lcnn-test")
 
 
-def checkpoint_scores(checkpoint: pathlib.Path) -> list[float]:
-    """Log-odds of FILES by the checkpoint's weights called directly on the whole file
-    (tiled to ``min_samples`` = 4000 when shorter)."""
+def checkpoint_scores(checkpoint: pathlib.Path, bonafide_index: int = 1) -> list[float]:
+    """Scores of FILES by the checkpoint's weights, the LCNN called directly on each file."""
     model = LCNN(n_mels=32).eval()
     model.load_state_dict(torch.load(checkpoint, weights_only=True))
     scores = []
     for path in FILES:
         wav, _ = soundfile.read(path, dtype="float32")
-        if len(wav) < 4000:
-            wav = np.tile(wav, 4000 // len(wav) + 1)[:4000]
         with torch.no_grad():
             logits = model(torch.from_numpy(wav).unsqueeze(0))[1][0]
-        scores.append(float(logits[1] - logits[0]))
+        scores.append(float(logits[bonafide_index] - logits[1 - bonafide_index]))
     return scores
+
+
+def best_checkpoint(training_dir) -> pathlib.Path:
+    checkpoints = sorted((training_dir / "save").glob("CKPT+*"))
+    return checkpoints[DEV_EERS.index(min(DEV_EERS))] / "detector.ckpt"
 
 
 def fetching_module():
@@ -110,42 +110,136 @@ def no_network(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", forbidden)
 
 
-def test_export_then_load_offline_gives_the_training_scores(training_dir, exported, no_network):
+def test_export_of_a_run_scores_like_its_best_checkpoint(training_dir, exported, no_network):
     assert sorted(p.name for p in exported.iterdir()) == [
-        "README.md",
-        "detector.ckpt",
-        "hyperparams.yaml",
+        "README.md", "custom_interface.py", "detector.ckpt", "hyperparams.yaml",
         "training_hyperparams.yaml",
     ]
     detector = SpoofDetector.from_hparams(exported)
     scores = [detector.score_file(path) for path in FILES]
-    checkpoints = sorted((training_dir / "save").glob("CKPT+*"))
-    expected = {ckpt.name: checkpoint_scores(ckpt / "detector.ckpt") for ckpt in checkpoints}
-    best = checkpoints[DEV_EERS.index(min(DEV_EERS))].name
-    assert scores == pytest.approx(expected[best], abs=1e-5)
-    for name, other in expected.items():
-        if name != best:
-            assert other != pytest.approx(scores, abs=1e-3)
+    assert scores == pytest.approx(checkpoint_scores(best_checkpoint(training_dir)), abs=1e-5)
+    for other in sorted((training_dir / "save").glob("CKPT+*")):
+        if other / "detector.ckpt" != best_checkpoint(training_dir):
+            assert checkpoint_scores(other / "detector.ckpt") != pytest.approx(scores, abs=1e-3)
     decision = detector.classify_file(FILES[0])
     assert decision.threshold == THRESHOLD
     assert decision.is_bonafide == (scores[0] >= THRESHOLD)
+    # SpeechBrain's own loader gives the same scores.
+    interface = foreign_class(source=str(exported), pymodule_file="custom_interface.py",
+                              classname="SpoofDetector")
+    assert interface.score_file(FILES[1]) == pytest.approx(scores[1], abs=1e-5)
 
 
-def test_exported_yaml_names_no_remote_paths(exported):
+def test_exported_yaml_copies_the_block_and_names_no_paths(training_dir, exported):
+    text = (exported / "hyperparams.yaml").read_text()
+    block_header = (ROOT / "hparams" / "models" / "lcnn.yaml").read_text().splitlines()[1]
+    assert block_header in text and "n_mels: 32" in text
     with open(exported / "hyperparams.yaml") as stream:
         hparams = load_hyperpyyaml(stream)
     assert hparams["pretrainer"].paths == {}
-    assert hparams["threshold"] == THRESHOLD
-    assert hparams["score_type"] == "log_odds"
-    assert hparams["window_policy"] == "full"
-    assert set(hparams["modules"]) == {"detector"}
+    assert (hparams["threshold"], hparams["score_type"], hparams["window_policy"]) == (
+        THRESHOLD, "log_odds", "full")
+    assert hparams["bonafide_index"] == 1 and set(hparams["modules"]) == {"detector"}
+    assert isinstance(hparams["modules"]["detector"], ContractAdapter)
+    for path in exported.iterdir():
+        if path.suffix in (".yaml", ".md", ".py"):
+            content = path.read_text()
+            assert str(training_dir.parent) not in content, path.name
+            assert "/tmp" not in content, path.name
 
 
-def test_savedir_links_the_files(exported, tmp_path, no_network):
-    detector = SpoofDetector.from_hparams(exported, savedir=tmp_path / "saved")
-    assert (tmp_path / "saved" / "detector.ckpt").resolve() == (exported / "detector.ckpt")
-    direct = SpoofDetector.from_hparams(exported)
-    assert detector.score_file(FILES[1]) == pytest.approx(direct.score_file(FILES[1]))
+def test_model_card_of_a_demo_run(exported):
+    card = (exported / "README.md").read_text()
+    _, front, body = card.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    assert meta["library_name"] == "speechbrain" and meta["license"] == "apache-2.0"
+    assert meta["pipeline_tag"] == "audio-classification" and meta["language"] == ["en"]
+    assert {"speechbrain", "anti-spoofing", "lcnn"} <= set(meta["tags"])
+    assert meta["datasets"] == ["speechbrain-ssdctx-demo"] and meta["metrics"] == ["eer"]
+    (index,) = meta["model-index"]
+    entries = {r["dataset"]["name"]: r["metrics"][0]["value"] for r in index["results"]}
+    assert entries == {"speechbrain-ssdctx demo corpus (dev)": 3.0,
+                       "speechbrain-ssdctx demo corpus (eval)": 5.0}
+    # The demo corpus is never called ASVspoof (the note on the ASVspoof 5 metric
+    # definitions under the results table names the metrics, not the data).
+    assert "ASVspoof" not in card.replace(METRIC_NOTE, "")
+    assert "| demo dev | 10 / 9 | 3.000 |" in body and "| demo eval | 12 / 31 |" in body
+    assert "pip install speechbrain-ssdctx" in body
+    assert f"**{THRESHOLD}**" in body and "runs code" in body and "weights_only=True" in body
+
+
+def test_model_card_of_an_asvspoof_run_with_a_hub_id():
+    results = {
+        "2019LA_eval": {"eer": 1.9, "bonafide": 7355, "spoof": 63882,
+                        "min_tdcf_legacy": 0.055},
+        "2021DF_eval": {"eer": 20.5, "bonafide": 14869, "spoof": 519059},
+    }
+    card = model_card(
+        ModelCard(repo_id="my-org/lcnn-inf-ini", results=results, recipe="hparams/x.yaml",
+                  datasets=["asvspoof2019"]),
+        InferenceSettings(threshold=0.5).completed(), ContractAdapter(LCNN(n_mels=32)), "x",
+    )
+    meta = yaml.safe_load(card.split("---\n", 2)[1])
+    assert meta["metrics"] == ["eer", "min-tdcf"] and meta["datasets"] == ["asvspoof2019"]
+    entries = meta["model-index"][0]["results"]
+    assert entries[0]["dataset"] == {"name": "ASVspoof 2019 LA (eval)", "type": "asvspoof2019",
+                                     "split": "eval", "config": "LA"}
+    assert entries[0]["metrics"][1] == {"type": "min-tdcf", "value": 0.055, "name": "min t-DCF"}
+    assert entries[1]["dataset"]["name"] == "ASVspoof 2021 DF (eval)"
+    assert len(entries[1]["metrics"]) == 1
+    assert 'SpoofDetector.from_hparams("my-org/lcnn-inf-ini")' in card
+    assert 'foreign_class(source="my-org/lcnn-inf-ini"' in card
+    assert "| 2019 LA eval | 7355 / 63882 | 1.900 | 0.0550 | legacy |" in card
+
+
+def test_export_into_the_training_folder_is_refused(training_dir, capsys):
+    before = (training_dir / "hyperparams.yaml").read_text()
+    for target in (training_dir, training_dir / "exported", training_dir / "save" / "x"):
+        assert export_main([str(training_dir), str(target)]) == 1
+        assert "Refusing to export into" in capsys.readouterr().err
+    assert (training_dir / "hyperparams.yaml").read_text() == before
+    assert not (training_dir / "exported").exists()
+    with pytest.raises(ExportError, match="training folder"):
+        export_from_hparams(training_dir / "hyperparams.yaml", training_dir / "save",
+                            training_dir / "save", min_key="EER")
+
+
+def test_declared_polarity_keeps_higher_meaning_bona_fide(training_dir, tmp_path):
+    folder = export_from_hparams(
+        training_dir / "hyperparams.yaml", training_dir / "save", tmp_path / "flipped",
+        min_key="EER", settings=InferenceSettings(bonafide_index=0, window_policy="full"),
+    )
+    detector = SpoofDetector.from_hparams(folder)
+    scores = [detector.score_file(path) for path in FILES]
+    expected = checkpoint_scores(best_checkpoint(training_dir), bonafide_index=0)
+    assert scores == pytest.approx(expected, abs=1e-5)
+    assert "trained with bona fide at logit index 0" in (folder / "README.md").read_text()
+
+
+def test_hub_id_loads_offline_from_the_cache(exported, tmp_path, monkeypatch):
+    direct = SpoofDetector.from_hparams(exported).score_file(FILES[0])
+    fake_hub(monkeypatch, exported, "my-org/lcnn-test", tmp_path / "cache")
+    for savedir in (None, tmp_path / "saved"):
+        detector = SpoofDetector.from_hparams("my-org/lcnn-test", savedir=savedir)
+        assert detector.score_file(FILES[0]) == pytest.approx(direct, abs=1e-6)
+    interface = foreign_class(source="my-org/lcnn-test", pymodule_file="custom_interface.py",
+                              classname="SpoofDetector", savedir=tmp_path / "foreign")
+    assert interface.score_file(FILES[0]) == pytest.approx(direct, abs=1e-6)
+
+
+def test_bundled_models_load_by_path_too():
+    # test_inference.py checks that the short names reproduce the official scores; the
+    # bundled folder loaded by path, by SpoofDetector and by SpeechBrain's Pretrained,
+    # must hold exactly those weights and settings.
+    by_name = SpoofDetector.from_hparams("aasist-l")
+    by_path = SpoofDetector.from_hparams(bundled_models_dir(), hparams_file="aasist-l.yaml")
+    plain = Pretrained.from_hparams(str(bundled_models_dir()), hparams_file="aasist-l.yaml")
+    expected = by_name.mods.detector.state_dict()
+    for loaded in (by_path, plain):
+        state = loaded.mods.detector.state_dict()
+        assert state.keys() == expected.keys()
+        assert all(torch.equal(state[key], expected[key]) for key in expected)
+    assert by_path.hparams.window_policy == plain.hparams.window_policy == "official"
 
 
 def test_local_folder_never_goes_online(exported, tmp_path, monkeypatch):
@@ -186,38 +280,47 @@ def test_loading_never_unpickles_objects(exported, tmp_path):
     assert not marker.exists()
 
 
-def test_model_card(exported):
-    card = (exported / "README.md").read_text()
-    assert card.startswith("---\nlibrary_name: speechbrain\nlicense: apache-2.0\n")
-    assert "| 2019_LA_eval | 5.000 |" in card
-    assert f"**{THRESHOLD}**" in card
-    assert "`lcnn_test.yaml`" in card or "hparams/lcnn_test.yaml" in card
-    assert "-seed: 1\n+seed: 100" in card
-    assert "LCNN" in card and "ASVspoof 2019 LA training partition" in card
-    assert "runs code" in card and "only from sources you trust" in card
-    assert "weights_only=True" in card
-
-
 def test_export_errors_name_the_problem(training_dir, tmp_path):
     with pytest.raises(ExportError, match="does not exist"):
         export_model(tmp_path / "nothing", tmp_path / "out")
     empty = tmp_path / "empty"
     (empty / "save").mkdir(parents=True)
-    with pytest.raises(ExportError, match="no checkpoint"):
+    (empty / "hyperparams.yaml").write_text((training_dir / "hyperparams.yaml").read_text())
+    with pytest.raises(ExportError, match="holds no checkpoint with a 'EER' value"):
         export_model(empty, tmp_path / "out")
-    clash = tmp_path / "clash"
-    clash.mkdir()
-    for name in ("results.json", "hyperparams.yaml"):
-        (clash / name).write_text((training_dir / name).read_text())
-    (clash / "save").symlink_to(training_dir / "save")
-    (clash / "inference.yaml").write_text(INFERENCE_YAML + "threshold: 1.0\n")
-    with pytest.raises(ExportError, match="inference.yaml' already defines"):
-        export_model(clash, tmp_path / "out")
+    partial = tmp_path / "partial.yaml"  # the checkpointer does not save the detector
+    lines = (training_dir / "hyperparams.yaml").read_text().splitlines()
+    start = lines.index("checkpointer: !new:speechbrain.utils.checkpoints.Checkpointer")
+    lines = [line for i, line in enumerate(lines)
+             if not (i > start and line.strip().startswith("detector: *id"))]
+    partial.write_text("\n".join(lines))
+    with pytest.raises(ExportError, match="do not hold all of 'detector'"):
+        export_from_hparams(partial, training_dir / "save", tmp_path / "out")
+    local = tmp_path / "local_module.yaml"
+    (tmp_path / "my_lobes.py").write_text("import torch\nLinear = torch.nn.Linear\n")
+    local.write_text("detector: !new:my_lobes.Linear [4, 2]\ncheckpointer: null\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(ExportError, match=r"\['my_lobes'\].*--python-module"):
+            from speechbrain_ssdctx.hub import detector_definition, export_detector
+
+            export_detector(torch.nn.Linear(4, 2), detector_definition(local), tmp_path / "m")
+    finally:
+        sys.path.remove(str(tmp_path))
 
 
-def test_export_cli(training_dir, tmp_path, capsys):
-    assert export_main([str(training_dir), str(tmp_path / "model"), "--license", "cc-by-4.0"]) == 0
-    assert "license: cc-by-4.0" in (tmp_path / "model" / "README.md").read_text()
+def test_export_cli_options(training_dir, tmp_path, capsys):
+    argv = ["--hparams", str(training_dir / "hyperparams.yaml"), "--checkpoints",
+            str(training_dir / "save"), "--min-key", "EER", "--license", "cc-by-4.0",
+            "--repo-id", "org/m", "--threshold", "0.5", "--window", "first",
+            "--window-seconds", "1.0", str(tmp_path / "model")]
+    assert export_main(argv) == 0
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "license: cc-by-4.0" in card and 'from_hparams("org/m")' in card
+    with open(tmp_path / "model" / "hyperparams.yaml") as stream:
+        hparams = load_hyperpyyaml(stream)
+    assert (hparams["threshold"], hparams["window_policy"], hparams["window_samples"]) == (
+        0.5, "first", 16000)
     assert export_main([str(tmp_path / "missing"), str(tmp_path / "x")]) == 1
     assert "missing' does not exist" in capsys.readouterr().err
 

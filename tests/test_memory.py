@@ -105,9 +105,11 @@ def test_ema_update_is_exact_and_buffers_copied():
 
 def test_momentum_zero_follows_online_and_forward_has_no_grad():
     online = TinyNet()
-    encoder = MomentumEncoder(online, momentum=0.0)
+    encoder = MomentumEncoder(online, momentum=0.0, key_batchnorm="running")
     with torch.no_grad():
         online.linear.weight.mul_(3.0)
+    online.train()
+    online(torch.randn(8, 3))  # moves the running statistics away from (0, 1)
     encoder.update(online)
     torch.testing.assert_close(encoder.module.linear.weight, online.linear.weight)
     encoder.train()
@@ -117,6 +119,31 @@ def test_momentum_zero_follows_online_and_forward_has_no_grad():
     assert not out.requires_grad
     online.eval()
     torch.testing.assert_close(out, online(x))  # eval mode: no dropout, running stats
+
+
+def test_batch_statistics_key_forward_is_moco_like():
+    torch.manual_seed(0)
+    online = TinyNet()
+    online.train()
+    online(torch.randn(8, 3))
+    encoder = MomentumEncoder(online, momentum=0.5)  # key_batchnorm="batch", the default
+    encoder.update(online)
+    running = (online.norm.running_mean.clone(), online.norm.running_var.clone())
+    x = torch.randn(6, 3)
+    out = encoder(x)
+    # Independent: BatchNorm with the key batch's own (biased) statistics, no dropout.
+    hidden = encoder.module.linear(x)
+    mean, var = hidden.mean(0), hidden.var(0, unbiased=False)
+    expected = (hidden - mean) / torch.sqrt(var + 1e-5) * encoder.module.norm.weight
+    torch.testing.assert_close(out, expected + encoder.module.norm.bias)
+    assert not encoder.module.drop.training and encoder.module.norm.training
+    # The online detector's running statistics are untouched by the key forward.
+    assert torch.equal(online.norm.running_mean, running[0])
+    assert torch.equal(online.norm.running_var, running[1])
+    # A key batch of one utterance falls back to the running statistics.
+    single = encoder(x[:1])
+    encoder.module.eval()
+    torch.testing.assert_close(single, encoder.module(x[:1]))
 
 
 def test_momentum_encoder_state_dict_round_trip():
@@ -134,5 +161,7 @@ def test_momentum_encoder_state_dict_round_trip():
 def test_momentum_encoder_bad_inputs():
     with pytest.raises(ValueError, match="momentum"):
         MomentumEncoder(TinyNet(), momentum=1.0)
+    with pytest.raises(ValueError, match="key_batchnorm"):
+        MomentumEncoder(TinyNet(), key_batchnorm="eval")
     with pytest.raises(ValueError, match="differ"):
         MomentumEncoder(TinyNet()).update(torch.nn.Linear(3, 4))

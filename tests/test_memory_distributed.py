@@ -97,6 +97,6 @@ def test_context_loss_under_ddp_keeps_ranks_in_sync(outputs):
     assert len(first["state"]["memory.bank_embeddings"]) == 16
     assert int(first["state"]["memory.filled"]) == 2 * (3 + 4)
     for key, value in first["state"].items():
-        if key != "masking._extra_state":
-            torch.testing.assert_close(value, second["state"][key], msg=key)
+        if key not in ("masking._extra_state", "_extra_state"):  # the masking's random
+            torch.testing.assert_close(value, second["state"][key], msg=key)  # streams
     assert not torch.equal(first["lows"], second["lows"])  # ranks draw different bands

@@ -8,6 +8,7 @@ import pytest
 
 from speechbrain_ssdctx import metrics
 from speechbrain_ssdctx.data.asvspoof import read_asv_scores, read_protocol_2019
+from speechbrain_ssdctx.scores import align_scores, read_score_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REFERENCE = FIXTURES / "metrics_reference"
@@ -29,8 +30,8 @@ def case(request):
     rows = read_protocol_2019(
         LA2019 / "ASVspoof2019_LA_cm_protocols" / f"ASVspoof2019.LA.cm.{suffix}.txt"
     )
-    scores = metrics.read_score_file(REFERENCE / name)
-    values = metrics.align_scores(scores, [r["ID"] for r in rows])
+    scores = read_score_file(REFERENCE / name)
+    values = align_scores(scores, [r["ID"] for r in rows])
     bonafide = np.array([r["label"] == "bonafide" for r in rows])
     attacks = np.array([r["attack"] for r in rows])
     asv_scores = read_asv_scores(
@@ -60,10 +61,12 @@ def test_official_min_tdcf_and_asv(case):
 
 def test_official_per_attack_eer(case):
     expected, values, bonafide, attacks, _ = case
-    per_attack = metrics.eer_per_group(values[bonafide], values[~bonafide], attacks[~bonafide])
+    per_attack = metrics.metrics_per_attack(
+        values[bonafide], values[~bonafide], attacks[~bonafide]
+    )
     assert sorted(per_attack) == sorted(expected["per_attack_eer_percent"])
     for attack, value in expected["per_attack_eer_percent"].items():
-        assert abs(100 * per_attack[attack] - value) < TOL, attack
+        assert abs(per_attack[attack]["eer"] - value) < TOL, attack
 
 
 def test_official_tiny_case():
@@ -124,14 +127,14 @@ def test_per_condition_uses_both_classes_of_the_condition():
     scores = [0.9, 0.1, 0.2, 0.8, 0.7, 0.3]
     labels = [1, 0, 1, 0, 1, 0]
     codecs = ["gsm", "gsm", "opus", "opus", "gsm", "gsm"]
-    result = metrics.eer_per_condition(scores, labels, codecs)
-    assert result["gsm"] == metrics.compute_eer([0.9, 0.7], [0.1, 0.3])[0]
-    assert result["opus"] == metrics.compute_eer([0.2], [0.8])[0] == 1.0
+    result = metrics.metrics_per_condition(scores, labels, codecs)
+    assert result["gsm"]["eer"] == 100 * metrics.compute_eer([0.9, 0.7], [0.1, 0.3])[0]
+    assert result["opus"]["eer"] == 100 * metrics.compute_eer([0.2], [0.8])[0] == 100.0
 
 
 def test_eer_needs_no_asv_and_report_omits_tdcf():
     report = metrics.evaluate_trials([0.9, 0.8, 0.2, 0.1], [1, 1, 0, 0])
-    assert report["eer_percent"] == 0.0
+    assert report["eer"] == 0.0
     assert "min_tdcf_legacy" not in report and "min_tdcf_revised" not in report
 
 
@@ -147,44 +150,3 @@ def test_bad_scores_are_rejected(bonafide, spoof, message):
 def test_tdcf_refuses_hard_decisions():
     with pytest.raises(ValueError, match="soft CM scores"):
         metrics.min_tdcf([1.0, 1.0], [0.0, 0.0], {"C0": 0.1, "C1": 0.9, "C2": 0.4})
-
-
-def test_align_scores_reports_both_sides():
-    with pytest.raises(ValueError, match=r"1 of 2 trials of key .*e\.g\. b.*1 of 2 ids"):
-        metrics.align_scores({"a": 1.0, "z": 2.0}, ["a", "b"])
-
-
-@pytest.mark.parametrize(
-    "text, line, message",
-    [
-        ("a 0.5\nb\n", 2, "expected 'utt_id score'"),
-        ("a 0.5\nb 0.25\nc", 3, "expected 'utt_id score'"),
-        ("a 0.5\nb 0.2x\n", 2, "not a number"),
-        ("a 0.5\na 0.7\n", 2, "already scored on line 1"),
-        ("a nan\n", 1, "is nan"),
-        ("a 1 spoof 0.3\n", 1, "expected"),
-    ],
-)
-def test_malformed_score_file_names_file_and_line(tmp_path, text, line, message):
-    path = tmp_path / "scores.txt"
-    path.write_text(text)
-    with pytest.raises(metrics.ScoreFileError, match=message) as error:
-        metrics.read_score_file(path)
-    assert f"{path}, line {line}" in str(error.value)
-
-
-def test_write_score_file_round_trip_and_atomicity(tmp_path, monkeypatch):
-    path = tmp_path / "out" / "scores.txt"
-    values = np.random.default_rng(0).normal(size=50)
-    ids = [f"LA_E_{i:07d}" for i in range(50)]
-    metrics.write_score_file(path, ids, values)
-    assert metrics.read_score_file(path) == dict(zip(ids, values.tolist(), strict=True))
-
-    def crash(*args):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(metrics.os, "replace", crash)
-    with pytest.raises(OSError, match="disk full"):
-        metrics.write_score_file(path, ids[:3], values[:3])
-    assert len(metrics.read_score_file(path)) == 50  # the old file is intact
-    assert [p.name for p in path.parent.iterdir()] == ["scores.txt"]  # no temporary left

@@ -9,7 +9,6 @@ from scipy.stats import norm
 
 import speechbrain_ssdctx.cli.plot as plot_cli
 from speechbrain_ssdctx.cli.plot import read_keys
-from speechbrain_ssdctx.metrics import write_score_file
 from speechbrain_ssdctx.plots import (
     DET_LIMITS,
     TSNE_COLOURS,
@@ -18,6 +17,7 @@ from speechbrain_ssdctx.plots import (
     plot_tsne,
     save_figure,
 )
+from speechbrain_ssdctx.scores import write_score_file
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 LA = FIXTURES / "asvspoof2019_la" / "LA"

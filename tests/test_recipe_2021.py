@@ -12,7 +12,7 @@ from recipe_utils import run_train
 
 from speechbrain_ssdctx.data import demo_corpus_folder
 from speechbrain_ssdctx.data.asvspoof import read_protocol_2019
-from speechbrain_ssdctx.metrics import read_score_file
+from speechbrain_ssdctx.scores import read_score_file
 
 CODECS = ("none", "alaw", "gsm")
 COMPRESSIONS = ("nocodec", "mp3m4a")
@@ -67,9 +67,9 @@ def test_2021_la_and_df_are_scored_and_evaluated_on_the_eval_subset(tmp_path):
         assert results[name]["spoof"] == in_eval.count("spoof")
     la, df = results["2021LA_eval"], results["2021DF_eval"]
     assert 0 <= la["min_tdcf_revised"] <= 1.0 + 1e-9  # from the official 2021 C012
-    assert set(la["per_codec_eer_percent"]) == set(CODECS)
-    assert set(df["per_compression_eer_percent"]) == set(COMPRESSIONS)
-    assert set(df["per_vocoder_eer_percent"]) == {
+    assert set(la["per_codec"]) == set(CODECS)
+    assert set(df["per_compression"]) == set(COMPRESSIONS)
+    assert set(df["per_vocoder"]) == {
         "neural_vocoder_autoregressive", "traditional_vocoder"}
     assert "min_tdcf_revised" not in df and "min_tdcf_legacy" not in df
     table = (output / "results.md").read_text()

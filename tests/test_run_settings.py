@@ -11,7 +11,8 @@ from recipe_utils import HPARAMS
 
 from speechbrain_ssdctx.brain import DetectorBrain
 from speechbrain_ssdctx.context import ContextLoss
-from speechbrain_ssdctx.experiment import run_options
+from speechbrain_ssdctx.startup import start_recipe
+from speechbrain_ssdctx.typed_hparams import HparamError
 from speechbrain_ssdctx.utils.distributed import per_process_batch_size, resolve_run_options
 
 #: The block every training YAML declares, each key with a comment.
@@ -32,7 +33,8 @@ def test_every_training_yaml_declares_the_commented_block():
             assert len(found) == 1, (path.name, key)
             line, above = lines[found[0]], lines[found[0] - 1]
             assert "#" in line or above.startswith("#"), (path.name, key, "no comment")
-        assert re.search(r"torchrun --nproc_per_node=4 recipes/train.py hparams/"
+        # The paper's 4 GPUs (Tak et al.'s SSL set-up: one GPU, shown on 2).
+        assert re.search(r"torchrun --nproc_per_node=[24] recipes/train.py hparams/"
                          + re.escape(path.name), path.read_text()), path.name
 
 
@@ -60,11 +62,15 @@ def test_bad_settings_are_named(declared, message):
         resolve_run_options(sb.RunOptions(device="cpu"), declared)
 
 
-def test_recipe_run_options_read_the_yaml_without_building_it():
-    file, cli, overrides = sb.parse_arguments(
-        [str(HPARAMS / "aasist_inf_ini.yaml"), "--device=cpu", "--seed=3"])
-    settled = run_options(file, cli, overrides)
+def test_the_recipe_start_settles_the_yaml_and_names_a_bad_setting(tmp_path):
+    args = [str(HPARAMS / "lcnn.yaml"), "--device=cpu", f"--output_folder={tmp_path}"]
+    settled = start_recipe(args).run_opts
     assert (settled.distributed_backend, settled.precision) == ("gloo", "fp32")
+    assert start_recipe([*args, "--precision=bf16"]).run_opts.precision == "bf16"
+    with pytest.raises(HparamError, match="precision fp16 needs a GPU"):
+        start_recipe([*args, "--precision=fp16"])
+    with pytest.raises(HparamError, match="batch_semantics: 'globl'"):
+        start_recipe([*args, "--batch_semantics=globl"])
 
 
 def test_global_batch_divides_over_processes_and_accumulation():
@@ -108,7 +114,7 @@ def test_batch_semantics_and_loader_options(monkeypatch):
     assert accumulating.run_settings()["global_batch"] == 8
     with pytest.raises(ValueError, match="does not divide into 3 processes"):
         brain(monkeypatch, 3, batch_semantics="global").batch_size()
-    with pytest.raises(ValueError, match="batch_semantics must be global or per_process"):
+    with pytest.raises(ValueError, match="batch_semantics must be one of global, per_process"):
         brain(monkeypatch, 1, batch_semantics="total").batch_size()
     train = brain(monkeypatch, 1, drop_last=True).loader_kwargs(sb.Stage.TRAIN)
     assert train == {"batch_size": 8, "shuffle": True, "drop_last": True, "num_workers": 0,

@@ -1,4 +1,4 @@
-"""ssdctx-eval: EER, min t-DCF and breakdowns of a score file, as the official ASVspoof code.
+"""ssdctx-eval: the official ASVspoof metrics of a score file, with intervals and calibration.
 
 Usage::
 
@@ -9,10 +9,17 @@ Usage::
     # ASVspoof 2021 LA or DF (the track is read from the key; LA min t-DCF uses the
     # official C012 coefficients, bundled, unless --c012 gives others)
     ssdctx-eval scores.txt --key keys/LA/CM/trial_metadata.txt --subset eval
-    # a manifest written by prepare_asvspoof (e.g. the demo corpus): EER only
-    ssdctx-eval scores.txt --manifest results/asvspoof2019_la_eval.csv --json
+    # ASVspoof 5 Track 1 (score file "filename<TAB>cm-score"; key: the protocol or the
+    # evaluation-package key) and Track 2 (an SASV score file and key, told by the header)
+    ssdctx-eval scores.tsv --key ASVspoof5_protocols/ASVspoof5.eval.track_1.tsv --json
+    ssdctx-eval sasv_scores.tsv --key sasv_key.tsv
+    # In-the-Wild, or any labelled CSV (path,label), or a manifest of a preparer
+    ssdctx-eval scores.txt --key release_in_the_wild/meta.csv --bootstrap 1000 --group-by speaker
+    # calibrated actDCF / Cllr, and a paired comparison with another system
+    ssdctx-eval scores.txt --key meta.csv --calibration calibration.json --compare other.txt
 
-The score file holds ``utt_id score`` per line (higher = more bona fide).
+Score files hold ``utt_id score`` per line (higher = more bona fide) or the ASVspoof 5
+tables with their header.
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -27,14 +34,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from speechbrain_ssdctx import metrics
-from speechbrain_ssdctx.data.asvspoof import read_manifest, read_protocol_2019
+import numpy as np
+
+from speechbrain_ssdctx.bootstrap import paired_bootstrap
+from speechbrain_ssdctx.calibration import Calibration
 from speechbrain_ssdctx.evaluation import (
+    KEY_KINDS,
     asv_operating_point_of,
+    evaluate_sasv_scores,
     evaluate_scores,
-    format_report,
     official_c012,
     read_key,
+)
+from speechbrain_ssdctx.report import results_markdown
+from speechbrain_ssdctx.scores import (
+    align_scores,
+    read_sasv_score_file,
+    read_score_file,
+    score_file_kind,
 )
 
 __all__ = ["main"]
@@ -43,46 +60,117 @@ __all__ = ["main"]
 def _parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="ssdctx-eval",
-        description="EER and min t-DCF of a score file, as the official ASVspoof code.",
+        description="The official ASVspoof metrics of a score file (2019, 2021, ASVspoof 5 "
+        "Track 1 and 2, In-the-Wild, any labelled set), with bootstrap intervals.",
     )
-    parser.add_argument("scores", type=Path, help="score file: 'utt_id score' per line")
+    parser.add_argument("scores", type=Path, help="score file ('utt_id score' lines or a TSV)")
     key = parser.add_mutually_exclusive_group(required=True)
     key.add_argument("--protocol", type=Path, help="ASVspoof 2019 CM protocol")
-    key.add_argument("--key", type=Path, help="ASVspoof 2021 trial_metadata.txt (LA or DF)")
-    key.add_argument("--manifest", type=Path, help="CSV manifest from prepare_asvspoof")
+    key.add_argument("--key", type=Path, help="any key: 2021 trial_metadata.txt, ASVspoof 5 "
+                     "protocol or key, In-the-Wild meta.csv, path,label CSV, manifest")
+    key.add_argument("--manifest", type=Path, help="CSV manifest of a preparer")
     parser.add_argument("--asv-scores", type=Path, help="ASVspoof 2019 ASV score file")
     parser.add_argument("--c012", type=Path, help="2021 C012 table (JSON [attack][codec])")
     parser.add_argument("--track", choices=("LA", "DF"), help="2021 track (default: guessed)")
     parser.add_argument("--subset", default="eval", help="2021 subset to report (eval)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return parser.parse_args(argv)
+    parser.add_argument("--calibration", type=Path,
+                        help="calibration JSON (ssdctx-calibrate fit): adds calibrated "
+                        "actDCF and Cllr")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="bootstrap resamples for confidence intervals (e.g. 1000)")
+    parser.add_argument("--group-by", help="key column whose groups are resampled whole "
+                        "(e.g. speaker)")
+    parser.add_argument("--confidence", type=float, default=0.95, help="interval level")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resampling")
+    parser.add_argument("--compare", type=Path, metavar="OTHER_SCORES",
+                        help="a second score file of the same trials: paired comparison")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    args = parser.parse_args(argv)
+    if args.bootstrap < 0:
+        parser.error(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    if not 0 < args.confidence < 1:
+        parser.error(f"--confidence must be in (0, 1), got {args.confidence}")
+    return args
+
+
+def _read_rows(args) -> tuple[list[dict], str, Path]:
+    key = args.protocol or args.key or args.manifest
+    if args.protocol:
+        rows, kind = read_key(key)
+        if kind != "2019":
+            raise ValueError(f"{key} is an {KEY_KINDS[kind]}, not a 2019 CM protocol: use --key.")
+    else:
+        rows, kind = read_key(key, args.track)
+    return rows, kind, key
+
+
+def _track2(args, rows, kind, key) -> dict:
+    if kind != "sasv":
+        raise ValueError(
+            f"{args.scores} is a Track 2 (SASV) score file but {key} is an {KEY_KINDS[kind]}: "
+            "give the Track 2 key (spk filename cm-label asv-label)."
+        )
+    if args.bootstrap or args.compare or args.calibration:
+        raise ValueError("--bootstrap, --compare and --calibration are for CM score files.")
+    return evaluate_sasv_scores(
+        read_sasv_score_file(args.scores), rows, os.fspath(args.scores), os.fspath(key)
+    )
+
+
+def _comparison(args, rows, scores) -> dict:
+    """Paired bootstrap of the EER difference between the two score files."""
+    subset = args.subset if rows and "subset" in rows[0] else None
+    rows = [row for row in rows if subset is None or row["subset"] == subset]
+    ids = [row["ID"] for row in rows]
+    other = read_score_file(args.compare)
+    a = align_scores(scores, ids, None, os.fspath(args.scores), "the key")
+    b = align_scores(other, ids, None, os.fspath(args.compare), "the key")
+    labels = np.array([row["label"] == "bonafide" for row in rows])
+    groups = None if args.group_by is None else [row[args.group_by] for row in rows]
+    result = paired_bootstrap(
+        a, b, labels, args.bootstrap or 1000, args.confidence, groups, args.seed
+    )
+    result["eer_difference"] = result["eer_difference"].to_dict()
+    return {"other": os.fspath(args.compare), **result}
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    """The report of parsed ``ssdctx-eval`` arguments."""
+    rows, kind, key = _read_rows(args)
+    if score_file_kind(args.scores) == "sasv":
+        return _track2(args, rows, kind, key)
+    scores = read_score_file(args.scores)
+    asv = asv_operating_point_of(args.asv_scores) if args.asv_scores else None
+    c012 = None
+    if args.c012:
+        c012 = json.loads(args.c012.read_text(encoding="utf-8"))
+    elif kind == "2021LA":
+        c012 = official_c012(args.subset)
+    calibration = Calibration.load(args.calibration) if args.calibration else None
+    if args.group_by is not None and rows and args.group_by not in rows[0]:
+        raise ValueError(f"{key} has no {args.group_by!r} column (--group-by).")
+    report = evaluate_scores(
+        scores, rows, asv, c012, args.subset, os.fspath(args.scores), os.fspath(key),
+        calibration=calibration, bootstrap=args.bootstrap, group_by=args.group_by,
+        confidence=args.confidence, seed=args.seed,
+    )
+    if args.compare:
+        report["comparison"] = _comparison(args, rows, scores)
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ssdctx-eval; returns 0, or 1 after printing an error."""
     args = _parse_args(argv)
     try:
-        scores = metrics.read_score_file(args.scores)
-        key = args.protocol or args.key or args.manifest
-        if args.protocol:
-            rows, kind = read_protocol_2019(key), "2019"
-        elif args.manifest:
-            rows, kind = read_manifest(key), "manifest"
-        else:
-            rows, kind = read_key(key, args.track)
-        asv = asv_operating_point_of(args.asv_scores) if args.asv_scores else None
-        c012 = None
-        if args.c012:
-            c012 = json.loads(args.c012.read_text(encoding="utf-8"))
-        elif kind == "2021LA":
-            c012 = official_c012(args.subset)
-        report = evaluate_scores(
-            scores, rows, asv, c012, args.subset, os.fspath(args.scores), os.fspath(key)
-        )
+        report = evaluate(args)
     except (OSError, ValueError, KeyError) as error:
         print(f"ssdctx-eval: error: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(results_markdown({args.scores.name: report}))
     return 0
 
 

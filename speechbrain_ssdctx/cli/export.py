@@ -1,59 +1,149 @@
-"""``ssdctx-export``: turn a training output folder into a shareable model folder.
+"""``ssdctx-export``: turn a trained detector into a shareable model folder.
 
 Example
 -------
 ::
 
-    ssdctx-export results/lcnn_inf_ini/1 exported/lcnn-inf-ini
+    # a run of this project's recipes (its output folder)
+    ssdctx-export results/lcnn_inf_ini/1 exported/lcnn-inf-ini --repo-id my-org/lcnn-inf-ini
+    # any SpeechBrain recipe: its YAML (as run) and its checkpoint folder
+    ssdctx-export --hparams results/spoof_id/1986/hyperparams.yaml \\
+        --checkpoints results/spoof_id/1986/save --min-key error \\
+        --python-module custom_model.py \\
+        --label-encoder results/spoof_id/1986/save/label_encoder.txt exported/xvector-inf-ini
     ssdctx-export results/lcnn_inf_ini/1 exported/lcnn-inf-ini --push-to-hub my-org/lcnn-inf-ini
 
-The folder holds ``hyperparams.yaml`` (inference), ``detector.ckpt``,
-``training_hyperparams.yaml`` and a ``README.md`` model card, and loads with
-``SpoofDetector.from_hparams(<folder or hub id>)`` or ``ssdctx-score --model``.
+The folder loads with ``SpoofDetector.from_hparams(<folder or hub id>)``, with SpeechBrain's
+``foreign_class(source, pymodule_file="custom_interface.py", classname="SpoofDetector")``
+or with ``ssdctx-score --model``.
 
 Authors
  * speechbrain-ssdctx contributors 2025
 """
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
-from speechbrain_ssdctx.hub import HubUploadError, export_model, push_to_hub
+import yaml
+
+from speechbrain_ssdctx.hub import (
+    HubUploadError,
+    InferenceSettings,
+    ModelCard,
+    export_from_hparams,
+    export_model,
+    push_to_hub,
+)
+from speechbrain_ssdctx.inference import WINDOW_POLICIES
+from speechbrain_ssdctx.scores import SCORE_TYPES
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command line of ``ssdctx-export``."""
     parser = argparse.ArgumentParser(
         prog="ssdctx-export",
-        description="Export the best checkpoint (lowest dev EER) of a training run as an "
-        "inference model folder with a model card.",
+        description="Export a trained detector as an inference model folder with a model "
+        "card: from a run of this project's recipes (TRAINING_DIR OUT_DIR; the checkpoint "
+        "with the lowest dev EER), or from any SpeechBrain recipe (--hparams, --checkpoints "
+        "and OUT_DIR).",
     )
-    parser.add_argument("training_dir", help="training output folder (has save/, inference.yaml)")
-    parser.add_argument("out_dir", help="model folder to write")
-    parser.add_argument("--name", help="model name in the card (default: the out_dir name)")
-    parser.add_argument("--license", default="apache-2.0", help="licence of the weights")
-    parser.add_argument(
-        "--training-data",
-        default="ASVspoof 2019 LA training partition",
-        help="training data, in words, for the card",
-    )
+    parser.add_argument("paths", nargs="+", metavar="[TRAINING_DIR] OUT_DIR",
+                        help="the run's output folder (without --hparams) and the model "
+                        "folder to write (not the training folder or inside it)")
+    recipe = parser.add_argument_group("any SpeechBrain recipe")
+    recipe.add_argument("--hparams", help="the training YAML (the recipe's, or the copy as run)")
+    recipe.add_argument("--checkpoints", help="the Checkpointer folder, or one CKPT+ folder")
+    recipe.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="an override of the training YAML (value read as YAML)")
+    recipe.add_argument("--detector-key", default="detector",
+                        help="the YAML key of the detector (default: detector)")
+    recipe.add_argument("--min-key", help="pick the checkpoint with the lowest value of this "
+                        "meta key (e.g. error, EER); default: the most recent")
+    recipe.add_argument("--max-key", help="pick the checkpoint with the highest value")
+    recipe.add_argument("--python-module", action="append", default=[], metavar="FILE.py",
+                        help="your own module the detector needs (shipped with the model)")
+    recipe.add_argument("--label-encoder", metavar="FILE",
+                        help="a SpeechBrain CategoricalEncoder file: bona fide index from it")
+    recipe.add_argument("--bonafide-label", default="bonafide",
+                        help="the bona fide label in --label-encoder")
+    scoring = parser.add_argument_group("scoring (default: from the run)")
+    scoring.add_argument("--bonafide-index", type=int, choices=(0, 1),
+                         help="the logit index of bona fide the detector was trained with")
+    scoring.add_argument("--threshold", type=float, help="decision threshold on the score")
+    scoring.add_argument("--window", choices=WINDOW_POLICIES, help="window policy")
+    scoring.add_argument("--window-seconds", type=float, help="window of the 'first' policy")
+    scoring.add_argument("--sample-rate", type=int, help="sample rate of the detector")
+    scoring.add_argument("--score-type", choices=SCORE_TYPES)
+    card = parser.add_argument_group("model card")
+    card.add_argument("--name", help="model name (default: the out_dir name)")
+    card.add_argument("--repo-id", help="the Hub id (org/name) for the usage snippets")
+    card.add_argument("--license", default="apache-2.0", help="licence of the weights")
+    card.add_argument("--training-data", help="training data, in words")
+    card.add_argument("--dataset", action="append", help="dataset name or Hub id (repeat)")
+    card.add_argument("--language", action="append", help="language code (repeat)")
+    card.add_argument("--results", help="results.json (the recipes' format) for the card")
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="also upload to this Hub repo")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    expected = 1 if args.hparams else 2
+    if len(args.paths) != expected or bool(args.hparams) != bool(args.checkpoints):
+        parser.error("give TRAINING_DIR OUT_DIR, or --hparams FILE --checkpoints FOLDER OUT_DIR")
+    return args
+
+
+def _overrides(pairs: list[str]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--override {pair!r}: expected KEY=VALUE")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+def _settings(args) -> InferenceSettings:
+    samples = None
+    if args.window_seconds is not None:
+        samples = int(round(args.window_seconds * (args.sample_rate or 16000)))
+    return InferenceSettings(
+        sample_rate=args.sample_rate, window_policy=args.window, window_samples=samples,
+        score_type=args.score_type, threshold=args.threshold, bonafide_index=args.bonafide_index,
+    )
+
+
+def _card(args) -> ModelCard:
+    given = {
+        "name": args.name or args.push_to_hub,
+        "repo_id": args.repo_id or args.push_to_hub,
+        "license": args.license,
+        "training_data": args.training_data,
+        "datasets": args.dataset,
+        "language": args.language,
+    }
+    if args.results:
+        with open(args.results, encoding="utf-8") as stream:
+            given["results"] = json.load(stream)
+    return ModelCard(**{key: value for key, value in given.items() if value is not None})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``ssdctx-export``; returns the exit status."""
     args = parse_args(argv)
     try:
-        out_dir = export_model(
-            args.training_dir,
-            args.out_dir,
-            name=args.name or args.push_to_hub,
-            license=args.license,
-            training_data=args.training_data,
-        )
+        if args.hparams:
+            out_dir = export_from_hparams(
+                args.hparams, args.checkpoints, args.paths[0],
+                overrides=_overrides(args.override), detector_key=args.detector_key,
+                min_key=args.min_key, max_key=args.max_key, python_modules=args.python_module,
+                label_encoder=args.label_encoder, bonafide_label=args.bonafide_label,
+                settings=_settings(args), card=_card(args),
+            )
+        else:
+            out_dir = export_model(
+                args.paths[0], args.paths[1], settings=_settings(args), card=_card(args)
+            )
         print(f"Exported to {out_dir}")
         if args.push_to_hub:
             url = push_to_hub(out_dir, args.push_to_hub, private=args.private)

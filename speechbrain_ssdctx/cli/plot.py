@@ -1,4 +1,4 @@
-"""``ssdctx-plot``: DET curves, score histograms and t-SNE maps as PNG files.
+"""``ssdctx-plot``: DET curves, score histograms, t-SNE and band-sensitivity maps as PNGs.
 
 Examples
 --------
@@ -12,6 +12,9 @@ Examples
     # the paper's Fig. 2: embeddings of utterances and of 20 band-masked views of one
     ssdctx-plot tsne --model exported/ --protocol ASVspoof2019.LA.cm.eval.trl.txt \\
         --view-of LA_E_9157999.flac --views 20 --out tsne.png eval_subset/
+    # which 2 kHz bands the detector relies on (EER and score shift per band, plus a table)
+    ssdctx-plot bands --model exported/ --protocol ASVspoof2019.LA.cm.eval.trl.txt \
+        --out bands.png --table bands.md eval_subset/
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -27,7 +30,6 @@ import torch
 
 from speechbrain_ssdctx.cli.score import find_audio, utterance_ids
 from speechbrain_ssdctx.evaluation import read_key
-from speechbrain_ssdctx.metrics import read_score_file
 from speechbrain_ssdctx.plots import (
     masked_views,
     plot_det,
@@ -35,6 +37,7 @@ from speechbrain_ssdctx.plots import (
     plot_tsne,
     save_figure,
 )
+from speechbrain_ssdctx.scores import read_score_file
 
 
 def read_keys(path) -> dict[str, dict[str, str]]:
@@ -134,6 +137,37 @@ def tsne(args: argparse.Namespace) -> None:
     save_figure(fig, args.out)
 
 
+def bands(args: argparse.Namespace) -> None:
+    """``ssdctx-plot bands``."""
+    import json
+
+    from speechbrain_ssdctx.band_map import band_lows, band_sensitivity
+    from speechbrain_ssdctx.inference import SpoofDetector
+    from speechbrain_ssdctx.plots import plot_band_map
+
+    files = find_audio(args.inputs)
+    keys = read_keys(args.protocol)
+    ids = utterance_ids(files)
+    missing = [utt for utt in ids if utt not in keys]
+    if missing:
+        raise ValueError(f"{len(missing)} files are not in '{args.protocol}', e.g. {missing[:3]}")
+    detector = SpoofDetector.from_hparams(args.model, savedir=args.savedir)
+    waveforms = [detector.window(detector.load_audio(path)) for path in files]
+    result = band_sensitivity(
+        detector.score_batch, waveforms, [keys[utt]["label"] == "bonafide" for utt in ids],
+        lows=args.lows or band_lows(args.bands), sample_rate=detector.hparams.sample_rate,
+        progress=True,
+    )
+    save_figure(plot_band_map(result, title=args.title or f"Band sensitivity: {args.model}"),
+                args.out)
+    print(result.markdown())
+    if args.table:
+        pathlib.Path(args.table).write_text(result.markdown() + "\n", encoding="utf-8")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n",
+                                           encoding="utf-8")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command line of ``ssdctx-plot``."""
     parser = argparse.ArgumentParser(prog="ssdctx-plot", description=__doc__.split("\n")[0])
@@ -159,7 +193,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     tsne_parser.add_argument("--savedir", help="where to keep files of a HuggingFace model")
     tsne_parser.set_defaults(run=tsne)
 
-    for sub in (det_parser, hist_parser, tsne_parser):
+    bands_parser = commands.add_parser("bands", help="band-sensitivity map of a model")
+    bands_parser.add_argument("inputs", nargs="+", help="labelled audio files and folders")
+    bands_parser.add_argument("--model", required=True, help="model name, folder or Hub id")
+    bands_parser.add_argument("--bands", type=int, default=7,
+                              help="number of 2 kHz bands evenly spread over 160-7840 Hz")
+    bands_parser.add_argument("--lows", type=float, nargs="+",
+                              help="explicit lower band edges in Hz (instead of --bands)")
+    bands_parser.add_argument("--table", help="also write the table as Markdown")
+    bands_parser.add_argument("--json", help="also write the map as JSON")
+    bands_parser.add_argument("--savedir", help="where to keep files of a HuggingFace model")
+    bands_parser.set_defaults(run=bands)
+
+    for sub in (det_parser, hist_parser, tsne_parser, bands_parser):
         sub.add_argument("--protocol", required=True, help="ASVspoof protocol / key file")
         sub.add_argument("--out", required=True, help="PNG file to write")
         sub.add_argument("--title", help="figure title")

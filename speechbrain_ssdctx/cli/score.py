@@ -12,13 +12,26 @@ the EER (and min t-DCF, breakdowns) against a protocol, as ``ssdctx-eval`` does:
     ssdctx-score --model exported/ LA/ASVspoof2019_LA_eval/flac \\
         --protocol LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt
 
+Score hour-long recordings in 4 s windows every 2 s, with each window's score::
+
+    ssdctx-score --model exported/ podcasts/ --window sliding --window-seconds 4 \\
+        --hop-seconds 2 --window-scores windows.tsv --out scores.txt
+
 Output: one ``utt_id score`` line per file (the utterance id is the file name without
 its extension; the ASVspoof score file format), or with ``--format tsv`` a header and
 ``utt_id<TAB>score<TAB>path`` lines. Higher scores mean more likely bona fide.
 
+A batch tool: every readable file is scored and every good score written; a file that
+cannot be scored (unreadable, empty, NaN or infinite samples, a non-finite score) is
+reported on stderr and in a side file (``<out>.failed.tsv``: path and reason), and the
+exit status is 1. ``--strict`` stops at the first such file instead, writing nothing.
+Arguments, utterance ids and output paths are checked before the model is loaded.
+
 Authors
  * speechbrain-ssdctx contributors 2025
 """
+
+from __future__ import annotations
 
 import argparse
 import csv
@@ -33,14 +46,22 @@ from speechbrain_ssdctx.atomic import atomic_open
 from speechbrain_ssdctx.evaluation import (
     asv_operating_point_of,
     evaluate_scores,
-    format_report,
     official_c012,
     read_key,
 )
-from speechbrain_ssdctx.metrics import write_score_file
+from speechbrain_ssdctx.report import results_markdown
+from speechbrain_ssdctx.scores import write_score_file
+from speechbrain_ssdctx.typed_hparams import HparamError, check_device
 
 #: Extensions ``ssdctx-score`` picks up when it walks a folder.
 AUDIO_EXTENSIONS = (".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".aif", ".au")
+
+#: Suffix of the default side file listing the files that failed.
+FAILED_SUFFIX = ".failed.tsv"
+
+
+class UsageError(ValueError):
+    """A mistake in the arguments, found before any model runs."""
 
 
 def find_audio(inputs: Sequence[str | os.PathLike], extensions=AUDIO_EXTENSIONS) -> list[str]:
@@ -78,18 +99,93 @@ def find_audio(inputs: Sequence[str | os.PathLike], extensions=AUDIO_EXTENSIONS)
     return files
 
 
-def utterance_ids(paths: Sequence[str]) -> list[str]:
-    """File names without extension; two files with the same name are an error."""
+def utterance_ids(paths: Sequence[str], unique: bool = True, spaces: bool = False) -> list[str]:
+    """File names without extension, checked for the score file they go into.
+
+    Arguments
+    ---------
+    paths : sequence of str
+        The audio files.
+    unique : bool
+        Two files with the same name are an error (txt output, protocols).
+    spaces : bool
+        Whether ids may hold spaces (TSV output); tabs and line breaks never.
+
+    Returns
+    -------
+    list of str
+
+    Example
+    -------
+    >>> utterance_ids(["a/LA_E_1.flac", "b/LA_E_2.wav"])
+    ['LA_E_1', 'LA_E_2']
+    >>> utterance_ids(["my file.wav"])
+    Traceback (most recent call last):
+      ...
+    speechbrain_ssdctx.cli.score.UsageError: ...'my file.wav': its utterance id 'my file' ...
+    """
     ids = [pathlib.Path(path).stem for path in paths]
     seen: dict[str, str] = {}
     for utt_id, path in zip(ids, paths, strict=True):
-        if utt_id in seen:
-            raise ValueError(
+        bad = ("\t", "\n", "\r") if spaces else (" ", "\t", "\n", "\r")
+        if not utt_id or any(char in utt_id for char in bad):
+            allowed = "tabs or line breaks" if spaces else "whitespace"
+            raise UsageError(
+                f"'{path}': its utterance id {utt_id!r} is empty or holds {allowed}, which "
+                "the score file cannot hold (rename the file, or use --format tsv for spaces)"
+            )
+        if unique and utt_id in seen:
+            raise UsageError(
                 f"Two files share the utterance id '{utt_id}': '{seen[utt_id]}' and '{path}' "
                 "(use --format tsv, which keeps the paths, or score them separately)"
             )
         seen[utt_id] = path
     return ids
+
+
+def check_output(path: str | os.PathLike, what: str, inputs: Sequence[str]) -> pathlib.Path:
+    """An output file that can be written and replaces no input; else :class:`UsageError`.
+
+    Example
+    -------
+    >>> check_output(".", "--out", [])
+    Traceback (most recent call last):
+      ...
+    speechbrain_ssdctx.cli.score.UsageError: --out '.' is a folder; give a file name
+    """
+    path = pathlib.Path(path)
+    if path.is_dir():
+        raise UsageError(f"{what} '{path}' is a folder; give a file name")
+    if any(path.resolve() == pathlib.Path(p).resolve() for p in inputs):
+        raise UsageError(f"{what} '{path}' is one of the audio files to score")
+    parent = next(p for p in [path.parent, *path.parent.parents] if p.exists() or p == p.parent)
+    if not parent.is_dir():
+        raise UsageError(f"{what} '{path}' cannot be created: '{parent}' is a file")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{what} '{path}' is not writable")
+    return path
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
 
 def write_tsv(path: str | os.PathLike, ids: Sequence[str], scores, paths: Sequence[str]):
@@ -100,6 +196,22 @@ def write_tsv(path: str | os.PathLike, ids: Sequence[str], scores, paths: Sequen
         writer.writerows(
             (utt, repr(score), p) for utt, score, p in zip(ids, scores, paths, strict=True)
         )
+
+
+def write_failures(path: str | os.PathLike, failures: Sequence[tuple[str, str]]) -> None:
+    """Writes the ``path``, ``reason`` of every file that failed (TSV with a header)."""
+    with atomic_open(path, newline="") as stream:
+        writer = csv.writer(stream, delimiter="\t", lineterminator="\n")
+        writer.writerow(["path", "reason"])
+        writer.writerows((p, " ".join(reason.split())) for p, reason in failures)
+
+
+def write_window_scores(path: str | os.PathLike, rows: Sequence[tuple]) -> None:
+    """Writes ``utt_id``, ``start``, ``end`` (seconds), ``score``, ``path`` per window."""
+    with atomic_open(path, newline="") as stream:
+        writer = csv.writer(stream, delimiter="\t", lineterminator="\n")
+        writer.writerow(["utt_id", "start", "end", "score", "path"])
+        writer.writerows(rows)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -113,7 +225,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--model",
         required=True,
-        help="bundled model (aasist, aasist-l), exported model folder or HuggingFace id",
+        help="bundled model (aasist, aasist-l; these names win over folders of the same "
+        "name: write ./aasist for a folder), exported model folder or HuggingFace id",
     )
     parser.add_argument("--out", help="score file to write (default: print to stdout)")
     parser.add_argument(
@@ -122,9 +235,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="txt",
         help="txt: 'utt_id score' lines; tsv: utt_id, score, path columns with a header",
     )
+    parser.add_argument(
+        "--failed",
+        help=f"where to list the files that failed (default: <out>{FAILED_SUFFIX} with --out)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true",
+        help="stop at the first file that cannot be scored, writing no score file",
+    )
     parser.add_argument("--protocol", help="ASVspoof protocol / key file: also print the EER")
     parser.add_argument("--asv-scores", help="ASVspoof 2019 ASV scores: also print min t-DCF")
-    parser.add_argument("--batch-size", type=int, default=1, help="files per forward pass")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=1, help="windows per forward pass (>= 1)"
+    )
+    window = parser.add_argument_group("windows (default: the model's policy; 'full' -> sliding)")
+    window.add_argument(
+        "--window", choices=("official", "first", "sliding", "full"),
+        help="official / first: the start of each file; sliding: windows over the whole "
+        "file in bounded memory; full: the whole file in one pass (memory grows with length)",
+    )
+    window.add_argument("--window-seconds", type=positive_float, help="sliding window length")
+    window.add_argument("--hop-seconds", type=positive_float, help="sliding window hop")
+    window.add_argument(
+        "--aggregate", choices=("mean", "min", "max"),
+        help="a file's logits: mean over windows, or the window with the min / max score",
+    )
+    window.add_argument("--window-scores", help="also write each window's score (TSV)")
     parser.add_argument("--savedir", help="where to keep files of a HuggingFace model")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda:0")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -132,47 +268,125 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs ``ssdctx-score``; returns the exit status (errors name the file at fault)."""
+    """Runs ``ssdctx-score``; returns the exit status (1 if any file failed or on errors)."""
     args = parse_args(argv)
     try:
-        score(args)
-    except (OSError, ValueError) as error:  # AudioFileError, ProtocolError are ValueErrors
-        print(f"ssdctx-score: error: {error}", file=sys.stderr)
+        return score(args)
+    except (OSError, ValueError) as error:  # UsageError, AudioFileError, ProtocolError, ...
+        print(f"ssdctx-score: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
-    return 0
 
 
-def score(args: argparse.Namespace) -> None:
-    """Scores the files of parsed ``ssdctx-score`` arguments and writes the results."""
-    from speechbrain_ssdctx.inference import SpoofDetector
+def score(args: argparse.Namespace) -> int:
+    """Scores the files of parsed ``ssdctx-score`` arguments and writes the results.
 
-    files = find_audio(args.inputs)
-    unique = args.format == "txt" or args.protocol
-    ids = utterance_ids(files) if unique else [pathlib.Path(f).stem for f in files]
-    key = read_key(args.protocol) if args.protocol else None
+    Returns
+    -------
+    int
+        0 if every file was scored, 1 if any failed.
+    """
+    plan = _check_arguments(args)
+    from speechbrain_ssdctx.inference import SpoofDetector  # after the checks: it is slow
+
     detector = SpoofDetector.from_hparams(
         args.model, savedir=args.savedir, run_opts={"device": args.device}
     )
+    detector.set_window(args.window, args.window_seconds, args.hop_seconds, args.aggregate)
     progress = tqdm(
-        total=len(files), unit="file", desc="scoring", disable=args.no_progress, file=sys.stderr
+        total=len(plan.files), unit="file", desc="scoring", disable=args.no_progress,
+        file=sys.stderr,
     )
-    scores = []
-    for _, score in detector.score_files(files, batch_size=args.batch_size):
-        scores.append(score)
+    scores: dict[int, float] = {}
+    failures: list[tuple[str, str]] = []
+    windows: list[tuple] = []
+    results = detector.score_each(
+        plan.files, batch_size=args.batch_size, window_scores=bool(args.window_scores)
+    )
+    for index, result in enumerate(results):
         progress.update()
+        if result.error is not None:
+            failures.append((result.path, result.error))
+            progress.write(f"ssdctx-score: failed: {result.error}", file=sys.stderr)
+            if args.strict:
+                progress.close()
+                print("ssdctx-score: stopped at the first failure (--strict); nothing written",
+                      file=sys.stderr)
+                return 1
+            continue
+        scores[index] = result.score
+        utt = plan.ids[index]
+        windows += [(utt, w.start, w.end, repr(w.score), result.path) for w in result.windows or []]
+        if not args.out:
+            line = f"{utt}\t{result.score!r}\t{result.path}" if args.format == "tsv" else (
+                f"{utt} {result.score!r}")
+            progress.write(line, file=sys.stdout)
     progress.close()
+    _write_outputs(args, plan, scores, failures, windows)
+    if plan.key is not None and scores:
+        scored = {plan.ids[i]: value for i, value in scores.items()}
+        print(protocol_report(scored, *plan.key, plan.asv, args))
+    return 1 if failures else 0
+
+
+class _Plan:
+    """What the checks of the arguments produced."""
+
+    def __init__(self, files, ids, key, asv, failed):
+        self.files, self.ids, self.key, self.asv, self.failed = files, ids, key, asv, failed
+
+
+def _check_arguments(args: argparse.Namespace) -> _Plan:
+    """Everything that can be checked before the model is loaded."""
+    try:
+        check_device(args.device)
+    except HparamError as error:
+        raise UsageError(f"--{error}") from None
+    files = find_audio(args.inputs)
+    unique = args.format == "txt" or bool(args.protocol)
+    ids = utterance_ids(files, unique=unique, spaces=args.format == "tsv" and not args.protocol)
+    failed = args.failed or (f"{args.out}{FAILED_SUFFIX}" if args.out else None)
+    outputs = {"--out": args.out, "--failed": failed, "--window-scores": args.window_scores}
+    named = {}
+    for what, path in outputs.items():
+        if path:
+            resolved = check_output(path, what, files).resolve()
+            if resolved in named:
+                raise UsageError(f"{what} and {named[resolved]} are the same file '{path}'")
+            named[resolved] = what
+    if args.hop_seconds and args.window_seconds and args.hop_seconds > args.window_seconds:
+        raise UsageError("--hop-seconds must not exceed --window-seconds")
+    key = read_key(args.protocol) if args.protocol else None
+    asv = asv_operating_point_of(args.asv_scores) if args.asv_scores else None
+    return _Plan(files, ids, key, asv, failed)
+
+
+def _write_outputs(args, plan: _Plan, scores: dict, failures: list, windows: list) -> None:
+    """Writes the scores, the failures' side file and the window scores; says what failed."""
+    order = sorted(scores)
+    ids, values = [plan.ids[i] for i in order], [scores[i] for i in order]
     if args.out and args.format == "txt":
-        write_score_file(args.out, ids, scores)
+        write_score_file(args.out, ids, values)
     elif args.out:
-        write_tsv(args.out, ids, scores, files)
-    else:
-        for utt, score, path in zip(ids, scores, files, strict=True):
-            print(f"{utt}\t{score!r}\t{path}" if args.format == "tsv" else f"{utt} {score!r}")
-    if key is not None:
-        print(protocol_report(dict(zip(ids, scores, strict=True)), *key, args))
+        write_tsv(args.out, ids, values, [plan.files[i] for i in order])
+    if args.window_scores:
+        write_window_scores(args.window_scores, windows)
+    if failures and plan.failed:
+        write_failures(plan.failed, failures)
+    elif plan.failed and args.failed is None and pathlib.Path(plan.failed).is_file():
+        pathlib.Path(plan.failed).unlink()  # a previous run's list: no longer true
+    if failures:
+        listed = f" (listed in {plan.failed})" if plan.failed else ""
+        print(
+            f"ssdctx-score: {len(failures)} of {len(plan.files)} files could not be scored"
+            f"{listed}; {len(scores)} of {len(plan.files)} scores written"
+            f"{' to ' + args.out if args.out else ''}",
+            file=sys.stderr,
+        )
 
 
-def protocol_report(scores: dict[str, float], rows: list[dict], kind: str, args) -> str:
+def protocol_report(
+    scores: dict[str, float], rows: list[dict], kind: str, asv, args
+) -> str:
     """EER, min t-DCF and breakdowns of the scored files against their protocol rows.
 
     Only the protocol's trials that were scored are evaluated; a scored file missing
@@ -183,13 +397,13 @@ def protocol_report(scores: dict[str, float], rows: list[dict], kind: str, args)
     report = evaluate_scores(
         scores,
         scored,
-        asv=asv_operating_point_of(args.asv_scores) if args.asv_scores else None,
+        asv=asv,
         c012=official_c012("eval") if kind == "2021LA" else None,
         subset=None,
         score_name="the scored files",
         key_name=args.protocol,
     )
-    return format_report(report)
+    return results_markdown({"scored files": report})
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Data of speechbrain-ssdctx: ASVspoof preparation, audio pipelines, the demo corpus.
+"""Data of speechbrain-ssdctx: corpus preparation (ASVspoof 2019 / 2021 / 5, In-the-Wild,
+labelled CSVs), audio pipelines, the demo corpus.
 
 Example
 -------
@@ -18,7 +19,10 @@ from speechbrain_ssdctx.data.asvspoof import (
     read_trial_list,
     read_trial_metadata_2021,
 )
+from speechbrain_ssdctx.data.asvspoof5 import prepare_asvspoof5
 from speechbrain_ssdctx.data.audio import AudioFileError, apply_window, crop_or_pad, load_audio
+from speechbrain_ssdctx.data.in_the_wild import prepare_in_the_wild
+from speechbrain_ssdctx.data.labelled import prepare_labelled_csv
 
 __all__ = [
     "AudioFileError",
@@ -30,6 +34,9 @@ __all__ = [
     "load_audio",
     "prepare_asvspoof2019_la",
     "prepare_asvspoof2021",
+    "prepare_asvspoof5",
+    "prepare_in_the_wild",
+    "prepare_labelled_csv",
     "read_asv_scores",
     "read_protocol_2019",
     "read_trial_list",

@@ -24,18 +24,31 @@ Authors
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
-from speechbrain_ssdctx.atomic import atomic_open
+from speechbrain_ssdctx.data.preparation import (
+    BONAFIDE,
+    UNKNOWN,
+    MissingAudioError,
+    ProtocolError,
+    attach_audio,
+    check_label,
+    check_unique_ids,
+    inputs_signature,
+    read_fields,
+    read_manifest,
+    remove_orphans,
+    report_problems,
+    up_to_date,
+    write_manifest,
+)
+from speechbrain_ssdctx.scores import parse_score
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +66,6 @@ __all__ = [
     "read_trial_metadata_2021",
 ]
 
-BONAFIDE, SPOOF, UNKNOWN = "bonafide", "spoof", "unknown"
-
 #: Manifest columns of each corpus, after ``ID`` and ``wav``.
 MANIFEST_COLUMNS = {
     "2019LA": ("label", "attack", "speaker"),
@@ -63,33 +74,6 @@ MANIFEST_COLUMNS = {
 }
 
 SPLITS_2019 = {"train": "train.trn", "dev": "dev.trl", "eval": "eval.trl"}
-_PREPARE_VERSION = 1
-
-
-class ProtocolError(ValueError):
-    """A protocol, key or score file that cannot be parsed (names the file and line)."""
-
-
-class MissingAudioError(FileNotFoundError):
-    """Audio files listed in a protocol are missing or unreadable."""
-
-
-def _read_lines(path: str | os.PathLike) -> list[tuple[int, list[str]]]:
-    """Returns the (line number, fields) of every non-empty line, or a clear error."""
-    path = Path(path)
-    if not path.is_file():
-        raise ProtocolError(f"Protocol file not found: {path}")
-    with open(path, encoding="utf-8") as stream:
-        rows = [(n, line.split()) for n, line in enumerate(stream, start=1) if line.strip()]
-    if not rows:
-        raise ProtocolError(f"{path} is empty.")
-    return rows
-
-
-def _check_key(path, number: int, key: str, allowed=(BONAFIDE, SPOOF)) -> str:
-    if key not in allowed:
-        raise ProtocolError(f"{path}, line {number}: label {key!r} is not one of {allowed}.")
-    return key
 
 
 def read_protocol_2019(path: str | os.PathLike) -> list[dict[str, str]]:
@@ -113,17 +97,19 @@ def read_protocol_2019(path: str | os.PathLike) -> list[dict[str, str]]:
     >>> len(rows), rows[0]
     (71237, {'ID': 'LA_E_2834763', 'label': 'spoof', 'attack': 'A11', 'speaker': 'LA_0039'})
     """
-    rows = []
-    for number, fields in _read_lines(path):
+    rows, numbers = [], []
+    for number, fields in read_fields(path):
         if len(fields) != 5:
             raise ProtocolError(
                 f"{path}, line {number}: expected 5 fields (speaker utt - system key), "
                 f"got {len(fields)}: {' '.join(fields)!r}."
             )
         speaker, utt_id, _, attack, key = fields
-        label = _check_key(path, number, key)
+        label = check_label(path, number, key)
         attack = "-" if label == BONAFIDE else attack
         rows.append({"ID": utt_id, "label": label, "attack": attack, "speaker": speaker})
+        numbers.append(number)
+    check_unique_ids(path, zip(numbers, rows, strict=True))
     return rows
 
 
@@ -157,8 +143,8 @@ def read_trial_metadata_2021(path: str | os.PathLike, track: str) -> list[dict[s
     if track not in ("LA", "DF"):
         raise ValueError(f"track must be 'LA' or 'DF', got {track!r}.")
     min_fields = 8 if track == "LA" else 9
-    rows = []
-    for number, fields in _read_lines(path):
+    rows, numbers = [], []
+    for number, fields in read_fields(path):
         if len(fields) < min_fields or (track == "LA" and len(fields) != 8):
             raise ProtocolError(
                 f"{path}, line {number}: a 2021 {track} key line needs "
@@ -166,7 +152,7 @@ def read_trial_metadata_2021(path: str | os.PathLike, track: str) -> list[dict[s
                 f"{' '.join(fields)!r}."
             )
         speaker, utt_id, condition, origin, attack, key, _trim, subset = fields[:8]
-        label = _check_key(path, number, key)
+        label = check_label(path, number, key)
         row = {"ID": utt_id, "label": label, "speaker": speaker, "subset": subset}
         row["attack"] = "-" if label == BONAFIDE else attack
         if track == "LA":
@@ -174,6 +160,8 @@ def read_trial_metadata_2021(path: str | os.PathLike, track: str) -> list[dict[s
         else:
             row.update(compression=condition, source=origin, vocoder=fields[8])
         rows.append(row)
+        numbers.append(number)
+    check_unique_ids(path, zip(numbers, rows, strict=True))
     return rows
 
 
@@ -195,7 +183,9 @@ def read_trial_list(path: str | os.PathLike) -> list[str]:
     >>> len(ids), ids[0]
     (181566, 'LA_E_9332881')
     """
-    return [fields[0] for _, fields in _read_lines(path)]
+    numbered = read_fields(path)
+    check_unique_ids(path, ((number, {"ID": fields[0]}) for number, fields in numbered))
+    return [fields[0] for _, fields in numbered]
 
 
 @dataclass(frozen=True)
@@ -233,116 +223,20 @@ def read_asv_scores(path: str | os.PathLike) -> AsvScores:
     (1484, 5768, 22296)
     """
     groups: dict[str, list[float]] = {"target": [], "nontarget": [], "spoof": []}
-    for number, fields in _read_lines(path):
+    for number, fields in read_fields(path):
         if len(fields) != 3:
             raise ProtocolError(
                 f"{path}, line {number}: expected 'source key score', got {' '.join(fields)!r}."
             )
-        key = _check_key(path, number, fields[1], tuple(groups))
+        key = check_label(path, number, fields[1], tuple(groups))
         try:
-            groups[key].append(float(fields[2]))
-        except ValueError:
-            raise ProtocolError(
-                f"{path}, line {number}: score {fields[2]!r} is not a number."
-            ) from None
+            groups[key].append(parse_score(fields[2]))
+        except ValueError as error:
+            raise ProtocolError(f"{path}, line {number}: ASV score: {error}.") from None
     empty = [key for key, values in groups.items() if not values]
     if empty:
         raise ProtocolError(f"{path} has no {' / '.join(empty)} trials.")
     return AsvScores(**{key: np.asarray(values) for key, values in groups.items()})
-
-
-def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
-    """Reads a CSV manifest written by the preparation functions.
-
-    Arguments
-    ---------
-    path : str or path-like
-        The manifest.
-
-    Returns
-    -------
-    list of dict
-        One row per trial (all values are strings).
-    """
-    with open(path, newline="", encoding="utf-8") as stream:
-        return list(csv.DictReader(stream))
-
-
-def _write_manifest(path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str]):
-    """Writes a CSV manifest atomically (temporary file, then rename)."""
-    with atomic_open(path, newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=["ID", "wav", *columns])
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _attach_audio(
-    rows: list[dict[str, str]], flac_folder: Path, check_headers: bool, what: str
-) -> tuple[list[dict[str, str]], list[str]]:
-    """Adds the ``wav`` path to every row with audio; describes missing/unreadable files.
-
-    Existence is checked from one listing of the folder (fast: 182k files in well under
-    a second); with ``check_headers`` every file header is also read with soundfile.
-    """
-    present = set(os.listdir(flac_folder)) if flac_folder.is_dir() else set()
-    folder = flac_folder.resolve()
-    missing, unreadable, kept = [], [], []
-    for row in rows:
-        name = f"{row['ID']}.flac"
-        if name not in present:
-            missing.append(name)
-            continue
-        wav = folder / name
-        if check_headers:
-            try:
-                soundfile.info(os.fspath(wav))
-            except (soundfile.SoundFileError, RuntimeError):
-                unreadable.append(name)
-                continue
-        kept.append({**row, "wav": os.fspath(wav)})
-    problems = []
-    for kind, names in (("missing", missing), ("unreadable", unreadable)):
-        if names:
-            examples = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-            problems.append(
-                f"{len(names)} of {len(rows)} {what} files {kind} in {folder} (e.g. {examples})"
-            )
-    return kept, problems
-
-
-def _report_problems(problems: list[str], dropped: int, skip_missing: bool):
-    """Stops on missing or unreadable audio, or logs how many trials were dropped."""
-    if problems and not skip_missing:
-        raise MissingAudioError(
-            "; ".join(problems) + ". Pass skip_missing=True (--skip-missing) to drop them."
-        )
-    if problems:
-        logger.warning("Dropped %d trials: %s.", dropped, "; ".join(problems))
-
-
-def _signature(inputs: Sequence[Path], options: dict) -> dict:
-    """What the manifests depend on: input files' sizes and times, options."""
-
-    def stamp(path: Path):
-        if not path.exists():
-            return None
-        info = path.stat()
-        return [info.st_size, info.st_mtime_ns]
-
-    return {
-        "version": _PREPARE_VERSION,
-        "options": options,
-        "inputs": {os.fspath(p.resolve()): stamp(p) for p in inputs},
-    }
-
-
-def _up_to_date(record: Path, outputs: Sequence[Path], signature: dict) -> bool:
-    if not record.is_file() or not all(p.is_file() for p in outputs):
-        return False
-    try:
-        return json.loads(record.read_text(encoding="utf-8")) == signature
-    except json.JSONDecodeError:
-        return False
 
 
 def _la_2019_root(data_folder: Path) -> Path:
@@ -410,23 +304,24 @@ def prepare_asvspoof2019_la(
     if missing:
         raise FileNotFoundError(f"ASVspoof 2019 LA protocol files not found: {missing}")
     options = {"skip_missing": skip_missing, "check_headers": check_headers}
-    signature = _signature([*protocols.values(), *flac_folders.values()], options)
+    signature = inputs_signature([*protocols.values(), *flac_folders.values()], options)
     record = save_folder / ".asvspoof2019_la_prepare.json"
-    if _up_to_date(record, list(manifests.values()), signature):
+    remove_orphans(save_folder)
+    if up_to_date(record, list(manifests.values()), signature):
         logger.info("ASVspoof 2019 LA manifests in %s are up to date; skipping.", save_folder)
         return outputs
 
     kept, problems, dropped = {}, [], 0
     for split, protocol in protocols.items():
         rows = read_protocol_2019(protocol)
-        kept[split], split_problems = _attach_audio(
+        kept[split], split_problems = attach_audio(
             rows, flac_folders[split], check_headers, f"ASVspoof 2019 LA {split}"
         )
         problems += split_problems
         dropped += len(rows) - len(kept[split])
-    _report_problems(problems, dropped, skip_missing)
+    report_problems(problems, dropped, skip_missing)
     for split, rows in kept.items():
-        _write_manifest(manifests[split], rows, MANIFEST_COLUMNS["2019LA"])
+        write_manifest(manifests[split], rows, MANIFEST_COLUMNS["2019LA"])
         logger.info("Wrote %s (%d trials).", manifests[split], len(rows))
     record.write_text(json.dumps(signature), encoding="utf-8")
     return outputs
@@ -505,9 +400,10 @@ def prepare_asvspoof2021(
     )
     manifest = save_folder / f"asvspoof2021_{track}_eval.csv"
     options = {"skip_missing": skip_missing, "check_headers": check_headers, "track": track}
-    signature = _signature([source, flac_folder], options)
+    signature = inputs_signature([source, flac_folder], options)
     record = save_folder / f".asvspoof2021_{track}_prepare.json"
-    if _up_to_date(record, [manifest], signature):
+    remove_orphans(save_folder)
+    if up_to_date(record, [manifest], signature):
         logger.info("%s is up to date; skipping.", manifest)
         return manifest
 
@@ -519,10 +415,10 @@ def prepare_asvspoof2021(
             {column: "-" for column in columns} | {"ID": utt_id, "label": UNKNOWN}
             for utt_id in read_trial_list(source)
         ]
-    kept, problems = _attach_audio(rows, flac_folder, check_headers, f"ASVspoof 2021 {track}")
-    _report_problems(problems, len(rows) - len(kept), skip_missing)
+    kept, problems = attach_audio(rows, flac_folder, check_headers, f"ASVspoof 2021 {track}")
+    report_problems(problems, len(rows) - len(kept), skip_missing)
     rows = kept
-    _write_manifest(manifest, rows, columns)
+    write_manifest(manifest, rows, columns)
     record.write_text(json.dumps(signature), encoding="utf-8")
     logger.info("Wrote %s (%d trials%s).", manifest, len(rows), "" if is_key else ", no labels")
     return manifest

@@ -2,7 +2,8 @@
 
 ``load_datasets`` turns the manifests written by ``speechbrain_ssdctx.data.asvspoof`` into
 ``DynamicItemDataset`` objects that provide ``id``, ``sig`` (a waveform) and ``label_id``
-(1 = bona fide, 0 = spoof, -1 = unknown, as in a 2021 manifest built without keys).
+(1 = bona fide, 0 = spoof by default: ``bonafide_index`` swaps them; -1 = unknown, as in
+a 2021 manifest built without keys).
 Training items are fixed-length crops (``train_audio_pipeline``); evaluation items follow
 an explicit policy (``eval_audio_pipeline``, see ``audio.apply_window``).
 
@@ -18,18 +19,48 @@ from collections.abc import Callable, Mapping
 import speechbrain as sb
 import torch
 
+from speechbrain_ssdctx.contract import check_bonafide_index
 from speechbrain_ssdctx.data.audio import apply_window, crop_or_pad, load_audio
 
 __all__ = [
     "LABEL_IDS",
     "eval_audio_pipeline",
+    "label_encoding",
     "label_pipeline",
     "load_datasets",
+    "make_label_pipeline",
     "train_audio_pipeline",
 ]
 
+
+def label_encoding(bonafide_index: int = 1) -> dict[str, int]:
+    """Manifest label to class index: bona fide ``bonafide_index``, spoof the other one,
+    unknown -1.
+
+    The bona fide index is explicit: the logits of a detector trained with these labels
+    have bona fide at that index, and scoring, the dev EER and an exported model's
+    ``bonafide_index`` must all say the same.
+
+    Arguments
+    ---------
+    bonafide_index : int
+        0 or 1 (the project's convention, the ASVspoof one: 1).
+
+    Example
+    -------
+    >>> label_encoding(), label_encoding(0)["bonafide"]
+    ({'bonafide': 1, 'spoof': 0, 'unknown': -1}, 0)
+    >>> label_encoding(2)
+    Traceback (most recent call last):
+    ...
+    ValueError: bonafide_index must be 0 or 1, got 2
+    """
+    index = check_bonafide_index(bonafide_index)
+    return {"bonafide": index, "spoof": 1 - index, "unknown": -1}
+
+
 #: Manifest label to class index (the project's convention: bona fide = 1).
-LABEL_IDS = {"bonafide": 1, "spoof": 0, "unknown": -1}
+LABEL_IDS = label_encoding()
 
 
 def train_audio_pipeline(
@@ -114,20 +145,32 @@ def eval_audio_pipeline(
     return audio_pipeline
 
 
-@sb.utils.data_pipeline.takes("label")
-@sb.utils.data_pipeline.provides("label_id")
-def label_pipeline(label: str) -> int:
-    """Maps the manifest ``label`` to ``label_id``: bona fide 1, spoof 0, unknown -1.
+def make_label_pipeline(bonafide_index: int = 1) -> Callable:
+    """Returns a dynamic item ``label -> label_id`` with :func:`label_encoding`.
 
     Example
     -------
-    >>> label_pipeline("bonafide"), label_pipeline("spoof")
-    (1, 0)
+    >>> pipeline = make_label_pipeline(bonafide_index=0)
+    >>> pipeline("bonafide"), pipeline("spoof")
+    (0, 1)
     """
-    try:
-        return LABEL_IDS[label]
-    except KeyError:
-        raise ValueError(f"Unknown label {label!r}; expected one of {sorted(LABEL_IDS)}.") from None
+    encoding = label_encoding(bonafide_index)
+
+    @sb.utils.data_pipeline.takes("label")
+    @sb.utils.data_pipeline.provides("label_id")
+    def label_pipeline(label: str) -> int:
+        try:
+            return encoding[label]
+        except KeyError:
+            raise ValueError(
+                f"Unknown label {label!r}; expected one of {sorted(encoding)}."
+            ) from None
+
+    return label_pipeline
+
+
+#: The dynamic item ``label -> label_id`` of the project's convention (bona fide 1).
+label_pipeline = make_label_pipeline()
 
 
 def load_datasets(
@@ -139,6 +182,7 @@ def load_datasets(
     sample_rate: int = 16000,
     resample: bool = False,
     generator: torch.Generator | None = None,
+    bonafide_index: int = 1,
 ) -> dict[str, sb.dataio.dataset.DynamicItemDataset]:
     """Builds a ``DynamicItemDataset`` per manifest (output keys ``id``, ``sig``, ``label_id``).
 
@@ -161,6 +205,8 @@ def load_datasets(
         Resample files at another rate instead of raising an error.
     generator : torch.Generator, optional
         Random source of the training crops.
+    bonafide_index : int
+        The class index of bona fide in ``label_id`` (see :func:`label_encoding`).
 
     Returns
     -------
@@ -179,13 +225,14 @@ def load_datasets(
     """
     train = train_audio_pipeline(train_num_samples, sample_rate, resample, generator)
     evaluate = eval_audio_pipeline(eval_policy, eval_num_samples, sample_rate, resample)
+    labels = make_label_pipeline(bonafide_index)
     datasets = {}
     for split, path in manifests.items():
         if not os.fspath(path).endswith(".csv"):
             continue
         datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_csv(
             csv_path=os.fspath(path),
-            dynamic_items=[train if split in train_splits else evaluate, label_pipeline],
+            dynamic_items=[train if split in train_splits else evaluate, labels],
             output_keys=["id", "sig", "label_id"],
         )
     return datasets

@@ -141,6 +141,8 @@ class ResidualBlock(nn.Module):
     first : bool
         The first block of the encoder. The others own an unused ``bn1`` (see the module
         docstring): kept, frozen, for checkpoint compatibility only.
+    time_pool : int
+        Max-pooling factor along time (1: none, as in the SSL back end of Tak et al. 2022).
 
     Example
     -------
@@ -149,8 +151,11 @@ class ResidualBlock(nn.Module):
     torch.Size([2, 64, 23, 10])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, first: bool = False):
+    def __init__(
+        self, in_channels: int, out_channels: int, first: bool = False, time_pool: int = 3
+    ):
         super().__init__()
+        self.time_pool = time_pool
         if not first:
             self.bn1 = nn.BatchNorm2d(in_channels).requires_grad_(False)
         self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=(2, 3), padding=(1, 1))
@@ -163,10 +168,12 @@ class ResidualBlock(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Maps ``[batch, in, freq, time]`` to ``[batch, out, freq, time // 3]``."""
+        """Maps ``[batch, in, freq, time]`` to ``[batch, out, freq, time // time_pool]``."""
         out = self.conv2(F.selu(self.bn2(self.conv1(x))))
         identity = x if self.conv_downsample is None else self.conv_downsample(x)
-        return F.max_pool2d(out + identity, kernel_size=(1, 3))
+        if self.time_pool == 1:
+            return out + identity
+        return F.max_pool2d(out + identity, kernel_size=(1, self.time_pool))
 
 
 def _batch_norm_nodes(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
@@ -480,34 +487,21 @@ class AASIST(nn.Module):
                 f"AASIST needs at least {self.min_samples} samples per input, got {wavs.shape[1]}"
             )
         nodes_t, nodes_s = self._graph_nodes(wavs)
-        branch1 = self._hetero_branch(
+        branch1 = hetero_branch(
             nodes_t,
             nodes_s,
             self.master1,
             (self.HtrgGAT_layer_ST11, self.HtrgGAT_layer_ST12),
             (self.pool_hT1, self.pool_hS1),
         )
-        branch2 = self._hetero_branch(
+        branch2 = hetero_branch(
             nodes_t,
             nodes_s,
             self.master2,
             (self.HtrgGAT_layer_ST21, self.HtrgGAT_layer_ST22),
             (self.pool_hT2, self.pool_hS2),
         )
-        out_t, out_s, master = (
-            torch.maximum(self.drop_way(a), self.drop_way(b))
-            for a, b in zip(branch1, branch2, strict=True)
-        )
-        embedding = torch.cat(
-            [
-                out_t.abs().amax(dim=1),
-                out_t.mean(dim=1),
-                out_s.abs().amax(dim=1),
-                out_s.mean(dim=1),
-                master.squeeze(1),
-            ],
-            dim=1,
-        )
+        embedding = graph_readout(branch1, branch2, self.drop_way)
         return embedding, self.out_layer(self.drop(embedding))
 
     def _graph_nodes(self, wavs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -521,21 +515,67 @@ class AASIST(nn.Module):
         out_t = self.pool_T(self.GAT_layer_T(nodes_t))
         return out_t, out_s
 
-    def _hetero_branch(
-        self,
-        nodes_t: torch.Tensor,
-        nodes_s: torch.Tensor,
-        master: torch.Tensor,
-        layers: tuple[HeteroGraphAttention, HeteroGraphAttention],
-        pools: tuple[GraphPool, GraphPool],
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One inference branch: HS-GAL, graph pooling (temporal, spectral), then a residual
-        HS-GAL."""
-        master = master.expand(nodes_t.shape[0], -1, -1)
-        out_t, out_s, master = layers[0](nodes_t, nodes_s, master)
-        out_t, out_s = pools[0](out_t), pools[1](out_s)
-        aug_t, aug_s, aug_master = layers[1](out_t, out_s, master)
-        return out_t + aug_t, out_s + aug_s, master + aug_master
+
+
+def hetero_branch(
+    nodes_t: torch.Tensor,
+    nodes_s: torch.Tensor,
+    master: torch.Tensor,
+    layers: tuple[HeteroGraphAttention, HeteroGraphAttention],
+    pools: tuple[GraphPool, GraphPool],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One inference branch of AASIST: HS-GAL, graph pooling (temporal, spectral), then a
+    residual HS-GAL.
+
+    Arguments
+    ---------
+    nodes_t, nodes_s : torch.Tensor
+        ``[batch, nodes, dim]`` temporal and spectral nodes.
+    master : torch.Tensor
+        ``[1, 1, dim]`` learned master node.
+    layers : tuple of HeteroGraphAttention
+        The two heterogeneous layers of the branch.
+    pools : tuple of GraphPool
+        Temporal and spectral pooling after the first layer.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        Temporal nodes, spectral nodes, master node.
+    """
+    master = master.expand(nodes_t.shape[0], -1, -1)
+    out_t, out_s, master = layers[0](nodes_t, nodes_s, master)
+    out_t, out_s = pools[0](out_t), pools[1](out_s)
+    aug_t, aug_s, aug_master = layers[1](out_t, out_s, master)
+    return out_t + aug_t, out_s + aug_s, master + aug_master
+
+
+def graph_readout(
+    branch1: tuple[torch.Tensor, ...], branch2: tuple[torch.Tensor, ...], drop_way: nn.Module
+) -> torch.Tensor:
+    """AASIST's readout: element-wise maximum of the two branches (after ``drop_way``),
+    then max of absolute values and mean of the temporal and spectral nodes, and the
+    master node: ``[batch, 5 * dim]``.
+
+    Example
+    -------
+    >>> branch = (torch.ones(2, 3, 4), torch.zeros(2, 5, 4), torch.ones(2, 1, 4))
+    >>> graph_readout(branch, branch, nn.Identity()).shape
+    torch.Size([2, 20])
+    """
+    out_t, out_s, master = (
+        torch.maximum(drop_way(a), drop_way(b)) for a, b in zip(branch1, branch2, strict=True)
+    )
+    return torch.cat(
+        [
+            out_t.abs().amax(dim=1),
+            out_t.mean(dim=1),
+            out_s.abs().amax(dim=1),
+            out_s.mean(dim=1),
+            master.squeeze(1),
+        ],
+        dim=1,
+    )
 
 
 __all__ = [
@@ -545,4 +585,6 @@ __all__ = [
     "HeteroGraphAttention",
     "ResidualBlock",
     "SincFilterBank",
+    "graph_readout",
+    "hetero_branch",
 ]

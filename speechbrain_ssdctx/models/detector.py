@@ -13,15 +13,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from speechbrain_ssdctx.contract import ContractError, as_embedding, as_logits
+from speechbrain_ssdctx.module_state import HookedStateMixin
 
-class Detector(nn.Module):
+
+class Detector(HookedStateMixin, nn.Module):
     """Synthetic speech detector: waveform -> features -> encoder -> embedding -> logits.
 
     ``wavs -> features(wavs) -> normalize(feats, lengths) -> encoder(feats, lengths)
     -> embedding -> classifier(embedding) -> logits``. The front end is inside the forward
-    path, so InF can mask the waveform first. An encoder output of shape
-    ``[batch, 1, dim]`` (SpeechBrain's ECAPA-TDNN and x-vector) is squeezed to
-    ``[batch, dim]``.
+    path, so InF can mask the waveform first. The lobes may return SpeechBrain's shapes
+    (see :mod:`speechbrain_ssdctx.contract`): an encoder output ``[batch, 1, dim]``
+    (x-vector, ECAPA-TDNN) is squeezed to ``[batch, dim]``; a classifier output
+    ``[batch, 1, 2]`` (SpeechBrain's ``Classifier``: cosine scores for AAM-softmax, or
+    log-probabilities) or a single bona fide logit becomes ``[batch, 2]`` logits.
+
+    The state that SpeechBrain modules keep outside ``state_dict`` and save through
+    their checkpoint hooks (the global statistics of
+    ``InputNormalization(norm_type="global")``) is part of this module's ``state_dict``
+    (see :class:`~speechbrain_ssdctx.module_state.HookedStateMixin`), so a Checkpointer
+    that saves the detector whole, and an export, keep it.
 
     Arguments
     ---------
@@ -33,13 +44,15 @@ class Detector(nn.Module):
         ``pass_lengths`` is False) to an embedding ``[batch, dim]`` or ``[batch, 1, dim]``,
         e.g. ``speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN``.
     classifier : torch.nn.Module
-        Maps the embedding to ``[batch, 2]`` logits (index 1 = bona fide), e.g.
-        ``torch.nn.Linear(dim, 2)``.
+        Maps the embedding to ``[batch, 2]`` or ``[batch, 1, 2]`` logits or one bona fide
+        logit per row, e.g. ``torch.nn.Linear(dim, 2)`` or
+        ``speechbrain.lobes.models.ECAPA_TDNN.Classifier(dim, out_neurons=2)``.
     normalize : torch.nn.Module, optional
         Called as ``normalize(feats, lengths)``, e.g.
         ``speechbrain.processing.features.InputNormalization``.
     embedding_dim : int, optional
-        Embedding size; inferred from the classifier's first ``nn.Linear`` when omitted.
+        Embedding size; inferred from the classifier (its first ``nn.Linear``, or its own
+        2-D ``weight`` as in SpeechBrain's ``Classifier``) when omitted.
     pass_lengths : bool
         Whether the encoder is called as ``encoder(feats, lengths)`` (default) or
         ``encoder(feats)``.
@@ -47,11 +60,11 @@ class Detector(nn.Module):
     Example
     -------
     >>> from speechbrain.lobes.features import Fbank
-    >>> from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
+    >>> from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN, Classifier
     >>> detector = Detector(
     ...     features=Fbank(n_mels=40),
     ...     encoder=ECAPA_TDNN(40, lin_neurons=32, channels=[32, 32, 32, 32, 96]),
-    ...     classifier=torch.nn.Linear(32, 2),
+    ...     classifier=Classifier(32, out_neurons=2),
     ... )
     >>> embedding, logits = detector(torch.randn(2, 16000))
     >>> detector.embedding_dim, embedding.shape, logits.shape
@@ -92,41 +105,44 @@ class Detector(nn.Module):
         embedding : torch.Tensor
             ``[batch, embedding_dim]``.
         logits : torch.Tensor
-            ``[batch, 2]``, index 1 = bona fide.
+            ``[batch, 2]``, in the classifier's class order.
         """
         if wavs.dim() != 2:
             raise ValueError(
                 f"Detector expects [batch, time] waveforms, got shape {list(wavs.shape)}"
             )
+        batch = wavs.shape[0]
         if lengths is None:
-            lengths = torch.ones(wavs.shape[0], device=wavs.device)
+            lengths = torch.ones(batch, device=wavs.device)
         feats = self.features(wavs)
         if self.normalize is not None:
             feats = self.normalize(feats, lengths)
-        embedding = self.encoder(feats, lengths) if self.pass_lengths else self.encoder(feats)
-        if embedding.dim() == 3 and embedding.shape[1] == 1:
-            embedding = embedding.squeeze(1)
-        if embedding.dim() != 2:
-            raise ValueError(
-                f"Detector encoder must return [batch, dim] or [batch, 1, dim], "
-                f"got shape {list(embedding.shape)}"
-            )
-        logits = self.classifier(embedding)
-        if logits.shape != (wavs.shape[0], 2):
-            raise ValueError(
-                f"Detector classifier must return [batch, 2] logits, got {list(logits.shape)}"
+        encoded = self.encoder(feats, lengths) if self.pass_lengths else self.encoder(feats)
+        try:
+            embedding = as_embedding(encoded, batch)
+            logits = as_logits(self.classifier(embedding), batch)
+        except ContractError as error:
+            raise ContractError(f"Detector: {error}") from None
+        if embedding.shape[1] != self.embedding_dim:
+            raise ContractError(
+                f"Detector: the encoder returned {embedding.shape[1]}-dimensional embeddings "
+                f"but embedding_dim is {self.embedding_dim}"
             )
         return embedding, logits
 
 
 def _input_size(classifier: nn.Module) -> int:
-    """The input size of the first ``nn.Linear`` of ``classifier``."""
+    """The input size of ``classifier``: its first ``nn.Linear``, or its 2-D ``weight``."""
     for module in classifier.modules():
         if isinstance(module, nn.Linear):
             return module.in_features
+    weight = getattr(classifier, "weight", None)
+    if isinstance(weight, torch.Tensor) and weight.dim() == 2:
+        return weight.shape[1]
     raise ValueError(
-        "Detector cannot infer embedding_dim: the classifier has no torch.nn.Linear; "
-        "pass embedding_dim explicitly"
+        f"Detector cannot infer the embedding size from the classifier "
+        f"({type(classifier).__name__} has no torch.nn.Linear and no 2-D weight): pass "
+        "embedding_dim=<size of the encoder's embedding>"
     )
 
 

@@ -1,6 +1,8 @@
-"""Pretrained detectors shipped with the package: the official AASIST and AASIST-L weights
-(github.com/clovaai/aasist, Copyright (c) 2021-present NAVER Corp., MIT licence in
-``LICENSE-AASIST``), usable offline.
+"""Pretrained detectors shipped with the package, usable offline: the official AASIST and
+AASIST-L weights (github.com/clovaai/aasist, Copyright (c) 2021-present NAVER Corp., MIT
+licence in ``LICENSE-AASIST``; trained on ASVspoof 2019 LA) and the ASVspoof 5
+organisers' baseline AASIST (github.com/asvspoof-challenge/asvspoof5, MIT licence in
+``LICENSE-AASIST-ASVspoof5``; trained on ASVspoof 5). See ``NOTICE.md``.
 
 Example
 -------
@@ -17,7 +19,11 @@ from pathlib import Path
 
 from speechbrain_ssdctx.models.aasist import AASIST
 
-_CHECKPOINTS = {"aasist": "AASIST.pth", "aasist-l": "AASIST-L.pth"}
+_CHECKPOINTS = {
+    "aasist": "AASIST.pth",
+    "aasist-l": "AASIST-L.pth",
+    "aasist-asvspoof5": "AASIST-ASVspoof5.pth",
+}
 
 
 def bundled_checkpoint(name: str) -> Path:
@@ -26,7 +32,7 @@ def bundled_checkpoint(name: str) -> Path:
     Arguments
     ---------
     name : str
-        ``"aasist"`` or ``"aasist-l"`` (case-insensitive).
+        ``"aasist"``, ``"aasist-l"`` or ``"aasist-asvspoof5"`` (case-insensitive).
 
     Returns
     -------
@@ -44,7 +50,7 @@ def load_bundled_detector(name: str) -> AASIST:
     Arguments
     ---------
     name : str
-        ``"aasist"`` or ``"aasist-l"`` (case-insensitive).
+        ``"aasist"``, ``"aasist-l"`` or ``"aasist-asvspoof5"`` (case-insensitive).
 
     Returns
     -------
@@ -56,9 +62,9 @@ def load_bundled_detector(name: str) -> AASIST:
 def build_aasist(variant: str = "AASIST", init_from: str | None = None) -> AASIST:
     """An AASIST to train: from scratch, or from official weights (fine-tuning).
 
-    For recipes: ``init_from`` is a bundled name (``"aasist"``, ``"aasist-l"``), the path
-    of an official state_dict, or None (random initialisation). The weights must be of
-    ``variant``. The model is returned in training mode.
+    ``init_from`` is a bundled name (``"aasist"``, ``"aasist-l"``), the path of an
+    official state_dict, or None (random initialisation); see :func:`init_from_official`.
+    The model is returned in training mode.
 
     Example
     -------
@@ -66,15 +72,47 @@ def build_aasist(variant: str = "AASIST", init_from: str | None = None) -> AASIS
     >>> model.training, model.variant
     (True, 'AASIST-L')
     """
-    if init_from is None:
-        return AASIST(variant)
-    path = Path(init_from)
-    if not path.is_file():
-        path = bundled_checkpoint(init_from)
-    model = AASIST.from_official_checkpoint(path)
-    if model.variant != variant:
-        raise ValueError(f"init_from={init_from!r} holds {model.variant} weights, not {variant}")
+    model = AASIST(variant)
+    init_from_official(model, init_from)
     return model.train()
 
 
-__all__ = ["build_aasist", "bundled_checkpoint", "load_bundled_detector"]
+def init_from_official(model: AASIST, init_from: str | None) -> None:
+    """Loads official AASIST weights into ``model`` (fine-tuning), or does nothing.
+
+    For recipes, after the detector block is built::
+
+        __init_from: !apply:speechbrain_ssdctx.pretrained.init_from_official
+            model: !ref <detector>
+            init_from: !ref <init_from>
+
+    Arguments
+    ---------
+    model : AASIST
+        The model to fill.
+    init_from : str or None
+        A bundled name (``"aasist"``, ``"aasist-l"``), the path of an official
+        state_dict, or None (the model keeps its weights).
+
+    Example
+    -------
+    >>> import torch
+    >>> model = AASIST("AASIST-L")
+    >>> init_from_official(model, "aasist-l")
+    >>> torch.equal(model.pos_S, load_bundled_detector("aasist-l").pos_S)
+    True
+    """
+    if init_from is None:
+        return
+    path = Path(init_from)
+    if not path.is_file():
+        path = bundled_checkpoint(init_from)
+    official = AASIST.from_official_checkpoint(path)
+    if official.variant != model.variant:
+        raise ValueError(
+            f"init_from={init_from!r} holds {official.variant} weights, not {model.variant}"
+        )
+    model.load_state_dict(official.state_dict())
+
+
+__all__ = ["build_aasist", "bundled_checkpoint", "init_from_official", "load_bundled_detector"]

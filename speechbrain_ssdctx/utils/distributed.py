@@ -44,6 +44,8 @@ from torch.nn.parallel import DistributedDataParallel
 AUTO = "auto"
 BACKENDS = ("nccl", "gloo", "mpi")
 PRECISIONS = ("fp32", "bf16", "fp16")
+#: ``batch_semantics``: ``batch_size`` per optimiser step over all processes, or per process.
+BATCH_SEMANTICS = ("global", "per_process")
 #: Run options a recipe YAML may declare as ``auto``.
 AUTO_RUN_OPTIONS = ("distributed_backend", "precision", "eval_precision")
 #: Data loader processes per training process on a GPU (``num_workers: auto``), at most.

@@ -4,7 +4,7 @@
 Developers run this once; the result is committed inside the package
 (``speechbrain_ssdctx/data/demo/LA``) and nothing reads the source folder at run time::
 
-    python recipes/make_demo_corpus.py --speech /path/to/fixtures/speech \\
+    python tools/make_demo_corpus.py --speech /path/to/fixtures/speech \\
         --out speechbrain_ssdctx/data/demo --check
 
 The input folder holds ``manifest.tsv`` (file, label, system, seconds, source, licence)
@@ -357,7 +357,7 @@ def write_readme(root: Path, segments: list[Segment], speakers: dict[str, str]):
     people += [f"| {speaker_id} | {name} |" for name, speaker_id in sorted(speakers.items())]
     text = f"""# speechbrain-ssdctx demo corpus (ASVspoof 2019 LA layout)
 
-Built by `recipes/make_demo_corpus.py` (deterministic); see `../NOTICE.md` for sources
+Built by `tools/make_demo_corpus.py` (deterministic); see `../NOTICE.md` for sources
 and licences and `sources.tsv` for the origin (file, time span, licence) of every
 utterance. Segments of about {SEGMENT_SECONDS:g} s at {SAMPLE_RATE} Hz, 16-bit FLAC.
 

@@ -1,0 +1,279 @@
+"""The start of a training recipe: arguments checked, the demo schedule, one-line user errors.
+
+``recipes/train.py`` calls :func:`start_recipe` with its command line. Before any model,
+data or process group exists it checks the overrides (no unknown key), every typed
+hyperparameter (``speechbrain_ssdctx.typed_hparams``) and the device; then, when no
+training corpus is given (``data_folder`` and ``asvspoof5_folder`` null), it applies the
+YAML's ``demo_schedule`` (the bundled demo corpus would take most of an hour on the
+paper's schedule) to every key the command line does not set, and says so.
+:func:`report_user_errors` turns the mistakes a user makes (a bad override, missing data,
+a bad device, an unusable checkpoint) into one line on stderr (exit status 1);
+``--traceback`` or ``SSDCTX_TRACEBACK=1`` shows the traceback instead.
+
+Authors
+ * speechbrain-ssdctx contributors
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import ruamel.yaml
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml, resolve_references
+
+from speechbrain_ssdctx.checkpoints import CheckpointError
+from speechbrain_ssdctx.data.asvspoof import ProtocolError
+from speechbrain_ssdctx.data.audio import AudioFileError
+from speechbrain_ssdctx.typed_hparams import (
+    HparamError,
+    check_device,
+    check_hparams,
+    check_overrides,
+)
+from speechbrain_ssdctx.utils.distributed import resolve_run_options
+
+__all__ = [
+    "CORPUS_KEYS", "DEMO_KEY", "TRACEBACK_ENV", "RecipeStart", "is_demo_run",
+    "report_user_errors", "run_value", "start_recipe",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable that makes :func:`report_user_errors` show tracebacks.
+TRACEBACK_ENV = "SSDCTX_TRACEBACK"
+
+#: The YAML key holding the schedule of a run on the bundled demo corpus.
+DEMO_KEY = "demo_schedule"
+
+#: Keys naming a training corpus; the demo schedule applies when all are null.
+CORPUS_KEYS = ("data_folder", "asvspoof5_folder")
+
+#: Errors that are a user's mistake (a file, a folder, a value): one line, no traceback.
+USER_ERRORS = (
+    HparamError, CheckpointError, AudioFileError, ProtocolError, OSError,
+    ruamel.yaml.YAMLError,
+)
+
+
+def report_user_errors(program: str) -> None:
+    """Makes an uncaught user mistake print one line (and exit 1) instead of a traceback.
+
+    Installs a ``sys.excepthook`` for :data:`USER_ERRORS`; other exceptions (bugs) keep
+    their traceback, and ``--traceback`` / ``SSDCTX_TRACEBACK=1`` keeps every traceback.
+
+    Arguments
+    ---------
+    program : str
+        The program name that starts the line.
+    """
+    default = sys.excepthook
+
+    def hook(kind, error, traceback):
+        if issubclass(kind, USER_ERRORS) and not traceback_requested():
+            print(one_line_error(program, error), file=sys.stderr)
+        else:
+            default(kind, error, traceback)
+
+    sys.excepthook = hook
+
+
+def traceback_requested() -> bool:
+    """Whether ``--traceback`` was given or ``SSDCTX_TRACEBACK`` is set (not to 0)."""
+    return os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
+
+
+def one_line_error(program: str, error: BaseException) -> str:
+    """``program: error: <message on one line> (...)`` for a user's mistake.
+
+    Example
+    -------
+    >>> print(one_line_error("train.py", HparamError("use_inf: 'no' is not a boolean")))
+    train.py: error: use_inf: 'no' is not a boolean (set SSDCTX_TRACEBACK=1 for the traceback)
+    """
+    message = " ".join(str(error).split()) or type(error).__name__
+    return f"{program}: error: {message} (set {TRACEBACK_ENV}=1 for the traceback)"
+
+
+@dataclass
+class RecipeStart:
+    """What :func:`start_recipe` prepared.
+
+    Arguments
+    ---------
+    hparams_file : str
+        The YAML file.
+    run_opts : dict
+        SpeechBrain's run options.
+    overrides : dict
+        The command line's overrides plus the demo schedule's (what ran: saved with the run).
+    hparams : dict
+        The loaded hyperparameters (objects built).
+    demo : dict
+        The demo schedule's values applied (empty: not a demo run).
+    """
+
+    hparams_file: str
+    run_opts: dict
+    overrides: dict
+    hparams: dict
+    demo: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def announce(self) -> None:
+        """Logs, loudly, that this is a demo run and what changed (once logging is set up)."""
+        if self.demo:
+            changes = ", ".join(f"{key}={value}" for key, value in self.demo.items())
+            logger.warning(
+                "No data_folder or asvspoof5_folder given: this is a DEMO on the bundled "
+                "demo corpus, with the demo_schedule of %s (%s) instead of the paper's "
+                "settings. To train on "
+                "ASVspoof 2019 LA: python recipes/train.py %s --data_folder=/path/to/LA",
+                self.hparams_file, changes, self.hparams_file,
+            )
+
+    def summary(self, results: dict) -> str:
+        """What a demo run did and how to train on ASVspoof ('' for other runs)."""
+        if not self.demo:
+            return ""
+        minutes = (time.monotonic() - self.started) / 60
+        eers = ", ".join(
+            f"{name} EER {report['eer_percent']:.1f}%" for name, report in results.items()
+        )
+        return (
+            f"\nDemo finished in {minutes:.1f} min: {self.hparams['experiment_name']} trained "
+            f"{self.hparams['number_of_epochs']} epochs on the bundled demo corpus "
+            f"(a few dozen utterances; {eers}). Outputs: {self.hparams['output_folder']}.\n"
+            "These numbers only show that the pipeline runs; they say nothing about "
+            "ASVspoof. To train with the paper's schedule on ASVspoof 2019 LA:\n"
+            f"    python recipes/train.py {self.hparams_file} --data_folder=/path/to/LA\n"
+            "(add --la2021_folder=... --la2021_keys=... for 2021 LA; see the README's "
+            "Training recipes)."
+        )
+
+
+def start_recipe(argv: Sequence[str]) -> RecipeStart:
+    """Parses and checks a recipe's command line, applies the demo schedule, loads the YAML.
+
+    Arguments
+    ---------
+    argv : sequence of str
+        ``hparams_file`` and ``--key=value`` overrides / SpeechBrain run options, plus
+        ``--traceback`` (show tracebacks of user errors).
+
+    Returns
+    -------
+    RecipeStart
+
+    Raises
+    ------
+    HparamError
+        An unknown override key, a wrongly typed value or a bad device.
+
+    Example
+    -------
+    >>> start = start_recipe(["hparams/lcnn_inf_ini.yaml", "--output_folder=/tmp/demo"])
+    >>> start.demo["number_of_epochs"], start.hparams["number_of_epochs"]
+    (8, 8)
+    """
+    argv = list(argv)
+    if "--traceback" in argv:
+        argv.remove("--traceback")
+        os.environ[TRACEBACK_ENV] = "1"
+    hparams_file, run_opts, override_text = sb.parse_arguments(argv)
+    user = _parse_overrides(override_text)
+    tree, overrides, demo = _resolve_run(hparams_file, user)
+    if run_opts.get("device") is not None:  # None: SpeechBrain's default (cpu)
+        check_device(run_opts["device"])
+    try:  # the YAML's multi-GPU and precision "auto" settled (the command line wins)
+        run_opts = resolve_run_options(run_opts, tree)
+    except ValueError as error:
+        raise HparamError(str(error)) from None
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as stream:
+        hparams = load_hyperpyyaml(stream, overrides)
+    return RecipeStart(hparams_file, run_opts, overrides, hparams, demo)
+
+
+def run_value(hparams_file: str, key: str, override_args: Sequence[str] = ()):
+    """A top-level value as the recipe would run it (overrides and demo schedule applied).
+
+    Arguments
+    ---------
+    hparams_file : str
+        The YAML file.
+    key : str
+        A top-level key (e.g. ``output_folder``).
+    override_args : sequence of str
+        ``--key=value`` overrides.
+
+    Example
+    -------
+    >>> run_value("hparams/lcnn.yaml", "output_folder", ["--seed=3"])
+    'results/demo/lcnn/3'
+    >>> run_value("hparams/lcnn.yaml", "output_folder", ["--seed=3", "--demo_schedule=null"])
+    'results/lcnn/3'
+    """
+    _, _, override_text = sb.parse_arguments([os.fspath(hparams_file), *override_args])
+    return _resolve_run(os.fspath(hparams_file), _parse_overrides(override_text))[0][key]
+
+
+def _resolve_run(hparams_file: str, user: dict) -> tuple[dict, dict, dict]:
+    """The checked resolved top level, the overrides to load with, the demo values."""
+    defaults = _resolve(hparams_file, {})
+    check_overrides(user, defaults, hparams_file)
+    tree = _resolve(hparams_file, user)
+    demo = _demo_values(tree, user, hparams_file)
+    overrides = {**demo, **user}
+    if demo:
+        tree = _resolve(hparams_file, overrides)
+    check_hparams(tree, defaults, overridden=user, source=hparams_file)
+    return tree, overrides, demo
+
+
+def _parse_overrides(text: str) -> dict:
+    """The ``key: value`` overrides SpeechBrain's parser returns, as a mapping."""
+    if not text or not text.strip():
+        return {}
+    try:
+        parsed = ruamel.yaml.YAML(typ="safe", pure=True).load(text)  # plain types, YAML 1.2
+    except ruamel.yaml.YAMLError as error:
+        raise HparamError(f"cannot read the overrides {text!r}: {error}") from None
+    return dict(parsed or {})
+
+
+def _resolve(hparams_file: str, overrides: dict) -> dict:
+    """The file's top level with references resolved and overrides applied (no object built)."""
+    with open(hparams_file, encoding="utf-8") as stream:
+        text = resolve_references(stream, overrides).getvalue()
+    return dict(ruamel.yaml.YAML().load(io.StringIO(text)) or {})
+
+
+def is_demo_run(hparams) -> bool:
+    """Whether a run trains on the bundled demo corpus (no training corpus folder given).
+
+    Example
+    -------
+    >>> is_demo_run({"data_folder": None}), is_demo_run({"data_folder": "/data/LA"})
+    (True, False)
+    """
+    return all(hparams.get(key) is None for key in CORPUS_KEYS)
+
+
+def _demo_values(tree: dict, user: dict, hparams_file: str) -> dict:
+    """The demo schedule's values for the keys the user did not set, if no data is given."""
+    schedule = tree.get(DEMO_KEY) or {}
+    if not is_demo_run(tree) or not schedule:
+        return {}
+    unknown = [key for key in schedule if key not in tree or key == DEMO_KEY]
+    if unknown:
+        raise HparamError(
+            f"{DEMO_KEY}: {hparams_file} has no hyperparameter {', '.join(unknown)}"
+        )
+    return {key: value for key, value in schedule.items() if key not in user}
