@@ -9,7 +9,6 @@ Authors:
 - speechbrain-ssdctx contributors (2025)
 """
 
-import os
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -17,30 +16,9 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 import torch
-import torch.distributed as dist
 from speechbrain.dataio.dataio import length_to_mask
 
-
-def ddp_rank() -> int:
-    """Rank of this process in a data-parallel job (0 when there is none).
-
-    Uses ``torch.distributed`` once it is initialised and the ``RANK`` environment
-    variable (set by ``torchrun``) before that, so that modules built from the hparams
-    before the process group exists still see their rank.
-
-    Returns
-    -------
-    int
-        The global rank.
-
-    Example
-    -------
-    >>> ddp_rank() >= 0
-    True
-    """
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank()
-    return int(os.environ.get("RANK", "0"))
+from speechbrain_ssdctx.utils.distributed import get_rank
 
 
 class BandPassMasking(torch.nn.Module):
@@ -142,7 +120,7 @@ class BandPassMasking(torch.nn.Module):
             self._bank = torch.zeros(num_grid, numtaps)
             self._designed = torch.zeros(num_grid, dtype=torch.bool)
         base_seed = torch.initial_seed() if seed is None else seed
-        self.generator = torch.Generator().manual_seed((base_seed + ddp_rank()) % 2**63)
+        self.generator = torch.Generator().manual_seed((base_seed + get_rank()) % 2**63)
 
     def design(self, low_freq: float) -> torch.Tensor:
         """Designs the band-pass filter for one lower pass edge (Remez algorithm).
@@ -297,7 +275,7 @@ class BandPassMasking(torch.nn.Module):
 
     def get_extra_state(self) -> dict:
         """The random generator's state and the rank it belongs to (for checkpoints)."""
-        return {"generator": self.generator.get_state(), "rank": ddp_rank()}
+        return {"generator": self.generator.get_state(), "rank": get_rank()}
 
     def set_extra_state(self, state: dict) -> None:
         """Restores the generator; a different rank derives its own stream from it.
@@ -308,7 +286,7 @@ class BandPassMasking(torch.nn.Module):
         draws stay different from one another.
         """
         self.generator.set_state(state["generator"])
-        rank = ddp_rank()
+        rank = get_rank()
         if rank != state["rank"]:
             seed = int(torch.randint(2**62, (1,), generator=self.generator)) + rank
             self.generator.manual_seed(seed)
@@ -693,7 +671,7 @@ class RawBoost(torch.nn.Module):
         self.impulse_gain = impulse_gain
         self.snr_range = (min_snr_db, max_snr_db)
         base_seed = torch.initial_seed() if seed is None else seed
-        self.generator = torch.Generator().manual_seed((base_seed + ddp_rank()) % 2**63)
+        self.generator = torch.Generator().manual_seed((base_seed + get_rank()) % 2**63)
 
     def _uniform(self, low: float, high: float, size: int | None = None):
         """Uniform draws in [low, high) from the module's generator (float64)."""
@@ -813,12 +791,12 @@ class RawBoost(torch.nn.Module):
 
     def get_extra_state(self) -> dict:
         """The random generator's state and the rank it belongs to (for checkpoints)."""
-        return {"generator": self.generator.get_state(), "rank": ddp_rank()}
+        return {"generator": self.generator.get_state(), "rank": get_rank()}
 
     def set_extra_state(self, state: dict) -> None:
         """Restores the generator (another rank reseeds from it, as ``BandPassMasking``)."""
         self.generator.set_state(state["generator"])
-        rank = ddp_rank()
+        rank = get_rank()
         if rank != state["rank"]:
             seed = int(torch.randint(2**62, (1,), generator=self.generator)) + rank
             self.generator.manual_seed(seed)

@@ -30,7 +30,7 @@ import speechbrain as sb
 import torch
 import torch.distributed as dist
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
 from speechbrain.utils.run_opts import RunOptions
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
@@ -156,6 +156,11 @@ class DetectorBrain(sb.Brain):
         """
         if self.device_type == "cpu" and getattr(self.hparams, "cpu_retain_freed_memory", False):
             retain_freed_memory()
+        # SpeechBrain's on_fit_start, whose last step (recover_if_possible: an unrestricted
+        # torch.load) is replaced by recover_safely: hence no super() call.
+        self._compile()
+        self._wrap_distributed()
+        self.init_optimizers()
         if self.checkpointer is not None:
             recover_safely(self.checkpointer, scalar_hparams(self.hparams))
         if if_main_process():
@@ -251,7 +256,7 @@ class DetectorBrain(sb.Brain):
             "processes": get_world_size(),
             "device": self.device,
             "distributed_backend": (
-                dist.get_backend() if dist.is_available() and dist.is_initialized() else None
+                dist.get_backend() if is_distributed_initialized() else None
             ),
             "precision": self.precision,
             "eval_precision": self.eval_precision,
@@ -344,7 +349,7 @@ class DetectorBrain(sb.Brain):
 
     def _gather_scores(self) -> None:
         """Unites the scores of all ranks (a DistributedSampler may repeat a few)."""
-        if not (dist.is_available() and dist.is_initialized()):
+        if not is_distributed_initialized():
             return
         gathered = [None] * dist.get_world_size()
         dist.all_gather_object(gathered, (self.scores, self.labels))

@@ -19,8 +19,9 @@ from speechbrain_ssdctx.losses import (
     InterInstanceLoss,
     kl_consistency,
 )
-from speechbrain_ssdctx.memory import MemoryBank, MomentumEncoder, unwrap_ddp
+from speechbrain_ssdctx.memory import MemoryBank, MomentumEncoder
 from speechbrain_ssdctx.reproducibility import PrivateRandomStream
+from speechbrain_ssdctx.utils.distributed import unwrap_ddp
 
 INI_VIEWS = ("clean", "masked", "both")
 

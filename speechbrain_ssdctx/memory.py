@@ -9,35 +9,14 @@ import copy
 
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
+from speechbrain.utils.distributed import is_distributed_initialized
 
 from speechbrain_ssdctx.module_state import (
     copy_hooked_state,
     load_hooked_state,
     save_hooked_state,
 )
-
-
-def unwrap_ddp(module: torch.nn.Module) -> torch.nn.Module:
-    """The module inside a ``DistributedDataParallel`` wrapper (or the module itself).
-
-    Arguments
-    ---------
-    module : torch.nn.Module
-        A module, wrapped or not.
-
-    Returns
-    -------
-    torch.nn.Module
-        The wrapped module.
-
-    Example
-    -------
-    >>> linear = torch.nn.Linear(2, 2)
-    >>> unwrap_ddp(linear) is linear
-    True
-    """
-    return module.module if isinstance(module, DistributedDataParallel) else module
+from speechbrain_ssdctx.utils.distributed import get_world_size, unwrap_ddp
 
 
 class MemoryBank(torch.nn.Module):
@@ -123,7 +102,7 @@ class MemoryBank(torch.nn.Module):
             )
         embeddings = embeddings.detach().float().to(self.bank_embeddings.device)
         labels = labels.detach().long().to(self.bank_labels.device)
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        if is_distributed_initialized() and get_world_size() > 1:
             embeddings, labels = _all_gather_rows(embeddings, labels)
         count = embeddings.shape[0]
         # Only the newest `size` rows can survive; they land where a row-by-row write
@@ -327,7 +306,7 @@ class MomentumEncoder(torch.nn.Module):
             load_hooked_state(self.module, self._unshared(save_hooked_state(online).items()))
         else:
             copy_hooked_state(online, self.module)
-        if dist.is_available() and dist.is_initialized():
+        if is_distributed_initialized():
             # Without SyncBatchNorm (on the CPU) each rank's running statistics follow
             # its own batches; take rank 0's, as DDP does for the online module.
             for buffer in self.module.buffers():

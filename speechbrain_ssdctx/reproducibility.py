@@ -26,8 +26,9 @@ from speechbrain.utils.checkpoints import (
     mark_as_saver,
     register_checkpoint_hooks,
 )
+from speechbrain.utils.distributed import is_distributed_initialized
 
-from speechbrain_ssdctx.augment import ddp_rank
+from speechbrain_ssdctx.utils.distributed import get_rank
 
 
 class RNGState:
@@ -102,10 +103,10 @@ class RNGState:
     def save(self, path: str | Path) -> None:
         """Gathers the states of all ranks (a collective call under DDP) and saves them."""
         states = [self.capture()]
-        if dist.is_available() and dist.is_initialized():
+        if is_distributed_initialized():
             states = [None] * dist.get_world_size()
             dist.all_gather_object(states, self.capture())
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0:
+        if get_rank() == 0:
             torch.save(states, path)
 
     @mark_as_loader
@@ -113,7 +114,7 @@ class RNGState:
         """Restores this rank's states (rank 0's if the file holds fewer ranks)."""
         del end_of_epoch  # the generators continue where they were, at any checkpoint
         states = torch.load(path, map_location="cpu", weights_only=True)
-        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        rank = get_rank()
         self.restore(states[rank] if rank < len(states) else states[0])
 
 
@@ -157,7 +158,7 @@ class PrivateRandomStream:
     """
 
     def __init__(self, seed: int | None = None):
-        self.seed = ((torch.initial_seed() if seed is None else seed) + ddp_rank()) % 2**63
+        self.seed = ((torch.initial_seed() if seed is None else seed) + get_rank()) % 2**63
         self._cpu = torch.Generator().manual_seed(self.seed).get_state()
         self._python = random.Random(self.seed).getstate()
         self._cuda: dict[int, torch.Tensor] = {}
@@ -195,7 +196,7 @@ class PrivateRandomStream:
             "python": torch.tensor([version, *internal], dtype=torch.int64),
             "python_gauss": torch.tensor(float("nan") if gauss is None else gauss),
             "cuda": {index: state.clone() for index, state in self._cuda.items()},
-            "rank": ddp_rank(),
+            "rank": get_rank(),
         }
 
     def load_state(self, state: dict) -> None:
@@ -210,7 +211,7 @@ class PrivateRandomStream:
         self._python = (python[0], tuple(python[1:]), None if gauss != gauss else gauss)
         self._cpu = state["cpu"].clone()
         self._cuda = {int(index): value.clone() for index, value in state["cuda"].items()}
-        if int(state["rank"]) != ddp_rank():
+        if int(state["rank"]) != get_rank():
             generator = torch.Generator()
             generator.set_state(self._cpu)
             self.__init__(int(torch.randint(2**62, (1,), generator=generator)))
