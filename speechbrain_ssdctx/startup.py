@@ -144,7 +144,7 @@ class RecipeStart:
             return ""
         minutes = (time.monotonic() - self.started) / 60
         eers = ", ".join(
-            f"{name} EER {report['eer_percent']:.1f}%" for name, report in results.items()
+            f"{name} EER {report['eer']:.1f}%" for name, report in results.items()
         )
         return (
             f"\nDemo finished in {minutes:.1f} min: {self.hparams['experiment_name']} trained "

@@ -10,6 +10,7 @@ scores are copied. Everything is saved to ``OUT/rank<RANK>.pt`` when the recipe 
 ``finish_distributed`` (which ends the process).
 """
 
+import copy
 import os
 import runpy
 import sys
@@ -71,9 +72,8 @@ def on_fit_end(brain, result, *args, **kwargs):
     seen.update(
         bank=context.memory.embeddings.clone(),
         bank_labels=context.memory.labels.clone(),
-        momentum={k: v.clone() for k, v in context.momentum_encoder.state_dict().items()},
-        detector={k: v.clone() for k, v in unwrap_ddp(brain.modules.detector)
-                  .state_dict().items()},
+        momentum=copy.deepcopy(context.momentum_encoder.state_dict()),
+        detector=copy.deepcopy(unwrap_ddp(brain.modules.detector).state_dict()),
         optimizer_steps=optimizer_steps,
         dev_scores=dict(brain.scores),
         world_size=torch.distributed.get_world_size(),

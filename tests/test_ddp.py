@@ -7,6 +7,7 @@ command line's precedence, the synchronised InI state and the files written once
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 
@@ -45,6 +46,7 @@ def run(tmp_path_factory):
         text = text.replace(old, new)
     hparams = tmp_path / "lcnn_ddp.yaml"
     hparams.write_text(text)
+    shutil.copytree(HPARAMS / "models", tmp_path / "models")  # its !include:models/...
     output = tmp_path / "run"
     command = [
         *torchrun(), str(ROOT / "tests" / "ddp_worker.py"), str(tmp_path), str(hparams),

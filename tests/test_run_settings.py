@@ -33,6 +33,14 @@ def test_every_training_yaml_declares_the_commented_block():
             assert len(found) == 1, (path.name, key)
             line, above = lines[found[0]], lines[found[0] - 1]
             assert "#" in line or above.startswith("#"), (path.name, key, "no comment")
+        # class_weights in every recipe, reaching the classification loss of the context.
+        text = path.read_text()
+        assert sum(line.startswith("class_weights:") for line in lines) == 1, path.name
+        loss = re.search(r"!new:speechbrain_ssdctx\.losses\.ClassificationLoss\n"
+                         r"\s+class_weights: !ref <class_weights>", text)
+        assert loss, path.name
+        assert re.search(r"classification_loss_fn: (!ref <classification_loss>|"
+                         r"!new:speechbrain_ssdctx\.losses\.ClassificationLoss)", text), path.name
         # The paper's 4 GPUs (Tak et al.'s SSL set-up: one GPU, shown on 2).
         assert re.search(r"torchrun --nproc_per_node=[24] recipes/train.py hparams/"
                          + re.escape(path.name), path.read_text()), path.name
