@@ -1,10 +1,13 @@
 """MemoryBank and ContextLoss under torch.distributed: two gloo processes stay in sync.
 
 The spawned processes end with ``finish_distributed`` (barrier, destroy, immediate exit):
-a normal interpreter exit could race with gloo's threads and abort a process
-(``terminate called without an active exception``, seen once on a loaded machine;
-``benchmarks/stress_ddp.py`` counts it).
+a normal interpreter exit could race with gloo's threads, which outlive the process group,
+and abort a process (``terminate called without an active exception``, seen once on a
+loaded machine; docs/multi_gpu.md; ``benchmarks/stress_ddp.py`` counts it).
 """
+
+import atexit
+from pathlib import Path
 
 import pytest
 import torch
@@ -34,7 +37,11 @@ def worker(rank: int, init_file: str, out_dir: str) -> None:
         bank.enqueue(*rank_batch(rank, step))
     torch.save({"embeddings": bank.embeddings, "labels": bank.labels}, f"{out_dir}/bank{rank}.pt")
     context_steps(rank, out_dir)
+    # The interpreter's teardown, where gloo's threads could abort the process, must not
+    # run at all: atexit handlers are its first step.
+    atexit.register(Path(f"{out_dir}/teardown{rank}").touch)
     finish_distributed(0)  # an error above propagates instead: spawn reports it
+    Path(f"{out_dir}/after_finish{rank}").touch()  # never runs
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +49,13 @@ def outputs(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("ddp")
     mp.spawn(worker, args=(str(out_dir / "init"), str(out_dir)), nprocs=2, join=True)
     return out_dir
+
+
+def test_processes_end_without_interpreter_teardown(outputs):
+    for rank in (0, 1):
+        assert (outputs / f"context{rank}.pt").exists()  # the work before finish was done
+        assert not (outputs / f"after_finish{rank}").exists()
+        assert not (outputs / f"teardown{rank}").exists()
 
 
 def test_all_ranks_hold_the_gathered_bank(outputs):
