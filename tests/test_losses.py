@@ -165,6 +165,9 @@ def test_class_weights_normalise_like_torch_and_only_their_ratio_matters():
         official.item(), rel=1e-6)
     assert ClassificationLoss([1.0, 9.0])(logits, labels).item() == pytest.approx(
         official.item(), rel=1e-6)
+    # SpeechBrain's layout ([B, 1, C] predictions, [B, 1] targets), as ContextLoss calls it.
+    assert ClassificationLoss([0.1, 0.9])(logits.unsqueeze(1), labels.unsqueeze(1)).item() == (
+        pytest.approx(official.item(), rel=1e-6))
     # Weights of a class move its utterances' gradients: the bona fide rows pull 9x harder.
     rows = logits.clone().requires_grad_(True)
     ClassificationLoss([0.1, 0.9])(rows, labels).backward()

@@ -79,6 +79,12 @@ def test_the_recipe_start_settles_the_yaml_and_names_a_bad_setting(tmp_path):
         start_recipe([*args, "--precision=fp16"])
     with pytest.raises(HparamError, match="batch_semantics: 'globl'"):
         start_recipe([*args, "--batch_semantics=globl"])
+    # The typed checks know the new keys: "auto" or a number, a list of weights.
+    assert start_recipe([*args, "--num_workers=2"]).hparams["num_workers"] == 2
+    with pytest.raises(HparamError, match=r"num_workers: 'many' .* expects auto or an integer"):
+        start_recipe([*args, "--num_workers=many"])
+    with pytest.raises(HparamError, match=r"class_weights: \[0.1, -1\] .* out of range"):
+        start_recipe([*args, "--class_weights=[0.1, -1]"])
 
 
 def test_global_batch_divides_over_processes_and_accumulation():
