@@ -42,6 +42,7 @@ from speechbrain_ssdctx.atomic import atomic_open
 from speechbrain_ssdctx.textio import read_lines
 
 __all__ = [
+    "DEFAULT_SCORE_TYPE",
     "SCORE_TYPES",
     "SasvScore",
     "ScoreFileError",
@@ -56,6 +57,9 @@ __all__ = [
 ]
 
 SCORE_TYPES = ("log_odds", "bonafide_logit")
+
+#: The score of models and runs that do not choose one: logit(bona fide) - logit(spoof).
+DEFAULT_SCORE_TYPE = "log_odds"
 
 #: A decimal number as score files write them (ASCII digits; no ``_`` separators, no
 #: ``inf``/``nan`` words: Python's ``float`` accepts all of these, and ``1_5`` would
@@ -80,7 +84,9 @@ class SasvScore(NamedTuple):
     sasv: float
 
 
-def bonafide_scores(logits: torch.Tensor, score_type: str = "log_odds") -> torch.Tensor:
+def bonafide_scores(
+    logits: torch.Tensor, score_type: str = DEFAULT_SCORE_TYPE
+) -> torch.Tensor:
     """Bona fide scores ``[batch]`` from logits ``[batch, 2]``.
 
     Arguments
