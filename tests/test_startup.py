@@ -47,7 +47,6 @@ def test_typo_in_the_yaml_itself_is_named(tmp_path):
     shutil.copytree(HPARAMS, tmp_path / "hparams")  # the detector blocks it !include:s
     edited = tmp_path / "hparams" / "lcnn_inf_ini.yaml"
     edited.write_text(text.replace("\nuse_ini: True\n", "\nuse_ini: Ture\n"))
-    shutil.copytree(HPARAMS / "models", tmp_path / "models")  # its !include:models/...
     with pytest.raises(HparamError, match=rf"use_ini: 'Ture' \(from {edited}\) is not a boolean"):
         start_recipe([str(edited), f"--output_folder={tmp_path}"])
 
