@@ -192,22 +192,21 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
         if name not in datasets:
             continue
         brain.evaluate(datasets[name], min_key="EER", test_loader_kwargs=dict(loader))
+        scores = brain.score_stats.scores
         if if_main_process():
-            write_score_file(
-                output / "scores" / f"{name}.txt", list(brain.scores), list(brain.scores.values())
-            )
+            write_score_file(output / "scores" / f"{name}.txt", list(scores), list(scores.values()))
         rows = read_manifest(manifests[name])
         if hparams["max_utterances_per_class"] is not None:  # a slice: only its trials
-            rows = [row for row in rows if row["ID"] in brain.scores]
+            rows = [row for row in rows if row["ID"] in scores]
         if rows and rows[0]["label"] == "unknown":
             logger.warning("%s has no keys: scores written, no metrics.", name)
             continue
         if name == "dev":
-            calibration = _fit_calibration(brain.scores, rows, hparams)
+            calibration = _fit_calibration(scores, rows, hparams)
             if if_main_process():
                 calibration.save(output / "calibration.json")
         results[name] = evaluate_scores(
-            brain.scores, rows, asv=_asv_point(manifests, name), c012=_c012(name),
+            scores, rows, asv=_asv_point(manifests, name), c012=_c012(name),
             score_name=f"{name} scores", key_name=str(manifests[name]), calibration=calibration,
         )
         results[name]["key"] = str(manifests[name])

@@ -47,7 +47,7 @@ if __name__ == "__main__":
             "momentum": context.momentum_encoder.state_dict(),
             "detector": unwrap_ddp(brain.modules.detector).state_dict(),
             "bands": torch.cat(bands),
-            "dev_scores": brain.scores,
+            "dev_scores": brain.score_stats.scores,
         },
         f"{hparams['output_folder']}/rank{rank}.pt",
     )

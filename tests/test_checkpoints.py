@@ -153,7 +153,7 @@ def lcnn_brain(output: Path, n_mels: int) -> DetectorBrain:
 def test_checkpoint_of_another_model_size_is_refused_naming_the_hparam(tmp_path):
     brain = lcnn_brain(tmp_path, n_mels=32)
     brain.on_fit_start()
-    brain.save_checkpoint(meta={"EER": 10.0}, min_keys=["EER"])
+    brain.checkpointer.save_and_keep_only(meta={"EER": 10.0}, min_keys=["EER"])
     saved = yaml.safe_load(next(tmp_path.glob("save/CKPT+*/CKPT.yaml")).read_text())
     assert saved["hparams"]["n_mels"] == 32
 
