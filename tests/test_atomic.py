@@ -13,7 +13,7 @@ import pytest
 from speechbrain_ssdctx.atomic import atomic_open
 from speechbrain_ssdctx.data import demo_corpus_folder, prepare_asvspoof2019_la
 from speechbrain_ssdctx.data.asvspoof import read_manifest
-from speechbrain_ssdctx.metrics import write_score_file
+from speechbrain_ssdctx.scores import write_score_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
