@@ -93,6 +93,7 @@ def test_draws_are_uniform_over_the_range():
         assert lows.min() < 170 and lows.max() > 5830
 
 
+@pytest.mark.slow
 def test_grid_snaps_and_reuses_designed_filters():
     masking = BandPassMasking(grid_step=10.0)
     taps = masking.filters(torch.tensor([1003.0, 1007.0, 5840.0]))

@@ -1,5 +1,6 @@
 """Recipe start-up: typed hyperparameters, one-line user errors, the demo schedule."""
 
+import shutil
 import subprocess
 import sys
 
@@ -45,6 +46,7 @@ def test_typo_in_the_yaml_itself_is_named(tmp_path):
     assert "\nuse_ini: True\n" in text
     edited = tmp_path / "lcnn_inf_ini.yaml"
     edited.write_text(text.replace("\nuse_ini: True\n", "\nuse_ini: Ture\n"))
+    shutil.copytree(HPARAMS / "models", tmp_path / "models")  # the blocks it !include:s
     with pytest.raises(HparamError, match=rf"use_ini: 'Ture' \(from {edited}\) is not a boolean"):
         start_recipe([str(edited), f"--output_folder={tmp_path}"])
 
