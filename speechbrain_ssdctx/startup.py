@@ -152,8 +152,8 @@ class RecipeStart:
             "These numbers only show that the pipeline runs; they say nothing about "
             "ASVspoof. To train with the paper's schedule on ASVspoof 2019 LA:\n"
             f"    python recipes/train.py {self.hparams_file} --data_folder=/path/to/LA\n"
-            "(add --la2021_folder=... --la2021_keys=... for 2021 LA; see the README's "
-            "Training recipes)."
+            "(add --la2021_folder=... --la2021_keys=... for 2021 LA; see "
+            "recipes/README.md)."
         )
 
 
