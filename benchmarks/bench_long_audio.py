@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from speechbrain_ssdctx.startup import run_hparams  # noqa: E402
 
-BUNDLED = ("aasist", "aasist-l")
+BUNDLED = ("aasist", "aasist-l", "aasist-asvspoof5")
 RECIPES = {
     "lcnn": "lcnn_inf_ini.yaml",
     "lcnn_specaug": "lcnn_specaug.yaml",

@@ -20,6 +20,11 @@ or on one saved by a model of another size. This module closes those gaps:
   (:class:`CheckpointMismatchError`) naming the hyperparameters that differ from the ones
   stored with the checkpoint (:func:`scalar_hparams`).
 
+:class:`SafeCheckpointer` is a SpeechBrain ``Checkpointer`` that does all of this through
+its public methods (``save_checkpoint`` writes the marker and the hyperparameters,
+``recover_if_possible`` recovers safely), so that a ``Brain`` keeps SpeechBrain's own
+``on_fit_start`` / ``on_evaluate_start``.
+
 Authors
  * speechbrain-ssdctx contributors
 """
@@ -57,6 +62,7 @@ __all__ = [
     "CheckpointMismatchError",
     "DamagedCheckpointError",
     "UnsafeCheckpointError",
+    "SafeCheckpointer",
     "load_weights_only",
     "make_load_hooks_safe",
     "recover_safely",
@@ -500,3 +506,65 @@ def _unpickling_error(path, error: pickle.UnpicklingError, damaged: str) -> Chec
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
+
+
+class SafeCheckpointer(Checkpointer):
+    """A SpeechBrain ``Checkpointer`` that marks complete checkpoints and recovers safely.
+
+    ``save_checkpoint`` (hence ``save_and_keep_only``) stores :attr:`run_hparams` in the
+    meta data and writes the ``COMPLETE`` marker once the files are saved;
+    ``recover_if_possible`` is :func:`recover_safely`. Everything else is SpeechBrain's.
+
+    Arguments
+    ---------
+    *args, **kwargs
+        As for ``speechbrain.utils.checkpoints.Checkpointer``.
+
+    Example
+    -------
+    >>> model = torch.nn.Linear(2, 1)
+    >>> checkpointer = SafeCheckpointer(getfixture("tmp_path"), {"model": model})
+    >>> checkpointer.run_hparams = {"n_mels": 64}
+    >>> saved = checkpointer.save_checkpoint()
+    >>> (saved.path / COMPLETE_MARKER).is_file(), saved.meta[HPARAMS_META_KEY]
+    (True, {'n_mels': 64})
+    >>> checkpointer.recover_if_possible().path == saved.path
+    True
+    """
+
+    #: The run's scalar hyperparameters (:func:`scalar_hparams`), saved with each checkpoint.
+    run_hparams: dict | None = None
+
+    @classmethod
+    def of(cls, checkpointer: Checkpointer | None) -> SafeCheckpointer | None:
+        """``checkpointer`` itself if safe, else a safe one over the same folder, sharing
+        its recoverables and hooks (so that objects added to either reach both)."""
+        if checkpointer is None or isinstance(checkpointer, cls):
+            return checkpointer
+        safe = cls(checkpointer.checkpoints_dir, allow_partial_load=checkpointer.allow_partial_load)
+        safe.recoverables = checkpointer.recoverables
+        safe.optional_recoverables = checkpointer.optional_recoverables
+        safe.custom_load_hooks = checkpointer.custom_load_hooks
+        safe.custom_save_hooks = checkpointer.custom_save_hooks
+        return safe
+
+    def save_checkpoint(self, meta=None, end_of_epoch=True, name=None, verbosity=logging.INFO):
+        """SpeechBrain's ``save_checkpoint`` with the run's hyperparameters in the meta data,
+        then the ``COMPLETE`` marker (on the main process, which returns the checkpoint)."""
+        meta = dict(meta or {})
+        if self.run_hparams is not None:
+            meta[HPARAMS_META_KEY] = self.run_hparams
+        checkpoint = super().save_checkpoint(
+            meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity
+        )
+        if checkpoint is not None:
+            write_complete_marker(checkpoint.path)
+        return checkpoint
+
+    def recover_if_possible(self, importance_key=None, max_key=None, min_key=None,
+                            ckpt_predicate=None):
+        """:func:`recover_safely` with the same selection as SpeechBrain's."""
+        return recover_safely(
+            self, self.run_hparams, importance_key=importance_key, max_key=max_key,
+            min_key=min_key, ckpt_predicate=ckpt_predicate,
+        )

@@ -458,6 +458,19 @@ class SpoofDetector(Pretrained):
         else:
             yield from self._sliding(blocks)
 
+    def window(self, wav: torch.Tensor) -> torch.Tensor:
+        """The first window the policy scores of one 1-D waveform (the only one unless the
+        policy is ``"sliding"`` and the waveform is longer than a window); used where one
+        view per file is wanted (band maps, embeddings plots).
+
+        Example
+        -------
+        >>> detector = SpoofDetector.from_hparams("aasist-l")
+        >>> detector.window(torch.ones(16000)).shape
+        torch.Size([64600])
+        """
+        return next(self.segments([wav]))[1]
+
     def _sliding(self, blocks: Iterable[torch.Tensor]) -> Iterator[tuple[int, torch.Tensor]]:
         window, hop = self._window["window"], self._window["hop"]
         buffer, offset, start, covered, total = torch.zeros(0), 0, 0, 0, 0

@@ -57,7 +57,7 @@ __all__ = [
     "write_score_file",
 ]
 
-#: The score type of recipes, exports and ``SpoofDetector`` unless one is configured.
+#: The score of models and runs that do not choose one: logit(bona fide) - logit(spoof).
 DEFAULT_SCORE_TYPE = "log_odds"
 
 #: Each score type (how ``[spoof, bona fide]`` logits become one score), in words.

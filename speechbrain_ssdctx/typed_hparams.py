@@ -177,6 +177,8 @@ RECIPE_HPARAMS: dict[str, Expect] = {
     "la2021_keys": Expect("path", nullable=True),
     "df2021_folder": _DATA,
     "df2021_keys": Expect("path", nullable=True),
+    "asvspoof5_folder": _DATA,
+    "in_the_wild_folder": _DATA,
     "skip_missing_audio": _BOOL,
     "max_utterances_per_class": Expect("int", minimum=1, nullable=True),
     "sample_rate": _INT_POSITIVE,
@@ -204,6 +206,10 @@ RECIPE_HPARAMS: dict[str, Expect] = {
     "channels": _INT_POSITIVE,
     "variant": Expect("choice", choices=("AASIST", "AASIST-L")),
     "init_from": Expect("str", nullable=True),
+    "weight_decay": _NON_NEGATIVE,
+    "rawboost_algorithm": Expect("int", minimum=0, maximum=8),
+    "freeze_ssl": _BOOL,
+    "gradient_checkpointing": _BOOL,
 }
 
 

@@ -105,8 +105,7 @@ def test_calibrated_detector_gives_llr_posterior_and_bayes_decision(tmp_path):
     yaml = (bundled_models_dir() / "aasist-l.yaml").read_text()
     (tmp_path / "hyperparams.yaml").write_text(
         yaml + "\ncalibration:\n    slope: 0.5\n    offset: -4.0\n    prior: 0.5\n")
-    detector = SpoofDetector.from_hparams(
-        tmp_path, overrides={"pretrained_dir": str(bundled_models_dir())})
+    detector = SpoofDetector.from_hparams(tmp_path)
     decision = detector.classify_file(FLAC)
     uncalibrated = SpoofDetector.from_hparams("aasist-l").classify_file(FLAC)
     assert uncalibrated.llr is None and uncalibrated.threshold == 0.0

@@ -17,6 +17,7 @@ from speechbrain_ssdctx.brain import DetectorBrain
 from speechbrain_ssdctx.checkpoints import (
     CheckpointMismatchError,
     DamagedCheckpointError,
+    SafeCheckpointer,
     UnsafeCheckpointError,
     recover_safely,
     write_complete_marker,
@@ -177,3 +178,32 @@ def test_checkpoint_of_another_model_size_is_refused_naming_the_hparam(tmp_path)
         assert torch.equal(value, expected[key]), key
     with pytest.raises(CheckpointMismatchError, match="n_mels=32 there, 24 here"):
         lcnn_brain(tmp_path, n_mels=24).on_evaluate_start(min_key="EER")
+
+
+def test_safe_checkpointer_over_a_plain_one_saves_markers_and_recovers_safely(tmp_path):
+    plain, detector, counter = make_run(tmp_path)
+    safe = SafeCheckpointer.of(plain)
+    assert SafeCheckpointer.of(safe) is safe and SafeCheckpointer.of(None) is None
+    extra = torch.nn.Linear(1, 1)
+    plain.add_recoverable("extra", extra)  # added to the plain one: reaches the safe one
+    safe.run_hparams = {"n_mels": 64}
+    saved = []  # the best checkpoint after each epoch
+    for epoch in (1, 2):
+        counter.current = epoch
+        with torch.no_grad():
+            detector.weight.fill_(float(epoch))
+        safe.save_and_keep_only(meta={"EER": 3.0 - epoch}, min_keys=["EER"], num_to_keep=2)
+        saved.append(safe.find_checkpoint(min_key="EER").path)
+    paths = sorted(tmp_path.glob("CKPT+*"))
+    assert len(paths) == 2 and all((p / "COMPLETE").is_file() for p in paths)
+    assert all((p / "extra.ckpt").is_file() for p in paths)
+    assert all(yaml.safe_load((p / "CKPT.yaml").read_text())["hparams"] == {"n_mels": 64}
+               for p in paths)
+    latest = saved[1]
+    damage(latest / "detector.ckpt", "truncate")  # the best (lowest EER) checkpoint
+
+    checkpointer, detector, counter = make_run(tmp_path, seed=1)
+    loaded = SafeCheckpointer.of(checkpointer).recover_if_possible(min_key="EER")
+    assert loaded is not None and loaded.path != latest
+    assert counter.current == 1 and torch.all(detector.weight == 1.0)
+    assert (tmp_path / f"damaged-{latest.name}").is_dir()

@@ -44,9 +44,9 @@ def test_bad_override_is_one_line_naming_key_value_and_expectation(override, tmp
 def test_typo_in_the_yaml_itself_is_named(tmp_path):
     text = (HPARAMS / "lcnn_inf_ini.yaml").read_text()
     assert "\nuse_ini: True\n" in text
-    edited = tmp_path / "lcnn_inf_ini.yaml"
+    shutil.copytree(HPARAMS, tmp_path / "hparams")  # the detector blocks it !include:s
+    edited = tmp_path / "hparams" / "lcnn_inf_ini.yaml"
     edited.write_text(text.replace("\nuse_ini: True\n", "\nuse_ini: Ture\n"))
-    shutil.copytree(HPARAMS / "models", tmp_path / "models")  # the blocks it !include:s
     with pytest.raises(HparamError, match=rf"use_ini: 'Ture' \(from {edited}\) is not a boolean"):
         start_recipe([str(edited), f"--output_folder={tmp_path}"])
 

@@ -57,12 +57,6 @@ def keyed_audio(inputs, protocol) -> tuple[list[str], list[str], dict[str, dict[
     return files, ids, keys
 
 
-def first_window(detector, path) -> torch.Tensor:
-    """The first window the detector's window policy makes of a file (the only one unless
-    the policy is "sliding"), padded to the detector's shortest input."""
-    return next(iter(detector.segments([detector.load_audio(path)])))[1]
-
-
 def split_scores(
     scores: dict[str, float], keys: dict[str, dict[str, str]], source: str
 ) -> dict[str, np.ndarray]:
@@ -136,7 +130,7 @@ def tsne(args: argparse.Namespace) -> None:
     embeddings = torch.cat(
         [detector.encode_batch(detector.load_audio(path).unsqueeze(0)) for path in files]
     )
-    view = first_window(detector, args.view_of)
+    view = detector.window(detector.load_audio(args.view_of))
     masking = BandPassMasking(sample_rate=detector.hparams.sample_rate, seed=args.seed)
     views = detector.encode_batch(masked_views(view, args.views, masking))
     fig = plot_tsne(
@@ -160,7 +154,7 @@ def bands(args: argparse.Namespace) -> None:
 
     files, ids, keys = keyed_audio(args.inputs, args.protocol)
     detector = SpoofDetector.from_hparams(args.model, savedir=args.savedir)
-    waveforms = [first_window(detector, path) for path in files]
+    waveforms = [detector.window(detector.load_audio(path)) for path in files]
     result = band_sensitivity(
         detector.score_batch, waveforms, [keys[utt]["label"] == "bonafide" for utt in ids],
         lows=args.lows or band_lows(args.bands), sample_rate=detector.hparams.sample_rate,
