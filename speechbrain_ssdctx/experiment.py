@@ -15,13 +15,9 @@ Authors
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
-import ruamel.yaml
-import speechbrain as sb
 import torch
-from hyperpyyaml import resolve_references
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_ssdctx.calibration import Calibration
@@ -44,34 +40,6 @@ logger = logging.getLogger(__name__)
 
 #: Test sets read with resampling (other corpora than ASVspoof, any sample rate).
 _RESAMPLED = ("InTheWild",)
-
-
-def resolved_value(hparams_file: str | os.PathLike, key: str, overrides=None):
-    """Reads one top-level value of a HyperPyYAML file, references resolved, no objects built.
-
-    Arguments
-    ---------
-    hparams_file : path
-        The YAML file.
-    key : str
-        A top-level key.
-    overrides : list of str or dict, optional
-        Command-line style overrides (``["--seed=3"]``) or a mapping.
-
-    Example
-    -------
-    >>> resolved_value("hparams/lcnn_inf_ini.yaml", "output_folder", ["--seed=7"])
-    'results/lcnn_inf_ini/7'
-    """
-    return _resolved_tree(hparams_file, overrides)[key]
-
-
-def _resolved_tree(hparams_file, overrides):
-    if isinstance(overrides, list | tuple):
-        _, _, overrides = sb.parse_arguments([os.fspath(hparams_file), *overrides])
-    with open(hparams_file, encoding="utf-8") as stream:
-        text = resolve_references(stream, overrides or {}).getvalue()
-    return ruamel.yaml.YAML().load(text)
 
 
 def eval_window(hparams) -> dict:

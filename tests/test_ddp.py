@@ -5,10 +5,13 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 from recipe_utils import ROOT, recipe_env, run_train
 
 from speechbrain_ssdctx.scores import read_score_file
+
+pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
 
 
 def torchrun(nproc=2) -> list[str]:
