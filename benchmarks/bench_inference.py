@@ -32,8 +32,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from speechbrain_ssdctx.cli.score import find_audio  # noqa: E402
 from speechbrain_ssdctx.cli.score import main as score_main  # noqa: E402
+from speechbrain_ssdctx.data.audio_files import find_audio  # noqa: E402
 from speechbrain_ssdctx.inference import SpoofDetector  # noqa: E402
 from speechbrain_ssdctx.models import AASIST  # noqa: E402
 from speechbrain_ssdctx.pretrained import bundled_checkpoint  # noqa: E402

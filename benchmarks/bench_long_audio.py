@@ -36,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from speechbrain_ssdctx.experiment import resolved_value  # noqa: E402
+from speechbrain_ssdctx.startup import run_hparams  # noqa: E402
 
 BUNDLED = ("aasist", "aasist-l", "aasist-asvspoof5")
 RECIPES = {
@@ -72,16 +72,16 @@ def export_recipe_model(hparams: str, folder: Path, policy: str) -> Path:
     """A model folder with the recipe's detector (random weights) and a window policy."""
     from hyperpyyaml import load_hyperpyyaml
 
-    def value(key):
-        return resolved_value(ROOT / "hparams" / hparams, key, {"output_folder": str(folder)})
-
-    detector, rate = value("detector"), value("sample_rate")
+    tree = run_hparams(  # the paper's schedule: the demo one crops shorter
+        ROOT / "hparams" / hparams, ["--demo_schedule=null", f"--output_folder={folder}"]
+    )
+    detector, rate = tree["detector"], tree["sample_rate"]
     if "init_from" in detector:
         detector["init_from"] = None
     inference = {
         "sample_rate": rate,
         "window_policy": policy,
-        "window_samples": int(value("eval_seconds") * rate) if policy == "first" else None,
+        "window_samples": int(tree["eval_seconds"] * rate) if policy == "first" else None,
         "detector": detector,
     }
     stream = io.StringIO()

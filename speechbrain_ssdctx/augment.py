@@ -5,6 +5,12 @@ asks the detector to give the same class distribution for the masked view as for
 clean one: :class:`BandPassMasking` makes the masked view. :class:`RawBoost` (Tak et al.
 2022) distorts training waveforms with convolutive, impulsive and coloured additive noise.
 
+As in ``torchaudio.functional`` / ``torchaudio.transforms`` (or SpeechBrain's ``DropFreq``
+over ``notch_filter``), the signal processing is public pure functions
+(:func:`design_bandpass`, :func:`draw_low_freqs`, :func:`fir_filter_same`,
+:func:`fir_filter_batch`, :func:`notch_filter` and RawBoost's noise functions); the modules
+hold the settings, the random generator (:func:`rank_generator`) and the filter cache.
+
 Authors:
 - speechbrain-ssdctx contributors (2025)
 """
@@ -21,16 +27,269 @@ from speechbrain.dataio.dataio import length_to_mask
 from speechbrain_ssdctx.utils.distributed import get_rank
 
 
+def rank_generator(seed: int | None = None) -> torch.Generator:
+    """A CPU generator seeded with ``seed`` plus this process's data-parallel rank.
+
+    Ranks thus draw different augmentations from the same configuration. ``None`` uses
+    ``torch.initial_seed()`` (which SpeechBrain's ``seed_everything`` sets).
+
+    Example
+    -------
+    >>> a, b = rank_generator(5), rank_generator(5)
+    >>> torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b))
+    True
+    """
+    base_seed = torch.initial_seed() if seed is None else seed
+    return torch.Generator().manual_seed((base_seed + get_rank()) % 2**63)
+
+
+def generator_state(generator: torch.Generator) -> dict:
+    """A generator's state and the rank it belongs to, for a module's checkpoint
+    (``get_extra_state``); :func:`restore_generator` reads it back."""
+    return {"generator": generator.get_state(), "rank": get_rank()}
+
+
+def restore_generator(generator: torch.Generator, state: dict) -> None:
+    """Restores a :func:`generator_state`; a different rank derives its own stream from it.
+
+    A checkpoint is written by the main process only, so every rank reloads the main
+    process's state: the rank that saved it continues its exact stream, the other ranks
+    reseed deterministically from it plus their rank, so that their draws stay different
+    from one another.
+
+    Example
+    -------
+    >>> generator = rank_generator(1)
+    >>> saved = generator_state(generator)
+    >>> expected = torch.rand(2, generator=generator)
+    >>> restore_generator(generator, saved)
+    >>> torch.equal(torch.rand(2, generator=generator), expected)
+    True
+    """
+    generator.set_state(state["generator"])
+    rank = get_rank()
+    if rank != state["rank"]:
+        seed = int(torch.randint(2**62, (1,), generator=generator)) + rank
+        generator.manual_seed(seed)
+
+
+def design_bandpass(
+    low_freq: float,
+    band_width: float = 2000.0,
+    transition: float = 160.0,
+    numtaps: int = 143,
+    stop_weight: float = 10.0,
+    sample_rate: int = 16000,
+) -> np.ndarray:
+    """Designs a linear-phase band-pass FIR with the Remez exchange algorithm.
+
+    The filter passes ``[low_freq, low_freq + band_width]`` and stops
+    ``[0, low_freq - transition]`` and ``[low_freq + band_width + transition,
+    sample_rate / 2]`` (``scipy.signal.remez``, stop bands weighted ``stop_weight``
+    against the pass band). Edges beyond 0 Hz or the Nyquist frequency are clipped:
+    a zero-width stop band (e.g. ``[0, 0]`` for ``low_freq = 160``) still pins the gain
+    at 0 Hz / Nyquist, which is what the stop-band definition asks.
+
+    Arguments
+    ---------
+    low_freq : float
+        Lower pass edge, in Hz.
+    band_width : float
+        Width of the pass band, in Hz (paper: 2000).
+    transition : float
+        Width of each transition band, in Hz (paper: 160).
+    numtaps : int
+        Number of taps; odd for a type I filter with an integer delay.
+    stop_weight : float
+        Weight of the stop bands against the pass band.
+    sample_rate : int
+        Sampling rate, in Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``numtaps`` float64 taps (symmetric).
+
+    Example
+    -------
+    >>> taps = design_bandpass(2000.0)
+    >>> taps.shape, bool(np.allclose(taps, taps[::-1]))
+    ((143,), True)
+    """
+    nyquist = sample_rate / 2
+    high_freq = low_freq + band_width
+    bands = [
+        0.0,
+        max(low_freq - transition, 0.0),
+        low_freq,
+        high_freq,
+        min(high_freq + transition, nyquist),
+        nyquist,
+    ]
+    return scipy.signal.remez(
+        numtaps, bands, [0.0, 1.0, 0.0], weight=[stop_weight, 1.0, stop_weight], fs=sample_rate
+    )
+
+
+def low_freq_grid_size(low_min: float, low_max: float, grid_step: float) -> int:
+    """Number of lower edges ``low_min + k * grid_step`` that do not exceed ``low_max``.
+
+    Example
+    -------
+    >>> low_freq_grid_size(160.0, 5840.0, 1.0)
+    5681
+    """
+    return int(np.floor((low_max - low_min) / grid_step + 1e-9)) + 1
+
+
+def draw_low_freqs(
+    batch_size: int,
+    low_min: float,
+    low_max: float,
+    grid_step: float | None,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Draws lower pass edges uniformly in ``[low_min, low_max]``, on a grid if one is given.
+
+    With a grid, each of the :func:`low_freq_grid_size` edges ``low_min + k * grid_step``
+    is equally likely; without, the edges are continuous.
+
+    Arguments
+    ---------
+    batch_size : int
+        Number of edges to draw.
+    low_min, low_max : float
+        Range of the edges, in Hz.
+    grid_step : float or None
+        Grid step in Hz; ``None`` for continuous draws.
+    generator : torch.Generator
+        The source of randomness (the only state this function touches).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch_size]`` float64 lower edges in Hz.
+
+    Example
+    -------
+    >>> lows = draw_low_freqs(100, 160.0, 5840.0, 1.0, torch.Generator().manual_seed(0))
+    >>> bool(((lows >= 160.0) & (lows <= 5840.0) & (lows == lows.round())).all())
+    True
+    """
+    if grid_step is None:
+        unit = torch.rand(batch_size, generator=generator, dtype=torch.float64)
+        return low_min + unit * (low_max - low_min)
+    num_grid = low_freq_grid_size(low_min, low_max, grid_step)
+    index = torch.randint(num_grid, (batch_size,), generator=generator)
+    return low_min + index.double() * grid_step
+
+
+def fir_filter_same(
+    signals: np.ndarray | torch.Tensor, taps: np.ndarray | torch.Tensor
+) -> np.ndarray | torch.Tensor:
+    """Filters rows with odd-length linear-phase FIRs, delay compensated ("same" length).
+
+    Row ``j`` of ``signals`` is convolved with row ``j`` of ``taps`` (or all rows with one
+    filter) through one real FFT of a fast length (``scipy.fft.next_fast_len``; the
+    length ``time + num_taps - 1`` that ``np.convolve`` or
+    ``torchaudio.functional.fftconvolve`` use often has a large prime factor, three
+    times slower for 6 s utterances), and the output is shifted by the filter delay
+    ``(num_taps - 1) / 2`` so that it is aligned with the input: it equals
+    ``np.convolve(signal, taps, mode="same")``. NumPy arrays are transformed with
+    ``scipy.fft``, torch tensors with ``torch.fft`` (on their device, in their dtype).
+
+    Arguments
+    ---------
+    signals : numpy.ndarray or torch.Tensor
+        ``[time]`` or ``[rows, time]`` samples.
+    taps : numpy.ndarray or torch.Tensor
+        ``[num_taps]`` or ``[rows, num_taps]`` taps (same type as ``signals``),
+        ``num_taps`` odd.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        The filtered signals, shaped like ``signals``.
+
+    Example
+    -------
+    >>> out = fir_filter_same(np.array([0.0, 1.0, 0.0, 0.0]), np.array([0.25, 0.5, 0.25]))
+    >>> np.round(out, 6)
+    array([0.25, 0.5 , 0.25, 0.  ])
+    >>> fir_filter_same(torch.tensor([0.0, 1.0, 0.0]), torch.tensor([0.25, 0.5, 0.25]))
+    tensor([0.2500, 0.5000, 0.2500])
+    """
+    time, num_taps = signals.shape[-1], taps.shape[-1]
+    if num_taps % 2 == 0:
+        raise ValueError(f"fir_filter_same: taps must have an odd length, got {num_taps}")
+    fft = torch.fft if isinstance(signals, torch.Tensor) else scipy.fft
+    n_fft = scipy.fft.next_fast_len(time + num_taps - 1, real=True)
+    spectrum = fft.rfft(signals, n=n_fft) * fft.rfft(taps, n=n_fft)
+    delay = (num_taps - 1) // 2
+    return fft.irfft(spectrum, n=n_fft)[..., delay : delay + time]
+
+
+def fir_filter_batch(
+    waveforms: torch.Tensor, taps: torch.Tensor, lengths: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Filters each utterance of a padded batch with its own FIR, on its valid samples.
+
+    Samples beyond each utterance's relative length are zeroed before filtering (no
+    leak into the utterance) and after (no filter tail in the padding); the filtering
+    (:func:`fir_filter_same`) runs in float32 even inside autocast.
+
+    Arguments
+    ---------
+    waveforms : torch.Tensor
+        ``[batch, time]`` waveforms.
+    taps : torch.Tensor
+        ``[batch, num_taps]`` (or ``[num_taps]``) odd-length linear-phase filters.
+    lengths : torch.Tensor or None
+        ``[batch]`` relative lengths in (0, 1] (SpeechBrain convention); ``None``: all
+        full.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, time]`` filtered waveforms, in the input's dtype and device.
+
+    Example
+    -------
+    >>> taps = torch.tensor([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
+    >>> fir_filter_batch(torch.ones(2, 4), taps, torch.tensor([1.0, 0.5]))
+    tensor([[1.0000, 1.0000, 1.0000, 1.0000],
+            [0.5000, 0.5000, 0.0000, 0.0000]])
+    """
+    time = waveforms.shape[-1]
+    with torch.autocast(device_type=waveforms.device.type, enabled=False):
+        signals = waveforms.float()
+        taps = taps.to(device=waveforms.device, dtype=torch.float32)
+        padded = False
+        if lengths is not None:
+            num_samples = torch.round(lengths * time)
+            padded = bool((num_samples < time).any())
+        if padded:
+            mask = length_to_mask(num_samples, max_len=time).to(signals)
+            signals = signals * mask
+        filtered = fir_filter_same(signals, taps)
+        if padded:
+            filtered = filtered * mask
+    return filtered.to(waveforms.dtype)
+
+
 class BandPassMasking(torch.nn.Module):
     """Keeps one random band of each utterance with a linear-phase Remez FIR band-pass.
 
     For every utterance a lower pass edge ``low`` is drawn uniformly in
-    ``[low_min, low_max]``; the filter passes ``[low, low + band_width]`` and stops
-    ``[0, low - transition]`` and ``[low + band_width + transition, sample_rate / 2]``.
-    The filter has an odd number of symmetric taps (type I), so its delay of
-    ``(numtaps - 1) / 2`` samples is compensated exactly and the output is aligned with
-    the input and has its length. Samples beyond each utterance's relative length are
-    zero in the output (and are ignored in the input).
+    ``[low_min, low_max]`` (:func:`draw_low_freqs`); the filter (:func:`design_bandpass`)
+    passes ``[low, low + band_width]`` and stops ``[0, low - transition]`` and
+    ``[low + band_width + transition, sample_rate / 2]``. The filter has an odd number of
+    symmetric taps (type I), so its delay of ``(numtaps - 1) / 2`` samples is compensated
+    exactly and the output is aligned with the input and has its length
+    (:func:`fir_filter_batch`). Samples beyond each utterance's relative length are zero
+    in the output (and are ignored in the input). The module holds the settings, the
+    random generator and the cache of designed filters; the signal processing is in
+    those public functions.
 
     The default ``numtaps=143`` with ``stop_weight=10`` is the smallest odd length for
     which every lower edge on a 1 Hz grid over [160, 5840] Hz has its stop bands at
@@ -116,14 +375,13 @@ class BandPassMasking(torch.nn.Module):
         self.stop_weight = stop_weight
         self.grid_step = grid_step
         if grid_step is not None:
-            num_grid = int(np.floor((low_max - low_min) / grid_step + 1e-9)) + 1
+            num_grid = low_freq_grid_size(low_min, low_max, grid_step)
             self._bank = torch.zeros(num_grid, numtaps)
             self._designed = torch.zeros(num_grid, dtype=torch.bool)
-        base_seed = torch.initial_seed() if seed is None else seed
-        self.generator = torch.Generator().manual_seed((base_seed + get_rank()) % 2**63)
+        self.generator = rank_generator(seed)
 
     def design(self, low_freq: float) -> torch.Tensor:
-        """Designs the band-pass filter for one lower pass edge (Remez algorithm).
+        """The module's band-pass filter for one lower pass edge (:func:`design_bandpass`).
 
         Arguments
         ---------
@@ -141,29 +399,19 @@ class BandPassMasking(torch.nn.Module):
         >>> bool(torch.allclose(taps, taps.flip(0)))
         True
         """
-        nyquist = self.sample_rate / 2
-        high_freq = low_freq + self.band_width
-        # Zero-width stop bands at the ends (e.g. [0, 0] for low = 160 Hz) still pin
-        # the gain at 0 Hz / Nyquist, which is what the stop-band definition asks.
-        bands = [
-            0.0,
-            max(low_freq - self.transition, 0.0),
+        taps = design_bandpass(
             low_freq,
-            high_freq,
-            min(high_freq + self.transition, nyquist),
-            nyquist,
-        ]
-        taps = scipy.signal.remez(
-            self.numtaps,
-            bands,
-            [0.0, 1.0, 0.0],
-            weight=[self.stop_weight, 1.0, self.stop_weight],
-            fs=self.sample_rate,
+            band_width=self.band_width,
+            transition=self.transition,
+            numtaps=self.numtaps,
+            stop_weight=self.stop_weight,
+            sample_rate=self.sample_rate,
         )
         return torch.from_numpy(taps).float()
 
     def sample_low_freqs(self, batch_size: int) -> torch.Tensor:
-        """Draws one lower pass edge per utterance, uniformly (on the grid if any).
+        """Draws one lower pass edge per utterance from the module's generator
+        (:func:`draw_low_freqs`, on the grid if any).
 
         Arguments
         ---------
@@ -181,11 +429,9 @@ class BandPassMasking(torch.nn.Module):
         >>> bool(((lows >= 160.0) & (lows <= 5840.0)).all())
         True
         """
-        if self.grid_step is None:
-            unit = torch.rand(batch_size, generator=self.generator, dtype=torch.float64)
-            return self.low_min + unit * (self.low_max - self.low_min)
-        index = torch.randint(len(self._bank), (batch_size,), generator=self.generator)
-        return self.low_min + index.double() * self.grid_step
+        return draw_low_freqs(
+            batch_size, self.low_min, self.low_max, self.grid_step, self.generator
+        )
 
     def filters(self, low_freqs: torch.Tensor) -> torch.Tensor:
         """Taps for a batch of lower edges (snapped to the grid when there is one).
@@ -251,7 +497,7 @@ class BandPassMasking(torch.nn.Module):
             raise ValueError(
                 f"BandPassMasking: waveforms must be [batch, time], got {tuple(waveforms.shape)}"
             )
-        batch, time = waveforms.shape
+        batch = waveforms.shape[0]
         if lengths is None:
             lengths = torch.ones(batch, device=waveforms.device)
         if low_freqs is None:
@@ -260,50 +506,16 @@ class BandPassMasking(torch.nn.Module):
             raise ValueError(
                 f"BandPassMasking: got {low_freqs.numel()} low_freqs for a batch of {batch}"
             )
-        taps = self.filters(low_freqs).to(waveforms.device)
-        with torch.autocast(device_type=waveforms.device.type, enabled=False):
-            signals = waveforms.float()
-            num_samples = torch.round(lengths * time)
-            padded = bool((num_samples < time).any())
-            if padded:  # zero the padding before (no leak) and after (no tail) filtering
-                mask = length_to_mask(num_samples, max_len=time).to(signals)
-                signals = signals * mask
-            masked = _convolve_same(signals, taps)
-            if padded:
-                masked = masked * mask
-        return masked.to(waveforms.dtype), lengths
+        return fir_filter_batch(waveforms, self.filters(low_freqs), lengths), lengths
 
     def get_extra_state(self) -> dict:
         """The random generator's state and the rank it belongs to (for checkpoints)."""
-        return {"generator": self.generator.get_state(), "rank": get_rank()}
+        return generator_state(self.generator)
 
     def set_extra_state(self, state: dict) -> None:
-        """Restores the generator; a different rank derives its own stream from it.
-
-        A checkpoint is written by the main process only, so every rank reloads the
-        main process's state: the rank that saved it continues its exact stream, the
-        other ranks reseed deterministically from it plus their rank, so that their
-        draws stay different from one another.
-        """
-        self.generator.set_state(state["generator"])
-        rank = get_rank()
-        if rank != state["rank"]:
-            seed = int(torch.randint(2**62, (1,), generator=self.generator)) + rank
-            self.generator.manual_seed(seed)
-
-
-def _convolve_same(signals: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
-    """Convolves each row with its own odd-length filter, centred ("same" length).
-
-    torchaudio.functional.fftconvolve does this too, but with the FFT length
-    ``time + numtaps - 1``, often a large prime factor: padding to a fast length
-    (scipy.fft.next_fast_len) is three times faster for 6 s utterances.
-    """
-    time, numtaps = signals.shape[-1], taps.shape[-1]
-    n_fft = scipy.fft.next_fast_len(time + numtaps - 1, real=True)
-    spectrum = torch.fft.rfft(signals, n=n_fft) * torch.fft.rfft(taps, n=n_fft)
-    delay = (numtaps - 1) // 2
-    return torch.fft.irfft(spectrum, n=n_fft)[..., delay : delay + time]
+        """Restores the generator; a different rank derives its own stream from it
+        (:func:`restore_generator`)."""
+        restore_generator(self.generator, state)
 
 
 class NotchParameters(NamedTuple):
@@ -367,41 +579,6 @@ def notch_filter(params: NotchParameters, sample_rate: int = 16000) -> np.ndarra
         taps = np.convolve(band, taps)
     _, response = scipy.signal.freqz(taps, 1, fs=sample_rate)
     return 10 ** (params.gain_db / 20) * taps / np.abs(response).max()
-
-
-def fir_filter_same(signals: np.ndarray, taps: np.ndarray) -> np.ndarray:
-    """Filters rows with odd-length linear-phase FIRs, delay compensated ("same" length).
-
-    Row ``j`` of ``signals`` is convolved with row ``j`` of ``taps`` (or all rows with one
-    filter) through one real FFT of a fast length (scipy.fft.next_fast_len), and the
-    output is shifted by the filter delay ``(num_taps - 1) / 2`` so that it is aligned
-    with the input.
-
-    Arguments
-    ---------
-    signals : numpy.ndarray
-        ``[time]`` or ``[rows, time]`` samples.
-    taps : numpy.ndarray
-        ``[num_taps]`` or ``[rows, num_taps]`` taps, ``num_taps`` odd.
-
-    Returns
-    -------
-    numpy.ndarray
-        The filtered signals, shaped like ``signals``.
-
-    Example
-    -------
-    >>> out = fir_filter_same(np.array([0.0, 1.0, 0.0, 0.0]), np.array([0.25, 0.5, 0.25]))
-    >>> np.round(out, 6)
-    array([0.25, 0.5 , 0.25, 0.  ])
-    """
-    time, num_taps = signals.shape[-1], taps.shape[-1]
-    if num_taps % 2 == 0:
-        raise ValueError(f"fir_filter_same: taps must have an odd length, got {num_taps}")
-    n_fft = scipy.fft.next_fast_len(time + num_taps - 1, real=True)
-    spectrum = scipy.fft.rfft(signals, n_fft) * scipy.fft.rfft(taps, n_fft)
-    delay = (num_taps - 1) // 2
-    return scipy.fft.irfft(spectrum, n_fft)[..., delay : delay + time]
 
 
 def _centre_pad(filters: Sequence[np.ndarray]) -> np.ndarray:
@@ -670,8 +847,7 @@ class RawBoost(torch.nn.Module):
         self.max_impulse_percent = max_impulse_percent
         self.impulse_gain = impulse_gain
         self.snr_range = (min_snr_db, max_snr_db)
-        base_seed = torch.initial_seed() if seed is None else seed
-        self.generator = torch.Generator().manual_seed((base_seed + get_rank()) % 2**63)
+        self.generator = rank_generator(seed)
 
     def _uniform(self, low: float, high: float, size: int | None = None):
         """Uniform draws in [low, high) from the module's generator (float64)."""
@@ -791,12 +967,8 @@ class RawBoost(torch.nn.Module):
 
     def get_extra_state(self) -> dict:
         """The random generator's state and the rank it belongs to (for checkpoints)."""
-        return {"generator": self.generator.get_state(), "rank": get_rank()}
+        return generator_state(self.generator)
 
     def set_extra_state(self, state: dict) -> None:
-        """Restores the generator (another rank reseeds from it, as ``BandPassMasking``)."""
-        self.generator.set_state(state["generator"])
-        rank = get_rank()
-        if rank != state["rank"]:
-            seed = int(torch.randint(2**62, (1,), generator=self.generator)) + rank
-            self.generator.manual_seed(seed)
+        """Restores the generator (another rank reseeds from it: :func:`restore_generator`)."""
+        restore_generator(self.generator, state)

@@ -9,13 +9,23 @@ with the lowest dev EER, and scores test sets. It expects:
 - batches with ``id``, ``sig`` (padded waveforms) and ``label_id`` (bona fide =
   ``hparams.bonafide_index``, default 1);
 - hparams: ``epoch_counter``, optionally ``lr_scheduler`` (a callable taking the
-  optimiser, stepped once per epoch), ``train_logger`` and ``wav_augment`` (applied to
+  optimiser, stepped once per epoch), ``train_logger``, ``wav_augment`` (applied to
   training waveforms before the context loss, e.g. ``RawBoost`` or SpeechBrain's
-  ``Augmenter``; InF masks the augmented waveform);
+  ``Augmenter``; InF masks the augmented waveform) and ``score_stats`` (a callable making
+  the evaluation stages' metric-stats object; default
+  :class:`~speechbrain_ssdctx.score_stats.ScoreStats` with ``score_type`` and
+  ``bonafide_index``);
 - the multi-GPU and precision settings of ``docs/multi_gpu.md`` (SpeechBrain run options
   such as ``precision``, ``grad_accumulation_factor``, ``find_unused_parameters``, plus
   ``sync_batchnorm``, ``batch_size`` and ``batch_semantics``, ``num_workers`` and
   ``pin_memory``), each of which may be ``auto`` where the docs say so.
+
+The checkpointer is used as a
+:class:`~speechbrain_ssdctx.checkpoints.SafeCheckpointer` (a plain SpeechBrain one is
+wrapped): every checkpoint gets a ``COMPLETE`` marker and the run's scalar hyperparameters,
+and recovery never unpickles code, sets damaged checkpoints aside and names the
+hyperparameters of a checkpoint of another model. SpeechBrain's ``on_fit_start`` and
+``on_evaluate_start`` recover through it unchanged.
 
 Authors
  * speechbrain-ssdctx contributors
@@ -29,24 +39,17 @@ from collections import defaultdict
 import speechbrain as sb
 import torch
 import torch.distributed as dist
-from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
 from speechbrain.utils.run_opts import RunOptions
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
 from speechbrain_ssdctx.allocator import retain_freed_memory
-from speechbrain_ssdctx.checkpoints import (
-    COMPLETE_MARKER,
-    HPARAMS_META_KEY,
-    recover_safely,
-    scalar_hparams,
-    write_complete_marker,
-)
-from speechbrain_ssdctx.contract import bonafide_last, split_outputs
-from speechbrain_ssdctx.metrics import compute_eer
+from speechbrain_ssdctx.checkpoints import COMPLETE_MARKER, SafeCheckpointer, scalar_hparams
+from speechbrain_ssdctx.contract import split_outputs
 from speechbrain_ssdctx.reproducibility import RNGState
-from speechbrain_ssdctx.scores import bonafide_scores
+from speechbrain_ssdctx.score_stats import ScoreStats
+from speechbrain_ssdctx.scores import DEFAULT_SCORE_TYPE
 from speechbrain_ssdctx.utils.distributed import (
     BATCH_SEMANTICS,
     get_world_size,
@@ -64,9 +67,10 @@ __all__ = ["COMPLETE_MARKER", "DetectorBrain"]
 class DetectorBrain(sb.Brain):
     """Trains a spoofing detector with optional InF / InI and picks the best dev-EER model.
 
-    After ``evaluate``, ``self.scores`` holds ``{utt_id: score}`` of the evaluated set and
-    ``self.stage_stats`` the stage's loss and EER. Scores follow ``hparams.score_type``
-    (default: the bona fide log-odds, see ``speechbrain_ssdctx.scores``), in float32.
+    After ``evaluate``, ``self.score_stats.scores`` holds ``{utt_id: score}`` of the
+    evaluated set and ``self.stage_stats`` the stage's loss and EER. Scores follow
+    ``hparams.score_type`` (default: the bona fide log-odds, see
+    ``speechbrain_ssdctx.scores``), in float32.
 
     Example
     -------
@@ -102,12 +106,14 @@ class DetectorBrain(sb.Brain):
         run_opts = resolve_run_options(run_opts, hparams or {})
         super().__init__(modules, opt_class, hparams, run_opts, checkpointer)
         self.rng_state = RNGState(self._module_generators())
+        self.checkpointer = SafeCheckpointer.of(self.checkpointer)
         if self.checkpointer is not None:
+            self.checkpointer.run_hparams = scalar_hparams(self.hparams)
             self.checkpointer.add_recoverable("rng", self.rng_state)
         self.lr_scheduler = None
         self.train_parts: dict[str, float] = {}
         self.stage_stats: dict[str, float] = {}
-        self.scores: dict[str, float] = {}
+        self.score_stats = self.make_score_stats()
 
     @property
     def bonafide_index(self) -> int:
@@ -140,38 +146,25 @@ class DetectorBrain(sb.Brain):
             if self.checkpointer is not None:
                 self.checkpointer.add_recoverable("lr_scheduler", self.lr_scheduler)
 
+    def make_score_stats(self) -> ScoreStats:
+        """A new metric-stats object for an evaluation stage (``hparams.score_stats``)."""
+        make = getattr(self.hparams, "score_stats", None)
+        if make is not None:
+            return make()
+        return ScoreStats(
+            getattr(self.hparams, "score_type", DEFAULT_SCORE_TYPE), self.bonafide_index
+        )
+
     def on_fit_start(self):
-        """As SpeechBrain's, but recovers safely (``speechbrain_ssdctx.checkpoints``), and
-        logs the run's multi-GPU and precision settings (:meth:`run_settings`).
-
-        On the CPU with ``hparams.cpu_retain_freed_memory``, it makes the allocator keep
-        freed memory (``speechbrain_ssdctx.allocator``: about twice faster steps).
-
-        SpeechBrain writes a checkpoint's files one by one into its folder and recovers
-        with an unrestricted ``torch.load``. Here every checkpoint gets a ``COMPLETE``
-        marker (with its files' sizes) once saved; recovery loads weights only, sets
-        aside an incomplete or damaged checkpoint (``incomplete-CKPT+...``,
-        ``damaged-CKPT+...``, which SpeechBrain ignores) and uses the previous one, and
-        refuses a checkpoint of another model naming the hyperparameters that differ.
-        """
+        """On the CPU with ``hparams.cpu_retain_freed_memory``, makes the allocator keep
+        freed memory (``speechbrain_ssdctx.allocator``: about twice faster steps), then
+        SpeechBrain's (compile, DDP, optimisers, safe recovery); logs the run's multi-GPU
+        and precision settings (:meth:`run_settings`)."""
         if self.device_type == "cpu" and getattr(self.hparams, "cpu_retain_freed_memory", False):
             retain_freed_memory()
-        # SpeechBrain's on_fit_start, whose last step (recover_if_possible: an unrestricted
-        # torch.load) is replaced by recover_safely: hence no super() call.
-        self._compile()
-        self._wrap_distributed()
-        self.init_optimizers()
-        if self.checkpointer is not None:
-            recover_safely(self.checkpointer, scalar_hparams(self.hparams))
+        super().on_fit_start()
         if if_main_process():
             logger.info("Run settings: %s", self.run_settings())
-
-    def on_evaluate_start(self, max_key=None, min_key=None):
-        """Loads the best checkpoint (by ``max_key`` / ``min_key``) safely, as ``on_fit_start``."""
-        if self.checkpointer is not None:
-            recover_safely(
-                self.checkpointer, scalar_hparams(self.hparams), max_key=max_key, min_key=min_key
-            )
 
     def _wrap_distributed(self):
         """DDP as in SpeechBrain, with BatchNorm synchronised only where ``sync_batchnorm``.
@@ -267,24 +260,6 @@ class DetectorBrain(sb.Brain):
             "global_batch": batch * get_world_size() * self.grad_accumulation_factor,
         }
 
-    def save_checkpoint(self, **kwargs) -> None:
-        """``Checkpointer.save_and_keep_only(**kwargs)`` with the run's scalar hyperparameters
-        in the meta data, then the ``COMPLETE`` marker."""
-        meta = {**kwargs.pop("meta", {}), HPARAMS_META_KEY: scalar_hparams(self.hparams)}
-        self.checkpointer.save_and_keep_only(meta=meta, **kwargs)
-        if if_main_process():
-            write_complete_marker(self.checkpointer.find_checkpoint().path)
-
-    def _save_intra_epoch_ckpt(self):
-        """SpeechBrain's intra-epoch checkpoint, with the ``COMPLETE`` marker."""
-        self.save_checkpoint(
-            end_of_epoch=False,
-            num_to_keep=1,
-            ckpt_predicate=lambda c: INTRA_EPOCH_CKPT_FLAG in c.meta,
-            meta={INTRA_EPOCH_CKPT_FLAG: True},
-            verbosity=logging.DEBUG,
-        )
-
     def compute_forward(self, batch, stage):
         """Training: the context loss's parts; evaluation: the detector's logits."""
         wavs, lens = batch.sig
@@ -306,16 +281,11 @@ class DetectorBrain(sb.Brain):
             total, parts = predictions
             self._accumulate_parts(parts)
             return total
-        logits = bonafide_last(predictions.float(), self.bonafide_index)
-        labels = batch.label_id.to(logits.device)
-        scores = bonafide_scores(logits, getattr(self.hparams, "score_type", "log_odds"))
-        for utt_id, score in zip(batch.id, scores.tolist(), strict=True):
-            self.scores[utt_id] = score
-        for utt_id, label in zip(batch.id, labels.tolist(), strict=True):
-            self.labels[utt_id] = label
+        labels = batch.label_id.to(predictions.device)
+        self.score_stats.append(batch.id, predictions, labels)
+        if bool((labels < 0).all()):  # a set without keys (label -1): scores only
+            return predictions.new_zeros(())
         keyed = labels >= 0  # label -1: a set without keys, scored only
-        if not bool(keyed.any()):
-            return logits.new_zeros(())
         # The training's classification loss (class weights included), in SpeechBrain's
         # layout as ContextLoss calls it: a validation loss comparable with the training's.
         return self.modules.context.classification_loss_fn(
@@ -334,50 +304,28 @@ class DetectorBrain(sb.Brain):
             self.modules.context.after_step(self.modules.detector)
 
     def on_stage_start(self, stage, epoch=None):
-        """Resets the per-stage accumulators."""
+        """Resets the per-stage accumulators: loss parts, a new metric-stats object."""
         self._part_sums: dict[str, float] = defaultdict(float)
         self._part_count = 0
-        self.scores = {}
-        self.labels: dict[str, int] = {}
+        if stage != sb.Stage.TRAIN:
+            self.score_stats = self.make_score_stats()
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """Shards dev and test sets over DDP ranks too (SpeechBrain only shards training);
-        ``on_stage_end`` gathers the scores back."""
+        the stage's ``ScoreStats`` gathers the scores back."""
         if stage != sb.Stage.TRAIN and self.distributed_launch:
             loader_kwargs["sampler"] = DistributedSampler(dataset, shuffle=False)
         return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
-
-    def _gather_scores(self) -> None:
-        """Unites the scores of all ranks (a DistributedSampler may repeat a few)."""
-        if not is_distributed_initialized():
-            return
-        gathered = [None] * dist.get_world_size()
-        dist.all_gather_object(gathered, (self.scores, self.labels))
-        for scores, labels in gathered:
-            self.scores.update(scores)
-            self.labels.update(labels)
-
-    def stage_eer(self) -> tuple[float, float]:
-        """EER (fraction) and its threshold over the scores of the current stage."""
-        bonafide = [s for u, s in self.scores.items() if self.labels[u] == self.bonafide_index]
-        spoof = [s for u, s in self.scores.items() if self.labels[u] == 1 - self.bonafide_index]
-        if not bonafide or not spoof:
-            raise ValueError(
-                f"EER needs both classes: got {len(bonafide)} bona fide and "
-                f"{len(spoof)} spoofed scores"
-            )
-        return compute_eer(bonafide, spoof)
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs the epoch, steps the scheduler and keeps the best dev-EER checkpoint."""
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss, **self.train_parts}
             return
-        self._gather_scores()
+        self.score_stats.gather()
         self.stage_stats = {"loss": stage_loss}
-        if stage == sb.Stage.VALID or {0, 1} <= set(self.labels.values()):  # not keyless
-            eer, threshold = self.stage_eer()
-            self.stage_stats.update(EER=100 * eer, threshold=threshold)
+        if stage == sb.Stage.VALID or self.score_stats.has_both_classes:  # not keyless
+            self.stage_stats.update(self.score_stats.summarize())
         if stage == sb.Stage.TEST:
             self._log({"Epoch loaded": self.hparams.epoch_counter.current},
                       test_stats=self.stage_stats)
@@ -387,8 +335,9 @@ class DetectorBrain(sb.Brain):
             self.lr_scheduler.step()
         self._log({"epoch": epoch, "lr": lr}, train_stats=self.train_stats,
                   valid_stats=self.stage_stats)
-        self.save_checkpoint(
-            meta={"EER": self.stage_stats["EER"], "threshold": threshold}, min_keys=["EER"]
+        self.checkpointer.save_and_keep_only(
+            meta={"EER": self.stage_stats["EER"], "threshold": self.stage_stats["threshold"]},
+            min_keys=["EER"],
         )
 
     def _log(self, meta: dict, **stats) -> None:

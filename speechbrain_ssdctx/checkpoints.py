@@ -129,12 +129,8 @@ def load_weights_only(path: str | os.PathLike) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        if "weights only load failed" in str(error).lower():
-            raise UnsafeCheckpointError(
-                f"{path} holds Python objects besides tensors; refusing to unpickle it "
-                "(it may run code). Delete it if you did not write it."
-            ) from None
-        raise DamagedCheckpointError(f"{path} is not a readable torch file: {error}") from None
+        damaged = f"{path} is not a readable torch file: {error}"
+        raise _unpickling_error(path, error, damaged) from None
     except (EOFError, RuntimeError, OSError, ValueError) as error:
         raise DamagedCheckpointError(f"{path} is damaged: {_first_line(error)}") from None
     return hook_on_loading_state_dict_checkpoint(state)
@@ -267,12 +263,8 @@ def _error_naming(hook: Callable) -> Callable:
         except CheckpointError:
             raise
         except pickle.UnpicklingError as error:
-            if "weights only load failed" in str(error).lower():
-                raise UnsafeCheckpointError(
-                    f"{path} holds Python objects besides tensors; refusing to unpickle it "
-                    "(it may run code). Delete it if you did not write it."
-                ) from None
-            raise DamagedCheckpointError(f"{path} is damaged: {_first_line(error)}") from None
+            damaged = f"{path} is damaged: {_first_line(error)}"
+            raise _unpickling_error(path, error, damaged) from None
         except (EOFError, ValueError, RuntimeError, OSError, KeyError, TypeError,
                 yaml.YAMLError) as error:
             raise DamagedCheckpointError(f"{path} is damaged: {_first_line(error)}") from None
@@ -498,6 +490,17 @@ def recover_safely(
             "from the beginning."
         )
     return None
+
+
+def _unpickling_error(path, error: pickle.UnpicklingError, damaged: str) -> CheckpointError:
+    """What a failed weights-only unpickling of ``path`` means: other Python objects in the
+    file (unsafe), else a damaged file (the message ``damaged``)."""
+    if "weights only load failed" in str(error).lower():
+        return UnsafeCheckpointError(
+            f"{path} holds Python objects besides tensors; refusing to unpickle it "
+            "(it may run code). Delete it if you did not write it."
+        )
+    return DamagedCheckpointError(damaged)
 
 
 def _first_line(error: BaseException) -> str:

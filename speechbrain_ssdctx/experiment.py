@@ -15,12 +15,9 @@ Authors
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
-import ruamel.yaml
 import speechbrain as sb
-from hyperpyyaml import resolve_references
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_ssdctx.calibration import Calibration
@@ -43,34 +40,6 @@ logger = logging.getLogger(__name__)
 
 #: Test sets read with resampling (other corpora than ASVspoof, any sample rate).
 _RESAMPLED = ("InTheWild",)
-
-
-def resolved_value(hparams_file: str | os.PathLike, key: str, overrides=None):
-    """Reads one top-level value of a HyperPyYAML file, references resolved, no objects built.
-
-    Arguments
-    ---------
-    hparams_file : path
-        The YAML file.
-    key : str
-        A top-level key.
-    overrides : list of str or dict, optional
-        Command-line style overrides (``["--seed=3"]``) or a mapping.
-
-    Example
-    -------
-    >>> resolved_value("hparams/lcnn_inf_ini.yaml", "output_folder", ["--seed=7"])
-    'results/lcnn_inf_ini/7'
-    """
-    return _resolved_tree(hparams_file, overrides)[key]
-
-
-def _resolved_tree(hparams_file, overrides):
-    if isinstance(overrides, list | tuple):
-        _, _, overrides = sb.parse_arguments([os.fspath(hparams_file), *overrides])
-    with open(hparams_file, encoding="utf-8") as stream:
-        text = resolve_references(stream, overrides or {}).getvalue()
-    return ruamel.yaml.YAML().load(text)
 
 
 def eval_window(hparams) -> dict:
@@ -191,22 +160,21 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
         if name not in datasets:
             continue
         brain.evaluate(datasets[name], min_key="EER", test_loader_kwargs=dict(loader))
+        scores = brain.score_stats.scores
         if if_main_process():
-            write_score_file(
-                output / "scores" / f"{name}.txt", list(brain.scores), list(brain.scores.values())
-            )
+            write_score_file(output / "scores" / f"{name}.txt", list(scores), list(scores.values()))
         rows = read_manifest(manifests[name])
         if hparams["max_utterances_per_class"] is not None:  # a slice: only its trials
-            rows = [row for row in rows if row["ID"] in brain.scores]
+            rows = [row for row in rows if row["ID"] in scores]
         if rows and rows[0]["label"] == "unknown":
             logger.warning("%s has no keys: scores written, no metrics.", name)
             continue
         if name == "dev":
-            calibration = _fit_calibration(brain.scores, rows, hparams)
+            calibration = _fit_calibration(scores, rows, hparams)
             if if_main_process():
                 calibration.save(output / "calibration.json")
         results[name] = evaluate_scores(
-            brain.scores, rows, asv=_asv_point(manifests, name), c012=_c012(name),
+            scores, rows, asv=_asv_point(manifests, name), c012=_c012(name),
             score_name=f"{name} scores", key_name=str(manifests[name]), calibration=calibration,
         )
         results[name]["key"] = str(manifests[name])

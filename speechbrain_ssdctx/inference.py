@@ -47,13 +47,14 @@ from speechbrain.utils.fetching import FetchConfig, fetch
 from speechbrain_ssdctx.calibration import Calibration, posterior
 from speechbrain_ssdctx.data.audio import (
     OFFICIAL_NUM_SAMPLES,
+    WINDOW_POLICIES,
     AudioFileError,
     crop_or_pad,
     load_audio,
 )
 from speechbrain_ssdctx.data.stream import AudioStream
 from speechbrain_ssdctx.metrics import DetectionCosts
-from speechbrain_ssdctx.scores import SCORE_TYPES, bonafide_scores
+from speechbrain_ssdctx.scores import DEFAULT_SCORE_TYPE, SCORE_TYPES, bonafide_scores
 
 #: Short names of the bundled models and their inference YAML in ``pretrained/``.
 BUNDLED_MODELS = {
@@ -61,9 +62,6 @@ BUNDLED_MODELS = {
     "aasist-l": "aasist-l.yaml",
     "aasist-asvspoof5": "aasist-asvspoof5.yaml",
 }
-
-#: Window policies a model may store or a user may ask for.
-WINDOW_POLICIES = ("official", "first", "sliding", "full")
 
 #: How the logits of a file's windows become the file's logits.
 AGGREGATIONS = ("mean", "min", "max")
@@ -405,7 +403,7 @@ class SpoofDetector(Pretrained):
     @property
     def score_type(self) -> str:
         """How logits become a score: ``"log_odds"`` (default) or ``"bonafide_logit"``."""
-        return getattr(self.hparams, "score_type", "log_odds")
+        return getattr(self.hparams, "score_type", DEFAULT_SCORE_TYPE)
 
     @property
     def threshold(self) -> float:
@@ -820,9 +818,15 @@ def _looks_like_hub_id(source: str) -> bool:
     )
 
 
-#: The interface file of exported models (``foreign_class``'s ``pymodule_file``); the
-#: hyperparameters refer to the code it ships as ``custom_interface.<name>``.
+#: The interface module of exported models; the hyperparameters refer to the code it
+#: ships as ``custom_interface.<name>``.
 INTERFACE_MODULE = "custom_interface"
+
+#: The interface file of exported models (``foreign_class``'s ``pymodule_file``).
+INTERFACE_FILE = f"{INTERFACE_MODULE}.py"
+
+#: The class ``foreign_class`` returns from the interface file.
+INTERFACE_CLASS = SpoofDetector.__name__
 
 
 def _shipped_interface(source, hparams_file, savedir, fetch_config) -> pathlib.Path | None:
@@ -833,7 +837,7 @@ def _shipped_interface(source, hparams_file, savedir, fetch_config) -> pathlib.P
                  fetch_config=config).read_text(encoding="utf-8")
     if f":{INTERFACE_MODULE}." not in text:
         return None
-    return fetch(filename=f"{INTERFACE_MODULE}.py", source=source, savedir=savedir,
+    return fetch(filename=INTERFACE_FILE, source=source, savedir=savedir,
                  fetch_config=config)
 
 

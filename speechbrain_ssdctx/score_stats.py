@@ -94,7 +94,7 @@ class ScoreStats:
         return {0, 1} <= set(self.labels.values())
 
     def summarize(self, field: str | None = None):
-        """The EER (percent) and its threshold over all processes' scores.
+        """The EER (percent) and its threshold (under DDP, call :meth:`gather` first).
 
         Arguments
         ---------
@@ -110,7 +110,6 @@ class ScoreStats:
         ValueError
             If the stage lacks bona fide or spoofed scores.
         """
-        self.gather()
         bonafide = [s for u, s in self.scores.items() if self.labels[u] == self.bonafide_index]
         spoof = [s for u, s in self.scores.items() if self.labels[u] == 1 - self.bonafide_index]
         if not bonafide or not spoof:

@@ -43,6 +43,7 @@ from speechbrain_ssdctx.textio import read_lines
 
 __all__ = [
     "DEFAULT_SCORE_TYPE",
+    "SCORE_MEANINGS",
     "SCORE_TYPES",
     "SasvScore",
     "ScoreFileError",
@@ -56,10 +57,16 @@ __all__ = [
     "write_score_file",
 ]
 
-SCORE_TYPES = ("log_odds", "bonafide_logit")
-
 #: The score of models and runs that do not choose one: logit(bona fide) - logit(spoof).
 DEFAULT_SCORE_TYPE = "log_odds"
+
+#: Each score type (how ``[spoof, bona fide]`` logits become one score), in words.
+SCORE_MEANINGS = {
+    DEFAULT_SCORE_TYPE: "the bona fide log-odds, logit(bona fide) - logit(spoof)",
+    "bonafide_logit": "the bona fide logit (as the official AASIST code)",
+}
+
+SCORE_TYPES = tuple(SCORE_MEANINGS)
 
 #: A decimal number as score files write them (ASCII digits; no ``_`` separators, no
 #: ``inf``/``nan`` words: Python's ``float`` accepts all of these, and ``1_5`` would

@@ -41,7 +41,7 @@ from speechbrain_ssdctx.utils.distributed import resolve_run_options
 
 __all__ = [
     "CORPUS_KEYS", "DEMO_KEY", "TRACEBACK_ENV", "RecipeStart", "is_demo_run",
-    "report_user_errors", "run_value", "start_recipe",
+    "report_user_errors", "run_hparams", "run_value", "start_recipe",
 ]
 
 logger = logging.getLogger(__name__)
@@ -153,8 +153,8 @@ class RecipeStart:
             "These numbers only show that the pipeline runs; they say nothing about "
             "ASVspoof. To train with the paper's schedule on ASVspoof 2019 LA:\n"
             f"    python recipes/train.py {self.hparams_file} --data_folder=/path/to/LA\n"
-            "(add --la2021_folder=... --la2021_keys=... for 2021 LA; see the README's "
-            "Training recipes)."
+            "(add --la2021_folder=... --la2021_keys=... for 2021 LA; see "
+            "recipes/README.md)."
         )
 
 
@@ -201,12 +201,39 @@ def start_recipe(argv: Sequence[str]) -> RecipeStart:
     return RecipeStart(hparams_file, run_opts, overrides, hparams, demo)
 
 
-def run_value(hparams_file: str, key: str, override_args: Sequence[str] = ()):
-    """A top-level value as the recipe would run it (overrides and demo schedule applied).
+def run_hparams(hparams_file: str | os.PathLike, overrides: Sequence[str] | str = ()) -> dict:
+    """The YAML's top level as the recipe would run it, references resolved, no object built.
+
+    The overrides are checked (no unknown key, typed values) and applied, then the demo
+    schedule when no training corpus is given, as :func:`start_recipe` does.
 
     Arguments
     ---------
-    hparams_file : str
+    hparams_file : str or path-like
+        The YAML file.
+    overrides : sequence of str or str
+        ``--key=value`` arguments, or the override text ``sb.parse_arguments`` returns.
+
+    Returns
+    -------
+    dict
+
+    Example
+    -------
+    >>> run_hparams("hparams/lcnn.yaml", ["--demo_schedule=null"])["eval_seconds"]
+    6.0
+    """
+    if not isinstance(overrides, str):
+        _, _, overrides = sb.parse_arguments([os.fspath(hparams_file), *overrides])
+    return _resolve_run(os.fspath(hparams_file), _parse_overrides(overrides))[0]
+
+
+def run_value(hparams_file: str | os.PathLike, key: str, override_args: Sequence[str] = ()):
+    """A top-level value as the recipe would run it (:func:`run_hparams`).
+
+    Arguments
+    ---------
+    hparams_file : str or path-like
         The YAML file.
     key : str
         A top-level key (e.g. ``output_folder``).
@@ -220,8 +247,7 @@ def run_value(hparams_file: str, key: str, override_args: Sequence[str] = ()):
     >>> run_value("hparams/lcnn.yaml", "output_folder", ["--seed=3", "--demo_schedule=null"])
     'results/lcnn/3'
     """
-    _, _, override_text = sb.parse_arguments([os.fspath(hparams_file), *override_args])
-    return _resolve_run(os.fspath(hparams_file), _parse_overrides(override_text))[0][key]
+    return run_hparams(hparams_file, override_args)[key]
 
 
 def _resolve_run(hparams_file: str, user: dict) -> tuple[dict, dict, dict]:

@@ -75,7 +75,7 @@ def on_fit_end(brain, result, *args, **kwargs):
         momentum=copy.deepcopy(context.momentum_encoder.state_dict()),
         detector=copy.deepcopy(unwrap_ddp(brain.modules.detector).state_dict()),
         optimizer_steps=optimizer_steps,
-        dev_scores=dict(brain.scores),
+        dev_scores=dict(brain.score_stats.scores),
         world_size=torch.distributed.get_world_size(),
     )
 

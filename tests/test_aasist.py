@@ -34,6 +34,7 @@ def _reference_cases(npz_name):
     return [(npz_name, variant, name) for variant in VARIANTS for name in names]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "npz_name, variant, input_name",
     _reference_cases("reference_outputs.npz")
@@ -83,6 +84,7 @@ def test_variant_inferred_from_weights(official_models):
     assert all(not m.training for m in official_models.values())
 
 
+@pytest.mark.slow
 def test_unused_bn1_never_affects_the_output(official_models):
     """The official encoder discards the bn1 of blocks 2-6: changing it changes nothing."""
     model = AASIST.from_official_checkpoint(PRETRAINED / "AASIST-L.pth")
@@ -96,6 +98,7 @@ def test_unused_bn1_never_affects_the_output(official_models):
     assert torch.equal(before, after)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch, samples", [(1, 2315), (3, 16000), (2, 40_001)])
 def test_output_shapes(batch, samples):
     model = AASIST("AASIST-L").eval()
@@ -106,6 +109,7 @@ def test_output_shapes(batch, samples):
     assert torch.isfinite(logits).all()
 
 
+@pytest.mark.slow
 def test_lengths_are_ignored(official_models):
     model = official_models["AASIST-L"]
     wavs = torch.randn(2, 8000, generator=torch.Generator().manual_seed(0))
@@ -147,6 +151,7 @@ def test_bad_checkpoints_name_the_file(tmp_path):
         AASIST.from_official_checkpoint(truncated)
 
 
+@pytest.mark.slow
 def test_gradients_reach_every_trainable_parameter():
     torch.manual_seed(0)
     model = AASIST("AASIST-L").train()
@@ -173,6 +178,7 @@ def _tiny_real_batch(seconds=1.0):
     return torch.from_numpy(np.stack(wavs)), torch.tensor(list(files.values()))
 
 
+@pytest.mark.slow
 def test_overfits_a_tiny_real_batch():
     """30 Adam steps on four 0.5-s crops of real speech drive the loss near zero.
 
@@ -205,6 +211,7 @@ def test_bundled_registry():
         bundled_checkpoint("rawnet2")
 
 
+@pytest.mark.slow
 def test_bundled_detector_is_the_official_model():
     model = load_bundled_detector("AASIST")
     ref = np.load(OFFICIAL / "reference_outputs.npz")

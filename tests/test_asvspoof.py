@@ -34,6 +34,7 @@ PROTOCOL_COUNTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", PROTOCOL_COUNTS)
 def test_official_2019_protocol_counts(suffix):
     total, bonafide, attacks, per_attack = PROTOCOL_COUNTS[suffix]
@@ -48,6 +49,7 @@ def test_official_2019_protocol_counts(suffix):
 
 
 # Counted with awk on the files (documented line totals: 29,548 and 102,579).
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "split, counts", [("dev", (1484, 5768, 22296)), ("eval", (5370, 33327, 63882))]
 )
@@ -59,6 +61,7 @@ def test_official_asv_score_counts(split, counts):
     assert first_line[1] == "target" and asv.target[0] == float(first_line[2])
 
 
+@pytest.mark.slow
 def test_2021_trial_list():
     ids = read_trial_list(FIXTURES / "asvspoof2021_la" / "ASVspoof2021.LA.cm.eval.trl.txt")
     assert len(ids) == len(set(ids)) == 181566
@@ -219,6 +222,7 @@ def test_header_check_finds_unreadable_audio(tmp_path):
         prepare_asvspoof2019_la(la, tmp_path / "b", check_headers=True)
 
 
+@pytest.mark.slow
 def test_full_protocols_without_audio_count_every_missing_file(tmp_path):
     with pytest.raises(MissingAudioError) as error:
         prepare_asvspoof2019_la(LA2019, tmp_path)

@@ -7,7 +7,13 @@ import scipy.stats
 import torch
 from speechbrain.augment.augmenter import Augmenter
 
-from speechbrain_ssdctx.augment import BandPassMasking
+from speechbrain_ssdctx.augment import (
+    BandPassMasking,
+    design_bandpass,
+    draw_low_freqs,
+    fir_filter_batch,
+    fir_filter_same,
+)
 
 FS = 16000
 EDGES = [160.0, 161.0, 167.0, 275.0, 1000.0, 2020.0, 3080.0, 4321.0, 5000.0, 5833.0, 5840.0]
@@ -87,6 +93,7 @@ def test_draws_are_uniform_over_the_range():
         assert lows.min() < 170 and lows.max() > 5830
 
 
+@pytest.mark.slow
 def test_grid_snaps_and_reuses_designed_filters():
     masking = BandPassMasking(grid_step=10.0)
     taps = masking.filters(torch.tensor([1003.0, 1007.0, 5840.0]))
@@ -170,3 +177,47 @@ def test_bad_inputs_raise_clear_errors(masking):
         masking(torch.randn(100))
     with pytest.raises(ValueError, match="2 low_freqs for a batch of 1"):
         masking(torch.randn(1, 100), low_freqs=torch.tensor([500.0, 600.0]))
+
+
+def test_pure_filtering_matches_numpy_convolve_and_scipy_lfilter():
+    rng = np.random.default_rng(4)
+    signal, taps = rng.standard_normal((2, 3001)), rng.standard_normal((2, 31))
+    expected = np.stack([np.convolve(s, t, mode="same") for s, t in zip(signal, taps, strict=True)])
+    np.testing.assert_allclose(fir_filter_same(signal, taps), expected, atol=1e-10)
+    torch_out = fir_filter_same(torch.from_numpy(signal), torch.from_numpy(taps))
+    np.testing.assert_allclose(torch_out.numpy(), expected, atol=1e-10)
+    # lfilter is causal: its output delayed by (31 - 1) / 2 samples is the centred one
+    delayed = scipy.signal.lfilter(taps[0], 1.0, np.concatenate([signal[0], np.zeros(15)]))
+    np.testing.assert_allclose(torch_out[0].numpy(), delayed[15:], atol=1e-10)
+
+
+def test_batch_filtering_is_convolution_of_the_valid_samples_only():
+    rng = np.random.default_rng(5)
+    signal = rng.standard_normal((2, 800))
+    taps = np.stack([design_bandpass(500.0), design_bandpass(3000.0, sample_rate=16000)])
+    out = fir_filter_batch(
+        torch.from_numpy(signal).float(), torch.from_numpy(taps), torch.tensor([1.0, 0.5])
+    ).double().numpy()
+    np.testing.assert_allclose(out[0], np.convolve(signal[0], taps[0], "same"), atol=1e-5)
+    valid = np.convolve(signal[1, :400], taps[1], "same")
+    np.testing.assert_allclose(out[1, :400], valid, atol=1e-5)
+    assert not out[1, 400:].any()
+
+
+@pytest.mark.parametrize("sample_rate,low,numtaps", [(8000, 300.0, 101), (22050, 7000.0, 201)])
+def test_design_bandpass_meets_its_bands_at_other_rates(sample_rate, low, numtaps):
+    taps = design_bandpass(
+        low, band_width=1000.0, transition=250.0, numtaps=numtaps, sample_rate=sample_rate
+    )
+    freqs, response = scipy.signal.freqz(taps, worN=8192, fs=sample_rate)
+    gain_db = 20 * np.log10(np.abs(response) + 1e-12)
+    assert np.abs(gain_db[(freqs >= low) & (freqs <= low + 1000)]).max() <= 1.0
+    assert gain_db[(freqs <= low - 250) | (freqs >= low + 1250)].max() <= -30.0
+
+
+def test_draw_low_freqs_is_the_modules_draw_and_stays_on_its_grid():
+    lows = draw_low_freqs(5000, 100.0, 200.0, 10.0, torch.Generator().manual_seed(3))
+    assert set(lows.tolist()) == {100.0 + 10 * k for k in range(11)}
+    module = BandPassMasking(seed=11, grid_step=None)
+    own = draw_low_freqs(6, 160.0, 5840.0, None, torch.Generator().manual_seed(11))
+    torch.testing.assert_close(module.sample_low_freqs(6), own)

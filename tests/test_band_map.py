@@ -50,6 +50,7 @@ def utterances(count=16, seconds=0.5, seed=0):
     return wavs, labels
 
 
+@pytest.mark.slow
 def test_one_band_detector_map():
     wavs, labels = utterances()
     lows = band_lows(7)  # 160, 1107, 2053, 3000, 3947, 4893, 5840

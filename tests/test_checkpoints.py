@@ -67,6 +67,7 @@ DAMAGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(DAMAGES))
 def test_damaged_latest_checkpoint_is_set_aside_and_the_previous_used(tmp_path, case, caplog):
     first, latest = save_epochs(tmp_path, 2)
@@ -82,6 +83,7 @@ def test_damaged_latest_checkpoint_is_set_aside_and_the_previous_used(tmp_path, 
     assert f"{latest}/{name}" in warning and "damaged" in warning
 
 
+@pytest.mark.slow
 def test_damage_found_while_loading_without_size_record(tmp_path, caplog):
     # An older run's marker records no sizes: the bad counter is found by its loader, after
     # the detector was loaded; the previous checkpoint then replaces everything.
@@ -150,10 +152,11 @@ def lcnn_brain(output: Path, n_mels: int) -> DetectorBrain:
     )
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_model_size_is_refused_naming_the_hparam(tmp_path):
     brain = lcnn_brain(tmp_path, n_mels=32)
     brain.on_fit_start()
-    brain.save_checkpoint(meta={"EER": 10.0}, min_keys=["EER"])
+    brain.checkpointer.save_and_keep_only(meta={"EER": 10.0}, min_keys=["EER"])
     saved = yaml.safe_load(next(tmp_path.glob("save/CKPT+*/CKPT.yaml")).read_text())
     assert saved["hparams"]["n_mels"] == 32
 

@@ -151,6 +151,7 @@ loss: !new:speechbrain.nnet.losses.LogSoftmaxWrapper
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(YAML_LOSSES))
 def test_speechbrain_losses_from_yaml(name):
     torch.manual_seed(0)
@@ -195,6 +196,7 @@ def seeded(model, wavs, lengths):
         return model(wavs, lengths)[1]
 
 
+@pytest.mark.slow
 def test_global_input_normalization_is_followed_everywhere():
     detector = normalized_xvector_detector()
     context = ContextLoss(detector, masking=BandPassMasking(seed=1), momentum=0.5, bank_size=16)
@@ -235,6 +237,7 @@ def test_momentum_encoder_starts_from_weights_loaded_after_construction():
         assert torch.equal(mine, theirs)
 
 
+@pytest.mark.slow
 def test_adapter_declares_polarity_and_keeps_hook_state():
     detector = normalized_xvector_detector()
     detector.train()

@@ -17,6 +17,8 @@ from recipe_utils import HPARAMS, ROOT, recipe_env
 
 from speechbrain_ssdctx.scores import read_score_file
 
+pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
+
 WORLD = 2
 PER_CLASS = 4  # --max_utterances_per_class: 8 training utterances
 EPOCHS = 2
@@ -62,7 +64,6 @@ def run(tmp_path_factory):
     return ranks, output
 
 
-@pytest.mark.slow
 def test_yaml_settings_global_batch_and_command_line_override(run):
     ranks, _ = run
     # Expected from the definitions alone: the global batch of 8 per optimiser step is
@@ -85,7 +86,6 @@ def test_yaml_settings_global_batch_and_command_line_override(run):
         assert set(rank["eval_autocast"]) == {"bfloat16"}
 
 
-@pytest.mark.slow
 def test_ranks_share_bank_and_momentum_encoder_but_draw_different_bands(run):
     first, second = run[0]
     assert torch.equal(first["bank"], second["bank"])
@@ -106,7 +106,6 @@ def test_ranks_share_bank_and_momentum_encoder_but_draw_different_bands(run):
     assert len(first["dev_scores"]) == 2 * PER_CLASS
 
 
-@pytest.mark.slow
 def test_files_are_written_once_by_the_main_process(run):
     _, output = run
     results = json.loads((output / "results.json").read_text())

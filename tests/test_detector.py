@@ -31,6 +31,7 @@ def _detector(normalize=None):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch, samples", [(1, 8000), (3, 16000)])
 def test_output_shapes_and_inferred_embedding_dim(batch, samples):
     detector = _detector().eval()
@@ -52,6 +53,7 @@ def test_pipeline_matches_calling_the_lobes_by_hand():
     torch.testing.assert_close(logits, detector.classifier(expected))
 
 
+@pytest.mark.slow
 def test_lengths_reach_normalize_and_encoder():
     detector = _detector(InputNormalization(norm_type="sentence")).eval()
     wavs = torch.randn(2, 16000)

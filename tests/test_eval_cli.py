@@ -24,6 +24,7 @@ def _run(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_2019_json_matches_official_values(capsys):
     name = "synthetic_cm_scores_2019LA_dev_ties_1decimal.txt"
     code, out, _ = _run(
@@ -44,6 +45,7 @@ def test_2019_json_matches_official_values(capsys):
         assert abs(report["per_attack"][attack]["eer"] - value) < 1e-6
 
 
+@pytest.mark.slow
 def test_2019_table(capsys):
     name = "synthetic_cm_scores_2019LA_dev_continuous.txt"
     code, out, _ = _run(
@@ -96,6 +98,7 @@ def _synthetic_2021_la(tmp_path):
     return bonafide, spoof, np.array(codecs * (len(spoof) // 7 + 1))[: len(spoof)]
 
 
+@pytest.mark.slow
 def test_2021_la_with_bundled_c012(tmp_path, capsys):
     bonafide, spoof, spoof_codecs = _synthetic_2021_la(tmp_path)
     code, out, _ = _run(
@@ -154,6 +157,7 @@ ASV5 = FIXTURES / "asvspoof5_reference"
 ASV5_OFFICIAL = json.loads((ASV5 / "official_values.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["t1_protocol.tsv", "t1_key.tsv"])
 def test_asvspoof5_track1_json_keys_and_values(capsys, key):
     code, out, _ = _run(capsys, ASV5 / "t1_scores_ties.tsv", "--key", ASV5 / key, "--json")

@@ -30,6 +30,8 @@ from speechbrain_ssdctx.inference import SpoofDetector, bundled_models_dir
 from speechbrain_ssdctx.models import LCNN
 from speechbrain_ssdctx.report import METRIC_NOTE
 
+pytestmark = pytest.mark.slow  # end-to-end: exports and loads models
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 LA = FIXTURES / "asvspoof2019_la" / "LA"

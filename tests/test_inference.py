@@ -47,6 +47,7 @@ def direct_logits(weights: str, wav: np.ndarray) -> torch.Tensor:
         return official_model(weights)(torch.from_numpy(official_window(wav)).float()[None])[1][0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "key"), [("aasist", "AASIST"), ("aasist-l", "AASIST_L")])
 def test_bundled_reproduce_official_reference(name, key):
     detector = SpoofDetector.from_hparams(name)
@@ -64,6 +65,7 @@ def test_bundled_reproduce_official_reference(name, key):
     np.testing.assert_allclose(detector.score_batch(wavs).numpy(), expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_bundled_aasist_real_utterances_equal_official_code():
     detector = SpoofDetector.from_hparams("aasist")
     scores = {path.stem: detector.score_file(path) for path in [BONAFIDE, *SPOOFS]}
@@ -79,6 +81,7 @@ def test_bundled_aasist_real_utterances_equal_official_code():
     assert detector.classify_file(SPOOFS[0]).label == "spoof"
 
 
+@pytest.mark.slow
 def test_classify_probability_is_softmax(aasist_l):
     decision = aasist_l.classify_file(SPOOFS[1])
     wav, _ = soundfile.read(SPOOFS[1], dtype="float32")
@@ -89,6 +92,7 @@ def test_classify_probability_is_softmax(aasist_l):
     assert decision.is_bonafide == (decision.score >= aasist_l.threshold)
 
 
+@pytest.mark.slow
 def test_stereo_is_mixed_down(aasist_l):
     data, rate = soundfile.read(EDGE / "stereo_16k.wav", dtype="float32", always_2d=True)
     assert data.shape[1] == 2 and rate == 16000
@@ -96,6 +100,7 @@ def test_stereo_is_mixed_down(aasist_l):
     assert aasist_l.score_file(EDGE / "stereo_16k.wav") == pytest.approx(expected, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_other_sample_rate_is_resampled(aasist_l):
     path = EDGE / "ljspeech_22050hz.wav"
     assert soundfile.info(path).samplerate == 22050
@@ -105,6 +110,7 @@ def test_other_sample_rate_is_resampled(aasist_l):
     assert np.isfinite(aasist_l.score_file(path))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["very_short_0p1s_16k.wav", "silence_1s_16k.wav"])
 def test_short_and_silent_inputs_score(aasist_l, name):
     wav, _ = soundfile.read(EDGE / name, dtype="float32")
@@ -120,6 +126,7 @@ def test_bad_files_raise_naming_the_file(aasist_l, name):
         aasist_l.score_file(EDGE / name)
 
 
+@pytest.mark.slow
 def test_score_batch_drops_padding_before_windowing(aasist_l):
     short, _ = soundfile.read(EDGE / "very_short_0p1s_16k.wav", dtype="float32")
     long, _ = soundfile.read(BONAFIDE, dtype="float32")
@@ -131,6 +138,7 @@ def test_score_batch_drops_padding_before_windowing(aasist_l):
     np.testing.assert_allclose(scores.numpy(), expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_score_files_batches_like_single_files(aasist_l):
     paths = [EDGE / "very_short_0p1s_16k.wav", BONAFIDE]
     batched = dict(aasist_l.score_files(paths, batch_size=2))

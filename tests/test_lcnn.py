@@ -94,6 +94,7 @@ def test_pooling_over_valid_frames_matches_a_loop(pooling):
     torch.testing.assert_close(model._pool(frames, None), model._pool(frames, torch.ones(3)))
 
 
+@pytest.mark.slow
 def test_lengths_exclude_padding_from_the_embedding():
     torch.manual_seed(0)
     model = LCNN(n_mels=32).eval()
@@ -122,6 +123,7 @@ def test_bad_arguments_and_inputs_are_rejected():
         LCNN(n_mels=32).eval()(torch.randn(1, 1000))
 
 
+@pytest.mark.slow
 def test_gradients_reach_every_parameter():
     torch.manual_seed(0)
     model = LCNN(n_mels=32).train()
@@ -131,6 +133,7 @@ def test_gradients_reach_every_parameter():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
 
+@pytest.mark.slow
 def test_overfits_a_tiny_real_batch():
     files = {
         "bonafide/vctk_p225_001_mic1.flac": 1,

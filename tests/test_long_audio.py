@@ -31,6 +31,7 @@ def naive_windows(wav: torch.Tensor, window: int, hop: int) -> list[int]:
     return starts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("rate", "block"), [(22050, 0.05), (44100, 0.5), (8000, 0.37),
                                               (16000, 0.1)])
 def test_stream_equals_whole_file_reading(tmp_path, rate, block):
@@ -83,6 +84,7 @@ def test_short_file_is_scored_whole_and_batches_are_never_padded(tmp_path):
     assert all(rows <= 8 and length <= 2 * RATE for rows, length in shapes)
 
 
+@pytest.mark.slow
 def test_long_file_is_read_and_scored_in_bounded_pieces(tmp_path):
     detector = load(tmp_path / "model")
     path = write_noise(tmp_path / "long.wav", 120.0)
@@ -114,6 +116,7 @@ def test_nan_and_inf_samples_and_scores_are_failures_of_their_file(tmp_path):
         detector.score_file(paths[0])
 
 
+@pytest.mark.slow
 def test_bundled_model_keeps_its_official_window_on_long_files(tmp_path):
     from speechbrain_ssdctx.inference import SpoofDetector
 

@@ -20,6 +20,8 @@ from speechbrain_ssdctx.context import ContextLoss
 from speechbrain_ssdctx.memory import MemoryBank
 from speechbrain_ssdctx.utils.distributed import finish_distributed
 
+pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
+
 BATCH_SIZES = {0: [3, 2, 4], 1: [1, 2, 0]}  # uneven sizes, as with a short last batch
 
 

@@ -41,6 +41,7 @@ def case(request):
     return OFFICIAL[name], values, bonafide, attacks, asv
 
 
+@pytest.mark.slow
 def test_official_eer_and_threshold(case):
     expected, values, bonafide, _, _ = case
     assert bonafide.sum() == expected["bonafide"] and (~bonafide).sum() == expected["spoof"]
@@ -49,6 +50,7 @@ def test_official_eer_and_threshold(case):
     assert abs(threshold - expected["eer_threshold"]) < TOL
 
 
+@pytest.mark.slow
 def test_official_min_tdcf_and_asv(case):
     expected, values, bonafide, _, asv = case
     assert abs(100 * asv.eer - expected["asv_eer_percent"]) < TOL
@@ -59,6 +61,7 @@ def test_official_min_tdcf_and_asv(case):
     assert abs(revised - expected["min_tdcf_revised"]) < TOL
 
 
+@pytest.mark.slow
 def test_official_per_attack_eer(case):
     expected, values, bonafide, attacks, _ = case
     per_attack = metrics.metrics_per_attack(

@@ -83,6 +83,7 @@ def test_histograms_are_densities_on_shared_bins():
     assert list(threshold.get_xdata()) == [0.5, 0.5]
 
 
+@pytest.mark.slow
 def test_tsne_puts_masked_views_with_their_utterance():
     rng = np.random.default_rng(2)
     bonafide = rng.normal(0, 0.3, (30, 8)) + 5
@@ -129,6 +130,7 @@ def score_files(tmp_path_factory):
     return keys, spoof, paths
 
 
+@pytest.mark.slow
 def test_cli_det_and_hist(tmp_path, score_files, captured_figures):
     keys, spoof, (sys_a, sys_b) = score_files
     det_png = tmp_path / "det.png"
@@ -155,6 +157,7 @@ def test_cli_rejects_scores_outside_the_protocol(tmp_path, capsys):
     assert "s.txt': 2 ids not in the protocol" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_tsne_of_fixture_audio(tmp_path, captured_figures):
     protocol = tmp_path / "protocol.txt"
     lines = []

@@ -18,6 +18,7 @@ def reference():
     return np.load(REFERENCE)
 
 
+@pytest.mark.slow
 def test_reproduces_the_organisers_outputs(reference, inputs="a_randn"):
     model = load_bundled_detector("aasist-asvspoof5")
     assert model.variant == "AASIST" and not model.training
@@ -29,6 +30,7 @@ def test_reproduces_the_organisers_outputs(reference, inputs="a_randn"):
                                rtol=0)
 
 
+@pytest.mark.slow
 def test_loads_by_short_name_with_the_official_score(reference):
     detector = SpoofDetector.from_hparams("aasist-asvspoof5")
     assert detector.score_type == "bonafide_logit"

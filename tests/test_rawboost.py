@@ -141,6 +141,7 @@ def test_impulsive_noise_touches_at_most_p_percent_within_gain():
     assert abs((ratios**2).mean() - 1 / 9) < 0.01
 
 
+@pytest.mark.slow
 def test_coloured_noise_snr_is_in_range_and_uniform():
     rawboost = RawBoost(algorithm=3, min_snr_db=10.0, max_snr_db=40.0, seed=5)
     signal = torch.from_numpy(tone(300.0, seconds=0.5)).reshape(1, -1).repeat(200, 1)

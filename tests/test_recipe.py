@@ -19,6 +19,8 @@ from speechbrain_ssdctx.inference import SpoofDetector
 from speechbrain_ssdctx.metrics import compute_eer
 from speechbrain_ssdctx.scores import read_score_file
 
+pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
+
 # The loss parts each system must log (train_log.txt), i.e. which modules are on.
 EXPECTED_PARTS = {
     "lcnn.yaml": {"cls"},

@@ -8,11 +8,14 @@ in the official ``keys/{LA,DF}/CM/trial_metadata.txt`` format.
 import json
 import shutil
 
+import pytest
 from recipe_utils import run_train
 
 from speechbrain_ssdctx.data import demo_corpus_folder
 from speechbrain_ssdctx.data.asvspoof import read_protocol_2019
 from speechbrain_ssdctx.scores import read_score_file
+
+pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
 
 CODECS = ("none", "alaw", "gsm")
 COMPRESSIONS = ("nocodec", "mp3m4a")

@@ -5,11 +5,14 @@ import signal
 import subprocess
 import time
 
+import pytest
 import torch
 import yaml
 from recipe_utils import latest_checkpoint, load_state, recipe_env, run_train, train_command
 
 from speechbrain_ssdctx.brain import COMPLETE_MARKER
+
+pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
 
 SCHEDULE = ["--number_of_epochs=4"]
 

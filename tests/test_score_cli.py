@@ -48,6 +48,7 @@ def official_scores() -> dict[str, float]:
     return scores
 
 
+@pytest.mark.slow
 def test_scores_files_and_prints_metrics(tmp_path, protocol, official_scores, capsys):
     out = tmp_path / "scores.txt"
     folders = [str(LA / f"ASVspoof2019_LA_{split}" / "flac") for split in UTTERANCES.values()]
@@ -65,6 +66,7 @@ def test_scores_files_and_prints_metrics(tmp_path, protocol, official_scores, ca
     assert "scoring" in captured.err and "3/3" in captured.err
 
 
+@pytest.mark.slow
 def test_tsv_output_recursion_and_batching(tmp_path, official_scores):
     out = tmp_path / "scores.tsv"
     argv = ["--model", "aasist-l", str(LA), "--format", "tsv", "--out", str(out)]
@@ -78,6 +80,7 @@ def test_tsv_output_recursion_and_batching(tmp_path, official_scores):
         assert float(row["score"]) == pytest.approx(official_scores[row["utt_id"]], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_prints_to_stdout_without_out(capsys):
     flac = LA / "ASVspoof2019_LA_eval" / "flac" / "LA_E_6163791.flac"
     assert main(["--model", "aasist-l", str(flac), "--no-progress"]) == 0

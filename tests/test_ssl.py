@@ -28,6 +28,8 @@ from speechbrain_ssdctx.models.ssl import (  # noqa: E402
     build_tiny_ssl_model,
 )
 
+pytestmark = pytest.mark.slow  # builds and runs tiny HuggingFace SSL models
+
 WIDTH = 32
 
 

@@ -25,7 +25,7 @@ and the FLAC files it lists. The build is deterministic:
 
 ``--check`` then trains a logistic regression on log-Mel mean and standard deviation and
 prints its eval EER on this split and on a counterfactual split that puts different bona
-fide sources in train and eval (a channel shortcut): see the README, "The demo corpus".
+fide sources in train and eval (a channel shortcut): see docs/data.md, "The demo corpus".
 
 Authors
  * speechbrain-ssdctx contributors 2025

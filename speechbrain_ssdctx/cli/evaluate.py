@@ -57,7 +57,8 @@ from speechbrain_ssdctx.scores import (
 __all__ = ["main"]
 
 
-def _parse_args(argv):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command line of ``ssdctx-eval``."""
     parser = argparse.ArgumentParser(
         prog="ssdctx-eval",
         description="The official ASVspoof metrics of a score file (2019, 2021, ASVspoof 5 "
@@ -161,7 +162,7 @@ def evaluate(args: argparse.Namespace) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ssdctx-eval; returns 0, or 1 after printing an error."""
-    args = _parse_args(argv)
+    args = parse_args(argv)
     try:
         report = evaluate(args)
     except (OSError, ValueError, KeyError) as error:

@@ -28,15 +28,10 @@ from collections.abc import Sequence
 
 import yaml
 
-from speechbrain_ssdctx.hub import (
-    HubUploadError,
-    InferenceSettings,
-    ModelCard,
-    export_from_hparams,
-    export_model,
-    push_to_hub,
-)
+from speechbrain_ssdctx.export import InferenceSettings, export_from_hparams, export_model
+from speechbrain_ssdctx.hub import HubUploadError, push_to_hub
 from speechbrain_ssdctx.inference import WINDOW_POLICIES
+from speechbrain_ssdctx.model_card import ModelCard
 from speechbrain_ssdctx.scores import SCORE_TYPES
 
 

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from speechbrain_ssdctx.cli.score import find_audio, utterance_ids
+from speechbrain_ssdctx.data.audio_files import find_audio, utterance_ids
 from speechbrain_ssdctx.evaluation import read_key
 from speechbrain_ssdctx.plots import (
     masked_views,
@@ -43,6 +43,18 @@ from speechbrain_ssdctx.scores import read_score_file
 def read_keys(path) -> dict[str, dict[str, str]]:
     """The rows of a protocol, key or manifest (``evaluation.read_key``) by utterance id."""
     return {row["ID"]: row for row in read_key(path)[0]}
+
+
+def keyed_audio(inputs, protocol) -> tuple[list[str], list[str], dict[str, dict[str, str]]]:
+    """The audio files of ``inputs``, their utterance ids, and the protocol's rows by id;
+    a file the protocol does not list is an error."""
+    files = find_audio(inputs)
+    keys = read_keys(protocol)
+    ids = utterance_ids(files)
+    missing = [utt for utt in ids if utt not in keys]
+    if missing:
+        raise ValueError(f"{len(missing)} files are not in '{protocol}', e.g. {missing[:3]}")
+    return files, ids, keys
 
 
 def split_scores(
@@ -113,12 +125,7 @@ def tsne(args: argparse.Namespace) -> None:
     from speechbrain_ssdctx.augment import BandPassMasking
     from speechbrain_ssdctx.inference import SpoofDetector
 
-    files = find_audio(args.inputs)
-    keys = read_keys(args.protocol)
-    ids = utterance_ids(files)
-    missing = [utt for utt in ids if utt not in keys]
-    if missing:
-        raise ValueError(f"{len(missing)} files are not in '{args.protocol}', e.g. {missing[:3]}")
+    files, ids, keys = keyed_audio(args.inputs, args.protocol)
     detector = SpoofDetector.from_hparams(args.model, savedir=args.savedir)
     embeddings = torch.cat(
         [detector.encode_batch(detector.load_audio(path).unsqueeze(0)) for path in files]
@@ -145,12 +152,7 @@ def bands(args: argparse.Namespace) -> None:
     from speechbrain_ssdctx.inference import SpoofDetector
     from speechbrain_ssdctx.plots import plot_band_map
 
-    files = find_audio(args.inputs)
-    keys = read_keys(args.protocol)
-    ids = utterance_ids(files)
-    missing = [utt for utt in ids if utt not in keys]
-    if missing:
-        raise ValueError(f"{len(missing)} files are not in '{args.protocol}', e.g. {missing[:3]}")
+    files, ids, keys = keyed_audio(args.inputs, args.protocol)
     detector = SpoofDetector.from_hparams(args.model, savedir=args.savedir)
     waveforms = [detector.window(detector.load_audio(path)) for path in files]
     result = band_sensitivity(

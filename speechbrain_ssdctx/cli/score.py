@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from tqdm import tqdm
 
 from speechbrain_ssdctx.atomic import atomic_open
+from speechbrain_ssdctx.data.audio_files import find_audio, utterance_ids
 from speechbrain_ssdctx.evaluation import (
     asv_operating_point_of,
     evaluate_scores,
@@ -53,94 +54,12 @@ from speechbrain_ssdctx.report import results_markdown
 from speechbrain_ssdctx.scores import write_score_file
 from speechbrain_ssdctx.typed_hparams import HparamError, check_device
 
-#: Extensions ``ssdctx-score`` picks up when it walks a folder.
-AUDIO_EXTENSIONS = (".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".aif", ".au")
-
 #: Suffix of the default side file listing the files that failed.
 FAILED_SUFFIX = ".failed.tsv"
 
 
 class UsageError(ValueError):
     """A mistake in the arguments, found before any model runs."""
-
-
-def find_audio(inputs: Sequence[str | os.PathLike], extensions=AUDIO_EXTENSIONS) -> list[str]:
-    """Files given directly, plus audio files found recursively in given folders.
-
-    Arguments
-    ---------
-    inputs : sequence of str or os.PathLike
-        Files and folders.
-    extensions : tuple of str
-        Lower-case extensions of the audio files to collect from folders.
-
-    Returns
-    -------
-    list of str
-        Files in argument order, each folder's files sorted.
-
-    Example
-    -------
-    >>> files = find_audio(["tests/fixtures/asvspoof2019_la/LA/ASVspoof2019_LA_dev"])
-    >>> [pathlib.Path(f).name for f in files]
-    ['LA_D_1003356.flac']
-    """
-    files = []
-    for item in map(pathlib.Path, inputs):
-        if item.is_dir():
-            found = [p for p in item.rglob("*") if p.suffix.lower() in extensions]
-            files.extend(str(p) for p in sorted(found) if p.is_file())
-        elif item.is_file():
-            files.append(str(item))
-        else:
-            raise FileNotFoundError(f"No such audio file or folder: '{item}'")
-    if not files:
-        raise FileNotFoundError(f"No audio files ({', '.join(extensions)}) in {list(inputs)}")
-    return files
-
-
-def utterance_ids(paths: Sequence[str], unique: bool = True, spaces: bool = False) -> list[str]:
-    """File names without extension, checked for the score file they go into.
-
-    Arguments
-    ---------
-    paths : sequence of str
-        The audio files.
-    unique : bool
-        Two files with the same name are an error (txt output, protocols).
-    spaces : bool
-        Whether ids may hold spaces (TSV output); tabs and line breaks never.
-
-    Returns
-    -------
-    list of str
-
-    Example
-    -------
-    >>> utterance_ids(["a/LA_E_1.flac", "b/LA_E_2.wav"])
-    ['LA_E_1', 'LA_E_2']
-    >>> utterance_ids(["my file.wav"])
-    Traceback (most recent call last):
-      ...
-    speechbrain_ssdctx.cli.score.UsageError: ...'my file.wav': its utterance id 'my file' ...
-    """
-    ids = [pathlib.Path(path).stem for path in paths]
-    seen: dict[str, str] = {}
-    for utt_id, path in zip(ids, paths, strict=True):
-        bad = ("\t", "\n", "\r") if spaces else (" ", "\t", "\n", "\r")
-        if not utt_id or any(char in utt_id for char in bad):
-            allowed = "tabs or line breaks" if spaces else "whitespace"
-            raise UsageError(
-                f"'{path}': its utterance id {utt_id!r} is empty or holds {allowed}, which "
-                "the score file cannot hold (rename the file, or use --format tsv for spaces)"
-            )
-        if unique and utt_id in seen:
-            raise UsageError(
-                f"Two files share the utterance id '{utt_id}': '{seen[utt_id]}' and '{path}' "
-                "(use --format tsv, which keeps the paths, or score them separately)"
-            )
-        seen[utt_id] = path
-    return ids
 
 
 def check_output(path: str | os.PathLike, what: str, inputs: Sequence[str]) -> pathlib.Path:

@@ -270,7 +270,7 @@ def prepare_asvspoof2019_la(
     check_headers : bool
         Also read every file's header (catches empty and non-audio files, not truncated
         ones; about 55 us per file with a warm page cache, i.e. ~7 s for the 121,461
-        files of 2019 LA, more on a cold disk; see the README, "Data, metrics and the demo corpus").
+        files of 2019 LA, more on a cold disk; see docs/data.md).
 
     Returns
     -------

@@ -22,6 +22,7 @@ __all__ = [
     "AudioFileError",
     "EVAL_POLICIES",
     "OFFICIAL_NUM_SAMPLES",
+    "WINDOW_POLICIES",
     "apply_window",
     "crop_or_pad",
     "load_audio",
@@ -30,8 +31,15 @@ __all__ = [
 #: Number of samples the official AASIST evaluation keeps (about 4 s at 16 kHz).
 OFFICIAL_NUM_SAMPLES = 64600
 
-#: Evaluation policies understood by ``apply_window``.
-EVAL_POLICIES = ("official", "first", "full")
+#: Window policies: which part of a file a detector scores. "official": the first
+#: ``OFFICIAL_NUM_SAMPLES`` (repeat-padded when shorter, as the official AASIST code);
+#: "first": the first ``num_samples``; "sliding": every window of a file, their logits
+#: aggregated (``speechbrain_ssdctx.inference.SpoofDetector``); "full": the whole file.
+WINDOW_POLICIES = ("official", "first", "sliding", "full")
+
+#: The policies that make one window of a file, which ``apply_window`` applies (the
+#: recipes' ``eval_window`` choices).
+EVAL_POLICIES = tuple(policy for policy in WINDOW_POLICIES if policy != "sliding")
 
 
 class AudioFileError(ValueError):

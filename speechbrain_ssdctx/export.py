@@ -1,0 +1,815 @@
+"""Export a trained detector from any recipe as a shareable model folder.
+
+Three ways in, from the most specific to the most general:
+
+- :func:`export_model`: a run of this project's recipes (``recipes/train.py``): its
+  output folder holds the hyperparameters as run, the checkpoints and ``results.json``;
+- :func:`export_from_hparams`: any SpeechBrain recipe: its hyperparameters YAML (the
+  recipe file with the run's overrides, or the copy SpeechBrain writes into the output
+  folder) and a checkpoint folder; the detector is restored through the recipe's own
+  Checkpointer recoverables;
+- :func:`export_detector`: live modules (a trained detector in a Python session) and
+  the YAML that defines it.
+
+The definition of the detector is copied, not rebuilt: when the training YAML pulls the
+detector in from a block file (``model: !include:models/lcnn.yaml``), the block, with the
+values as trained, is what the exported ``hyperparams.yaml`` holds; otherwise the
+detector's own node (see :func:`detector_definition`).
+
+The exported folder loads offline with ``SpoofDetector.from_hparams(<folder or Hub id>)``
+and with SpeechBrain's ``foreign_class(source, pymodule_file="custom_interface.py",
+classname="SpoofDetector")``. It holds:
+
+- ``hyperparams.yaml``: the detector's definition, the inference settings (sample rate,
+  window policy, score type, decision threshold, the bona fide index the detector was
+  trained with), the detector wrapped in
+  :class:`~speechbrain_ssdctx.contract.ContractAdapter` (so that scores mean "higher =
+  bona fide" whatever the training polarity and output shapes) and a ``Pretrainer``
+  without paths;
+- ``detector.ckpt``: the adapter's state_dict, which includes the state SpeechBrain
+  modules save through checkpoint hooks (``InputNormalization`` statistics);
+- ``custom_interface.py``: the interface for ``foreign_class``, with the code of the
+  user's own modules when a detector needs them;
+- ``training_hyperparams.yaml``: the hyperparameters as run (local paths redacted);
+- ``README.md``: a model card following the HuggingFace conventions for SpeechBrain
+  models (``speechbrain_ssdctx.model_card``).
+
+Before returning, the export loads the folder back and checks that it scores like the
+detector it was given. ``speechbrain_ssdctx.hub.push_to_hub`` uploads the folder.
+
+Authors
+ * speechbrain-ssdctx contributors 2025
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import importlib.metadata
+import importlib.util
+import io
+import json
+import os
+import pathlib
+import pydoc
+import re
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import ruamel.yaml
+import torch
+import yaml
+from hyperpyyaml import load_hyperpyyaml, resolve_references
+from speechbrain.dataio.encoder import CategoricalEncoder
+from speechbrain.utils.checkpoints import Checkpointer
+
+from speechbrain_ssdctx import __version__
+from speechbrain_ssdctx.calibration import Calibration
+from speechbrain_ssdctx.contract import ContractAdapter, check_bonafide_index
+from speechbrain_ssdctx.inference import (
+    INTERFACE_CLASS,
+    INTERFACE_FILE,
+    INTERFACE_MODULE,
+    WINDOW_POLICIES,
+    SpoofDetector,
+)
+from speechbrain_ssdctx.model_card import (
+    ASVSPOOF5_TRAINING_DATA,
+    ASVSPOOF_TRAINING_DATA,
+    DEMO_DATASET,
+    DEMO_TRAINING_DATA,
+    ModelCard,
+    model_card,
+)
+from speechbrain_ssdctx.scores import DEFAULT_SCORE_TYPE, SCORE_TYPES
+
+#: Keys the export writes into ``hyperparams.yaml`` besides the detector's definition.
+INFERENCE_KEYS = (
+    "sample_rate", "window_policy", "window_samples", "min_samples", "score_type",
+    "threshold", "bonafide_index", "scorer", "modules", "pretrainer", "calibration",
+)
+
+class ExportError(ValueError):
+    """A model cannot be exported; the message says which file or setting and why."""
+
+
+
+@dataclass
+class DetectorDefinition:
+    """The YAML that builds a detector on its own.
+
+    Arguments
+    ---------
+    text : str
+        HyperPyYAML text; loading it builds the detector under ``key``.
+    key : str
+        The key of the detector in ``text``.
+    """
+
+    text: str
+    key: str = "detector"
+
+
+@dataclass
+class InferenceSettings:
+    """How an exported model scores; ``None`` fields are derived from the training run.
+
+    Arguments
+    ---------
+    sample_rate : int
+        Audio is resampled to it (default 16000).
+    window_policy : str
+        ``"official"``, ``"first"`` or ``"full"`` (default; see ``SpoofDetector``).
+    window_samples : int
+        The window of the ``"first"`` policy.
+    min_samples : int
+        Shortest input of the detector (shorter files are repeat-padded).
+    score_type : str
+        ``"log_odds"`` (default) or ``"bonafide_logit"``.
+    threshold : float
+        Decision threshold on the score (e.g. the dev EER threshold); without one, 0 is
+        stored and the card says that it was not calibrated.
+    bonafide_index : int
+        The logit index of bona fide the detector was trained with (default 1).
+    calibration : Calibration
+        An affine map of scores to log-likelihood ratios (e.g. the recipe's
+        ``calibration.json``, fitted on the dev scores); with it, ``classify_file``
+        returns calibrated LLRs and Bayes decisions.
+    """
+
+    sample_rate: int | None = None
+    window_policy: str | None = None
+    window_samples: int | None = None
+    min_samples: int | None = None
+    score_type: str | None = None
+    threshold: float | None = None
+    bonafide_index: int | None = None
+    calibration: Calibration | None = None
+
+    def completed(self) -> InferenceSettings:
+        """A copy with the defaults filled in, checked."""
+        done = replace(
+            self,
+            sample_rate=self.sample_rate or 16000,
+            window_policy=self.window_policy or "full",
+            score_type=self.score_type or DEFAULT_SCORE_TYPE,
+            bonafide_index=1 if self.bonafide_index is None else self.bonafide_index,
+        )
+        if done.window_policy not in WINDOW_POLICIES:
+            raise ExportError(
+                f"window_policy must be one of {WINDOW_POLICIES}, got {done.window_policy!r}"
+            )
+        if done.window_policy == "first" and not done.window_samples:
+            raise ExportError("window_policy 'first' needs window_samples (or window seconds)")
+        if done.score_type not in SCORE_TYPES:
+            raise ExportError(f"score_type must be one of {SCORE_TYPES}, got {done.score_type!r}")
+        try:
+            check_bonafide_index(done.bonafide_index)
+        except ValueError as error:
+            raise ExportError(str(error)) from None
+        return done
+
+
+def detector_definition(
+    hparams_file: str | os.PathLike, overrides: dict | None = None, key: str = "detector"
+) -> DetectorDefinition:
+    """The definition of the detector of a training YAML, with the run's values.
+
+    The YAML is resolved with HyperPyYAML (overrides applied, references and
+    ``!include:`` blocks resolved, nothing built). When the detector sits in a
+    top-level block (a mapping holding it next to its plain parameters, which is what
+    ``model: !include:models/lcnn.yaml`` gives), the whole block is the definition;
+    otherwise the detector's own node (with copies of the nodes it refers to, without
+    comments).
+
+    Arguments
+    ---------
+    hparams_file : str or os.PathLike
+        A training YAML (a recipe file, or the copy SpeechBrain writes as run).
+    overrides : dict, optional
+        The run's overrides.
+    key : str
+        The top-level key of the detector.
+
+    Returns
+    -------
+    DetectorDefinition
+
+    Example
+    -------
+    >>> definition = detector_definition("hparams/lcnn_inf_ini.yaml", {"n_mels": 32})
+    >>> definition.key, "n_mels: 32" in definition.text
+    ('detector', True)
+    """
+    try:
+        with open(hparams_file, encoding="utf-8") as stream:
+            text = resolve_references(stream, overrides or {}).getvalue()
+    except (OSError, ValueError, yaml.YAMLError, ruamel.yaml.YAMLError) as error:
+        raise ExportError(f"Cannot read '{hparams_file}': {error}") from error
+    tree = ruamel.yaml.YAML().load(text)
+    if not isinstance(tree, dict) or key not in tree:
+        raise ExportError(f"'{hparams_file}' defines no '{key}' (the detector)")
+    node = tree[key]
+    for name, block in tree.items():
+        if name != key and isinstance(block, dict):
+            inner = next((k for k, v in block.items() if v is node), None)
+            if inner is not None and _is_block(block, node):
+                _apply_inference_arguments(block, block)
+                return DetectorDefinition(_dump(block), inner)
+    # Out of its block, the node would carry the comments that ruamel attaches to its
+    # last items (those of the following lines of the training YAML): drop them.
+    _drop_comments(node)
+    _apply_inference_arguments(node, {})
+    return DetectorDefinition(_dump({key: node}), key)
+
+
+def _apply_inference_arguments(node, block: dict) -> None:
+    """Lets the classes of a definition rewrite their arguments for inference, in place.
+
+    A ``!new:`` node whose class has a classmethod ``inference_arguments(arguments) ->
+    arguments`` gets the arguments it returns: ``SSLEncoder`` replaces its pretrained
+    source (a HuggingFace id or a local folder) by the model's configuration, so that the
+    exported detector is built without a download and its weights come from the
+    checkpoint. A plain string value of the ``block`` equal to a replaced string argument
+    (the ``ssl_hub`` that fed it) is replaced too, so the export names no local path.
+    """
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in children:
+        _apply_inference_arguments(child, block)
+    tag = getattr(getattr(node, "tag", None), "value", None) or ""
+    hook = None
+    if isinstance(node, dict) and tag.startswith("!new:"):
+        hook = getattr(pydoc.locate(tag[len("!new:"):]), "inference_arguments", None)
+    if not callable(hook):
+        return
+    arguments = hook(dict(node))
+    for name, old in dict(node).items():
+        if isinstance(old, str) and arguments.get(name) != old:
+            for key, value in block.items():
+                if value == old and _plain(value):
+                    block[key] = arguments.get(name)
+    node.clear()
+    node.update(arguments)
+
+
+def _drop_comments(node) -> None:
+    if hasattr(node, "ca"):
+        node.ca.items.clear()
+        node.ca.comment = None
+        node.ca.end = None
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in children:
+        _drop_comments(child)
+
+
+def _is_block(mapping: dict, detector) -> bool:
+    """Whether every value of ``mapping`` is a plain value or part of the detector."""
+    return all(
+        value is detector or _contains(detector, value) or _plain(value)
+        for value in mapping.values()
+    )
+
+
+def _plain(value) -> bool:
+    """A scalar, or a list / mapping of plain values, without a HyperPyYAML tag."""
+    if getattr(getattr(value, "tag", None), "value", None):
+        return False
+    if isinstance(value, dict):
+        return all(_plain(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return True
+
+
+def _contains(tree, target) -> bool:
+    """Whether ``target`` (a node, by identity) occurs inside ``tree``."""
+    children = tree.values() if isinstance(tree, dict) else tree if isinstance(tree, list) else ()
+    return any(child is target or _contains(child, target) for child in children)
+
+
+def _dump(tree) -> str:
+    stream = io.StringIO()
+    ruamel.yaml.YAML().dump(tree, stream)
+    return stream.getvalue()
+
+
+def export_detector(
+    detector: torch.nn.Module,
+    definition: DetectorDefinition,
+    out_dir: str | os.PathLike,
+    settings: InferenceSettings | None = None,
+    card: ModelCard | None = None,
+    python_modules: Sequence[str | os.PathLike] = (),
+    training_hyperparams: str = "",
+    training_folders: Iterable[str | os.PathLike] = (),
+) -> pathlib.Path:
+    """Writes a model folder from a trained detector and the YAML that defines it.
+
+    Arguments
+    ---------
+    detector : torch.nn.Module
+        The trained detector (its state is what is exported).
+    definition : DetectorDefinition
+        The YAML that builds it (see :func:`detector_definition`).
+    out_dir : str or os.PathLike
+        The model folder to write (created; existing files are replaced).
+    settings : InferenceSettings, optional
+        How the model scores (defaults: 16 kHz, full file, log-odds, bona fide = 1).
+    card : ModelCard, optional
+        What the model card says.
+    python_modules : sequence of paths or module names
+        The user's own modules the definition uses (``!new:custom_model.Xvector``):
+        their code is shipped in ``custom_interface.py`` and the definition refers to it
+        there. Each must be self-contained (no imports of each other).
+    training_hyperparams : str
+        The training hyperparameters as run, shipped with local paths redacted.
+    training_folders : iterable of paths
+        Folders the export must not write into (the training run's).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+    """
+    out_dir = pathlib.Path(out_dir)
+    _refuse_training_folders(out_dir, training_folders)
+    settings = (settings or InferenceSettings()).completed()
+    card = card or ModelCard()
+    modules = _python_modules(python_modules)
+    text = _ship_modules(definition.text, modules)
+    _refuse_unshipped_modules(text)
+    adapter = ContractAdapter(detector, settings.bonafide_index)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "hyperparams.yaml").write_text(
+        _hyperparams(text, definition.key, settings, card.name or out_dir.name), encoding="utf-8"
+    )
+    torch.save(adapter.state_dict(), out_dir / "detector.ckpt")
+    (out_dir / INTERFACE_FILE).write_text(_interface(modules), encoding="utf-8")
+    if training_hyperparams:
+        (out_dir / "training_hyperparams.yaml").write_text(
+            redact_local_paths(training_hyperparams), encoding="utf-8"
+        )
+    (out_dir / "README.md").write_text(
+        model_card(card, settings, adapter, out_dir.name), encoding="utf-8"
+    )
+    _check_scores(out_dir, adapter, settings)
+    return out_dir
+
+
+def export_from_hparams(
+    hparams_file: str | os.PathLike,
+    checkpoints: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    overrides: dict | None = None,
+    detector_key: str = "detector",
+    min_key: str | None = None,
+    max_key: str | None = None,
+    python_modules: Sequence[str | os.PathLike] = (),
+    label_encoder: str | os.PathLike | None = None,
+    bonafide_label: str = "bonafide",
+    settings: InferenceSettings | None = None,
+    card: ModelCard | None = None,
+) -> pathlib.Path:
+    """Exports the detector of any SpeechBrain recipe from its YAML and checkpoints.
+
+    The YAML is loaded (objects built in a temporary working directory, with the folders
+    of the YAML and of ``python_modules`` importable), the checkpoint is restored through
+    the recoverables of its ``checkpointer`` that hold the detector or parts of it (all
+    of its parameters must be covered), and :func:`export_detector` writes the folder.
+
+    Arguments
+    ---------
+    hparams_file : str or os.PathLike
+        The training YAML (the recipe's file, or SpeechBrain's copy as run).
+    checkpoints : str or os.PathLike
+        The Checkpointer's folder (``<output_folder>/save``) or one ``CKPT+...`` folder.
+    out_dir : str or os.PathLike
+        The model folder to write; not the folder of ``hparams_file`` or of the
+        checkpoints, nor inside them.
+    overrides : dict, optional
+        The run's overrides of ``hparams_file``.
+    detector_key : str
+        The key of the detector in the YAML.
+    min_key, max_key : str, optional
+        Pick the checkpoint with the lowest / highest value of this meta key (as
+        ``Brain.evaluate``); default: the most recent.
+    python_modules : sequence of paths or module names
+        The user's own modules the detector needs (see :func:`export_detector`).
+    label_encoder : str or os.PathLike, optional
+        A SpeechBrain ``CategoricalEncoder`` file (``label_encoder.txt``): the bona fide
+        index is the index of ``bonafide_label`` in it.
+    bonafide_label : str
+        The bona fide label in ``label_encoder``.
+    settings : InferenceSettings, optional
+        Inference settings; missing ones come from the YAML (``sample_rate``,
+        ``bonafide_index``) and the checkpoint (a ``threshold`` in its meta).
+    card : ModelCard, optional
+        What the model card says.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+    """
+    hparams_file = pathlib.Path(hparams_file).absolute()
+    checkpoints = pathlib.Path(checkpoints).absolute()
+    definition = detector_definition(hparams_file, overrides, detector_key)
+    module_paths = _python_modules(python_modules)
+    folders = [hparams_file.resolve().parent, *{p.parent for p in module_paths.values()}]
+    with _importable(folders), _scratch_directory():
+        hparams = _load(hparams_file, overrides)
+        detector = hparams[detector_key]
+        checkpoint = _restore(hparams, detector, detector_key, checkpoints, min_key, max_key)
+    settings = replace(settings or InferenceSettings())
+    if settings.bonafide_index is None and label_encoder is not None:
+        settings.bonafide_index = _bonafide_index_from_encoder(label_encoder, bonafide_label)
+    if settings.bonafide_index is None:
+        settings.bonafide_index = hparams.get("bonafide_index", 1)
+    if settings.sample_rate is None:
+        settings.sample_rate = hparams.get("sample_rate")
+    if settings.threshold is None and "threshold" in checkpoint.meta:
+        settings.threshold = float(checkpoint.meta["threshold"])
+    card = card or ModelCard()
+    if card.recipe is None and hparams_file.name != "hyperparams.yaml":  # not a copy as run
+        card = replace(card, recipe=hparams_file.name)
+    saved = checkpoints.parent if (checkpoints / "CKPT.yaml").is_file() else checkpoints
+    return export_detector(
+        detector, definition, out_dir, settings, card, python_modules,
+        training_hyperparams=_resolved_text(hparams_file, overrides),
+        training_folders=[hparams_file.resolve().parent, saved],
+    )
+
+
+def export_model(
+    training_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    settings: InferenceSettings | None = None,
+    card: ModelCard | None = None,
+) -> pathlib.Path:
+    """Exports the best checkpoint (lowest dev EER) of a run of this project's recipes.
+
+    The run's output folder holds ``hyperparams.yaml`` (as run), ``save/`` and, once
+    the run finished, ``results.json``: the model gets the run's evaluation window, score
+    type and bona fide index, the dev EER threshold of the exported checkpoint, the
+    results per test set, and a card that says whether it was trained on the bundled
+    demo corpus.
+
+    Arguments
+    ---------
+    training_dir : str or os.PathLike
+        The output folder of ``recipes/train.py``.
+    out_dir : str or os.PathLike
+        The model folder to write; not the training folder or inside it.
+    settings : InferenceSettings, optional
+        Overrides of the settings taken from the run.
+    card : ModelCard, optional
+        What the model card says (the training data, results and demo flag default to
+        the run's).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+    """
+    training_dir = pathlib.Path(training_dir)
+    hparams_file = training_dir / "hyperparams.yaml"
+    if not training_dir.is_dir():
+        raise ExportError(f"Training output folder '{training_dir}' does not exist")
+    if not hparams_file.is_file():
+        raise ExportError(f"'{training_dir}' has no hyperparams.yaml (not a training run?)")
+    _refuse_training_folders(pathlib.Path(out_dir), [training_dir])
+    with open(hparams_file, encoding="utf-8") as stream:  # values only, nothing built
+        values = ruamel.yaml.YAML().load(stream)
+    results = _read_results(training_dir / "results.json")
+    window = values.get("eval_window", "full")
+    samples = None
+    if window == "first":
+        samples = int(round(values["eval_seconds"] * values["sample_rate"]))
+    derived = InferenceSettings(
+        sample_rate=values.get("sample_rate"),
+        window_policy=window,
+        window_samples=samples,
+        score_type=values.get("score_type", DEFAULT_SCORE_TYPE),
+        threshold=(results or {}).get("dev", {}).get("eer_threshold"),
+        bonafide_index=values.get("bonafide_index", 1),
+        calibration=_read_calibration(training_dir / "calibration.json"),
+    )
+    given = settings or InferenceSettings()
+    derived = replace(derived, **{k: v for k, v in vars(given).items() if v is not None})
+    demo = values.get("data_folder", "") is None and values.get("asvspoof5_folder") is None
+    card = card or ModelCard()
+    experiment = values.get("experiment_name")
+    asvspoof5 = values.get("asvspoof5_folder") is not None
+    corpus = (DEMO_TRAINING_DATA, DEMO_DATASET[1]) if demo else (
+        (ASVSPOOF5_TRAINING_DATA, "asvspoof5") if asvspoof5 else
+        (ASVSPOOF_TRAINING_DATA, "asvspoof2019"))
+    card = replace(
+        card,
+        training_data=card.training_data or corpus[0],
+        datasets=card.datasets or [corpus[1]],
+        results=card.results if card.results is not None else results,
+        demo=card.demo or demo,
+        recipe=card.recipe or (f"hparams/{experiment}.yaml" if experiment else None),
+    )
+    return export_from_hparams(
+        hparams_file, training_dir / "save", out_dir, min_key="EER", settings=derived, card=card
+    )
+
+
+def _load(hparams_file: pathlib.Path, overrides: dict | None) -> dict:
+    try:
+        with open(hparams_file, encoding="utf-8") as stream:
+            return load_hyperpyyaml(stream, overrides or {})
+    except Exception as error:  # HyperPyYAML raises many types (YAML, import, call)
+        raise ExportError(f"Cannot load '{hparams_file}': {error}") from error
+
+
+def _resolved_text(hparams_file: pathlib.Path, overrides: dict | None) -> str:
+    with open(hparams_file, encoding="utf-8") as stream:
+        return resolve_references(stream, overrides or {}).getvalue()
+
+
+def _restore(hparams, detector, detector_key, checkpoints, min_key, max_key):
+    """Restores the detector's recoverables from the chosen checkpoint; returns it."""
+    checkpointer = hparams.get("checkpointer")
+    if not isinstance(checkpointer, Checkpointer):
+        raise ExportError(f"The training YAML has no 'checkpointer' to restore '{detector_key}'")
+    parts = {id(module): module for module in detector.modules()}
+    recoverables = {
+        name: obj for name, obj in checkpointer.recoverables.items() if id(obj) in parts
+    }
+    covered = {id(p) for obj in recoverables.values() for p in obj.parameters()}
+    missing = [name for name, p in detector.named_parameters() if id(p) not in covered]
+    if not recoverables or missing:
+        raise ExportError(
+            f"The checkpointer's recoverables {sorted(checkpointer.recoverables)} do not hold "
+            f"all of '{detector_key}' (not covered: {missing[:5] or 'everything'})"
+        )
+    single = (checkpoints / "CKPT.yaml").is_file()
+    folder = checkpoints.parent if single else checkpoints
+    if not folder.is_dir():
+        raise ExportError(f"Checkpoint folder '{checkpoints}' does not exist")
+    restorer = Checkpointer(folder, recoverables)
+    try:
+        checkpoint = restorer.recover_if_possible(
+            min_key=min_key, max_key=max_key,
+            ckpt_predicate=(lambda c: c.path.resolve() == checkpoints.resolve()) if single
+            else None,
+        )
+    except KeyError as error:
+        raise ExportError(
+            f"A checkpoint in '{checkpoints}' has no file for the recoverable {error}"
+        ) from error
+    except (RuntimeError, OSError) as error:
+        raise ExportError(
+            f"Cannot restore '{detector_key}' from '{checkpoints}': {error}"
+        ) from error
+    if checkpoint is None:
+        wanted = f" with a '{min_key or max_key}' value" if (min_key or max_key) else ""
+        raise ExportError(f"'{checkpoints}' holds no checkpoint{wanted}")
+    return checkpoint
+
+
+@contextlib.contextmanager
+def _importable(folders):
+    """Puts folders first on ``sys.path`` (the recipe's own modules) for the block."""
+    added = [str(folder) for folder in folders if str(folder) not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for folder in added:
+            sys.path.remove(folder)
+
+
+@contextlib.contextmanager
+def _scratch_directory():
+    """Runs the block in a temporary working directory: building a training YAML creates
+    folders (the Checkpointer's) relative to it."""
+    previous = os.getcwd()
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
+
+
+def _bonafide_index_from_encoder(path, label) -> int:
+    encoder = CategoricalEncoder()
+    try:
+        encoder.load(path)
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ExportError(f"Cannot read the label encoder '{path}': {error}") from error
+    if label not in encoder.lab2ind:
+        raise ExportError(f"Label encoder '{path}' has no label {label!r}: {encoder.lab2ind}")
+    if len(encoder.lab2ind) != 2:
+        raise ExportError(f"Label encoder '{path}' has {len(encoder.lab2ind)} labels, not 2")
+    return int(encoder.lab2ind[label])
+
+
+def _read_calibration(path: pathlib.Path) -> Calibration | None:
+    """The run's calibration (``calibration.json``), or None if it has none."""
+    if not path.is_file():
+        return None
+    try:
+        return Calibration.load(path)
+    except ValueError as error:
+        raise ExportError(str(error)) from error
+
+
+def _read_results(path: pathlib.Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ExportError(f"'{path}' is not valid JSON: {error}") from error
+
+
+def _refuse_training_folders(out_dir: pathlib.Path, folders) -> None:
+    """Refuses an output folder equal to or inside a training folder."""
+    out = out_dir.resolve()
+    for folder in folders:
+        folder = pathlib.Path(folder).resolve()
+        if out == folder or folder in out.parents:
+            raise ExportError(
+                f"Refusing to export into '{out_dir}': it is the training folder '{folder}' "
+                "or inside it, whose files (hyperparameters as run, checkpoints, results) "
+                "the export would overwrite or mix with; choose another folder"
+            )
+
+
+def _python_modules(modules) -> dict[str, pathlib.Path]:
+    """``{module name: file}`` of paths (``custom_model.py``) or module names."""
+    found = {}
+    for module in modules:
+        path = pathlib.Path(module)
+        if path.suffix == ".py":
+            if not path.is_file():
+                raise ExportError(f"Python module file '{path}' does not exist")
+            found[path.stem] = path.resolve()
+            continue
+        spec = importlib.util.find_spec(str(module))
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            raise ExportError(f"Python module '{module}' is neither a .py file nor importable")
+        found[str(module)] = pathlib.Path(spec.origin)
+    return found
+
+
+def _ship_modules(text: str, modules: dict[str, pathlib.Path]) -> str:
+    """The definition with tags of the shipped modules pointing at the interface file."""
+    for name in modules:
+        pattern = r"(!(?:new|name|apply|module):)" + re.escape(name) + r"\."
+        text = re.sub(pattern, r"\g<1>" + INTERFACE_MODULE + ".", text)
+    return text
+
+
+def _refuse_unshipped_modules(text: str) -> None:
+    """Refuses a definition that uses code that is neither installed nor shipped."""
+    roots = set(re.findall(r"!(?:new|name|apply|module):([A-Za-z_][\w]*)", text))
+    known = set(importlib.metadata.packages_distributions()) | set(sys.stdlib_module_names)
+    known |= set(dir(builtins)) | {INTERFACE_MODULE, "speechbrain_ssdctx"}
+    local = sorted(roots - known)
+    if local:
+        raise ExportError(
+            f"The detector uses the module(s) {local}, which are not installed packages: "
+            "ship their code with python_modules (ssdctx-export --python-module FILE.py)"
+        )
+
+
+def _interface(modules: dict[str, pathlib.Path]) -> str:
+    """``custom_interface.py``: the interface class, then the user's modules' code."""
+    future, bodies = set(), []
+    for name, path in modules.items():
+        source = path.read_text(encoding="utf-8")
+        if re.search(rf"^(class|def) {INTERFACE_CLASS}\b", source, re.MULTILINE):
+            raise ExportError(f"'{path}' defines {INTERFACE_CLASS}, the interface's name")
+        kept = []
+        for line in source.splitlines():
+            (future.add if line.startswith("from __future__ import") else kept.append)(line)
+        bodies.append(f"# ---- {path.name} (module {name}) ----\n" + "\n".join(kept))
+    header = f'''"""SpeechBrain interface of a model exported by speechbrain-ssdctx {__version__}.
+
+Load the model with SpeechBrain's foreign_class (pip install speechbrain-ssdctx first)::
+
+    from speechbrain.inference.interfaces import foreign_class
+    detector = foreign_class(source="<hub id or folder>", pymodule_file="{INTERFACE_FILE}",
+                             classname="{INTERFACE_CLASS}")
+    detector.score_file("audio.wav")  # higher = more likely bona fide
+"""
+'''
+    parts = [header, *sorted(future), "",
+             f"from speechbrain_ssdctx.inference import {INTERFACE_CLASS}  # noqa: F401", ""]
+    return "\n".join([*parts, *bodies]).rstrip() + "\n"
+
+
+def _hyperparams(text: str, key: str, settings: InferenceSettings, name: str) -> str:
+    """The exported ``hyperparams.yaml``: the definition, then the inference settings."""
+    defined = ruamel.yaml.YAML().load(text) or {}
+    clash = [k for k in INFERENCE_KEYS if k in defined and k != "sample_rate"]
+    if clash:
+        raise ExportError(f"The detector's definition defines {clash}, which export writes")
+    if "sample_rate" in defined and defined["sample_rate"] != settings.sample_rate:
+        raise ExportError(
+            f"The detector's definition has sample_rate {defined['sample_rate']}, the "
+            f"export settings {settings.sample_rate}"
+        )
+    lines = [
+        "# " + "#" * 76,
+        f"# {name}: a synthetic speech detector exported by speechbrain-ssdctx {__version__}.",
+        "# SpoofDetector.from_hparams(<this folder or its Hub id>) loads it. HyperPyYAML",
+        "# runs the code it names: load models only from sources you trust.",
+        "# " + "#" * 76,
+        "",
+        "# ---- the detector, as trained ----",
+        text.rstrip(),
+        "",
+        "# ---- inference ----",
+    ]
+    if "sample_rate" not in defined:
+        lines.append(f"sample_rate: {settings.sample_rate}")
+    threshold = 0.0 if settings.threshold is None else float(settings.threshold)
+    lines += [
+        f"window_policy: {settings.window_policy}",
+        f"window_samples: {_yaml_value(settings.window_samples)}",
+    ]
+    if settings.min_samples:
+        lines.append(f"min_samples: {settings.min_samples}")
+    lines += [
+        f"score_type: {settings.score_type}",
+        "# Decision threshold on the score (a score at or above it is bona fide).",
+        f"threshold: {threshold!r}",
+        "# The logit index of bona fide the detector was trained with; the scorer below",
+        "# reorders the logits so that index 1 is bona fide (higher score = bona fide).",
+        f"bonafide_index: {settings.bonafide_index}",
+        "",
+        "scorer: !new:speechbrain_ssdctx.contract.ContractAdapter",
+        f"    detector: !ref <{key}>",
+        "    bonafide_index: !ref <bonafide_index>",
+        "",
+        "modules:",
+        "    detector: !ref <scorer>",
+        "",
+        "# No paths: the weights are detector.ckpt next to this file (folder or Hub",
+        "# repository), read with torch.load(weights_only=True) and loaded strictly.",
+        "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer",
+        "    loadables:",
+        "        detector: !ref <scorer>",
+        "    custom_hooks:",
+        "        detector: !name:speechbrain_ssdctx.inference.load_weights",
+    ]
+    if settings.calibration is not None:
+        values = settings.calibration.to_dict()
+        lines += [
+            "",
+            "# Score calibration (e.g. fitted on the development scores): llr = slope * score",
+            "# + offset is a natural-log likelihood ratio, bona fide vs spoof.",
+            "calibration:",
+            *(f"    {key}: {values[key]!r}" for key in ("slope", "offset", "prior")),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_value(value) -> str:
+    return "null" if value is None else str(value)
+
+
+def _check_scores(out_dir: pathlib.Path, adapter: ContractAdapter, settings) -> None:
+    """Loads the folder back and compares its logits with the detector's on a probe."""
+    length = max(settings.window_samples or settings.sample_rate, settings.min_samples or 0,
+                 getattr(adapter, "min_samples", 0) or 0)
+    probe = torch.randn(2, length, generator=torch.Generator().manual_seed(0))
+    loaded = SpoofDetector.from_hparams(out_dir)
+    logits = []
+    training = adapter.training
+    adapter.eval()
+    try:
+        for model in (adapter, loaded.mods.detector):
+            device = next(iter(model.parameters()), torch.zeros(0)).device
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                torch.manual_seed(0)  # x-vector statistics pooling adds noise, even in eval
+                logits.append(model(probe.to(device), torch.ones(2, device=device))[1].cpu())
+    finally:
+        adapter.train(training)
+    if not torch.allclose(logits[0], logits[1], rtol=1e-4, atol=1e-4):
+        difference = float((logits[0] - logits[1]).abs().max())
+        raise ExportError(
+            f"The model exported to '{out_dir}' does not score like the detector (logits "
+            f"differ by {difference:.3g}): part of the detector's state is not in its "
+            "state_dict or its definition builds something else"
+        )
+
+
+def redact_local_paths(text: str) -> str:
+    """Replaces absolute local paths by ``<local>/<last part>`` (for shared files).
+
+    Example
+    -------
+    >>> redact_local_paths("data_folder: /home/me/LA  # see ~/notes/x.txt")
+    'data_folder: <local>/LA  # see <local>/x.txt'
+    """
+    pattern = r"(?<![^\s'\"=:\[(,])(?:~|/(?=[^\s/]))(?:/?[^\s/'\",\]\}]+)*/([^\s/'\",\]\}]+)"
+    return re.sub(pattern, r"<local>/\1", text)

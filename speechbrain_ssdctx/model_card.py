@@ -1,0 +1,283 @@
+"""The model card (``README.md``) of an exported detector, HuggingFace conventions.
+
+The card of a SpeechBrain model on the Hub: YAML front matter (library, licence, tags,
+datasets and a ``model-index`` with the EER and min t-DCF of each test set), then how to
+install and use the model (``SpoofDetector`` or SpeechBrain's ``foreign_class``), what its
+score means, its training data and recipe, its results, intended use and limitations,
+the security note on HyperPyYAML, and the licences. :func:`model_card` writes it;
+``speechbrain_ssdctx.export`` calls it for every exported folder.
+
+Authors
+ * speechbrain-ssdctx contributors 2025
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import yaml
+
+from speechbrain_ssdctx import __version__
+from speechbrain_ssdctx.calibration import Calibration
+from speechbrain_ssdctx.inference import INTERFACE_CLASS, INTERFACE_FILE
+from speechbrain_ssdctx.report import primary_tdcf, results_markdown, set_title
+from speechbrain_ssdctx.scores import SCORE_MEANINGS
+
+if TYPE_CHECKING:
+    from speechbrain_ssdctx.contract import ContractAdapter
+    from speechbrain_ssdctx.export import InferenceSettings
+
+#: How the sets of the project's recipes are described in the model-index.
+SET_DATASETS = {
+    "dev": ("ASVspoof 2019 LA", "asvspoof2019", "LA", "dev"),
+    "2019LA_eval": ("ASVspoof 2019 LA", "asvspoof2019", "LA", "eval"),
+    "2021LA_eval": ("ASVspoof 2021 LA", "asvspoof2021", "LA", "eval"),
+    "2021DF_eval": ("ASVspoof 2021 DF", "asvspoof2021", "DF", "eval"),
+    "ASVspoof5_eval": ("ASVspoof 5", "asvspoof5", None, "eval"),
+    "InTheWild": ("In-the-Wild", "in-the-wild", None, "test"),
+}
+DEMO_DATASET = ("speechbrain-ssdctx demo corpus", "speechbrain-ssdctx-demo")
+DEMO_TRAINING_DATA = (
+    "the speechbrain-ssdctx demo corpus (52 training utterances of about 3 s: bona fide "
+    "English read speech and its vocoded or synthesised counterparts): a check that the "
+    "pipeline learns, not a benchmark"
+)
+ASVSPOOF_TRAINING_DATA = "ASVspoof 2019 LA, training partition"
+ASVSPOOF5_TRAINING_DATA = "ASVspoof 5, training set"
+
+
+@dataclass
+class ModelCard:
+    """What the model card says about the model beyond its settings.
+
+    Arguments
+    ---------
+    name : str
+        Model name (default: the export folder's name).
+    repo_id : str
+        The HuggingFace id it is shared under (``org/name``), for the usage snippets.
+    license : str
+        Licence identifier of the weights.
+    training_data : str
+        The training data, in words (runs of this project's recipes: filled in).
+    datasets : list of str
+        Dataset names or Hub ids for the front matter (idem).
+    language : list of str
+        Languages of the training speech (ISO 639-1).
+    results : dict
+        Results per test set in the format of the recipes' ``results.json``.
+    demo : bool
+        The run used the bundled demo corpus (sets are titled demo sets).
+    recipe : str
+        The recipe, in words (e.g. ``hparams/lcnn_inf_ini.yaml``).
+    """
+
+    name: str | None = None
+    repo_id: str | None = None
+    license: str = "apache-2.0"
+    training_data: str | None = None
+    datasets: list[str] | None = None
+    language: list[str] = field(default_factory=lambda: ["en"])
+    results: dict | None = None
+    demo: bool = False
+    recipe: str | None = None
+
+
+def model_card(
+    card: ModelCard, settings: InferenceSettings, adapter: ContractAdapter, folder_name: str
+) -> str:
+    """The ``README.md`` model card (HuggingFace conventions for SpeechBrain models).
+
+    Arguments
+    ---------
+    card : ModelCard
+        What to say about the model.
+    settings : InferenceSettings
+        Its (completed) inference settings.
+    adapter : ContractAdapter
+        The exported detector (its class and size are described).
+    folder_name : str
+        Name of the exported folder (the default model name).
+
+    Returns
+    -------
+    str
+    """
+    name = card.name or folder_name
+    source = card.repo_id or f"your-org/{name}"
+    detector = type(adapter.detector).__name__
+    n_params = sum(p.numel() for p in adapter.parameters())
+    front = {
+        "library_name": "speechbrain",
+        "license": card.license,
+        "language": list(card.language),
+        "pipeline_tag": "audio-classification",
+        "tags": ["speechbrain", "speechbrain-ssdctx", "anti-spoofing",
+                 "synthetic-speech-detection", "audio-deepfake-detection", detector.lower()],
+        "datasets": list(card.datasets or []),
+        "metrics": ["eer"] + (["min-tdcf"] if _has_tdcf(card.results) else []),
+    }
+    if card.results:
+        front["model-index"] = [{"name": name, "results": _model_index(card)}]
+    window = settings.window_policy
+    if window == "first":
+        window += f" ({settings.window_samples} samples, repeat-padded)"
+    elif window == "official":
+        window += " (first 64,600 samples, repeat-padded, as the official AASIST code)"
+    if settings.threshold is None:
+        threshold = ("**0** (not calibrated: no development-set threshold was given at "
+                     "export)")
+    else:
+        threshold = (f"**{settings.threshold:.6g}** (the equal error rate threshold on the "
+                     "development set)")
+    hub_note = "" if card.repo_id else (
+        f"\n`{source}` stands for the Hub id this folder is uploaded to; the path of the "
+        "folder works too.\n")
+    results = (results_markdown(card.results, card.demo).strip() if card.results
+               else "No evaluation results were given at export.")
+    polarity = ("" if settings.bonafide_index == 1 else
+                " The detector was trained with bona fide at logit index 0; the exported "
+                "model reorders its logits, so scores still mean higher = bona fide.")
+    return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" + \
+        MODEL_CARD.format(
+            name=name, source=source, hub_note=hub_note, detector=detector,
+            n_params=f"{n_params:,}",
+            training_data=card.training_data or "not described at export",
+            recipe=f"`{card.recipe}`" if card.recipe else "not recorded",
+            results=results, threshold=threshold,
+            calibration=_calibration_note(settings.calibration),
+            score_meaning=SCORE_MEANINGS[settings.score_type], polarity=polarity,
+            sample_rate=settings.sample_rate, window=window, license=card.license,
+            data_licence=(DEMO_LICENCE if card.demo else ASVSPOOF_LICENCE),
+            version=__version__, interface=INTERFACE_FILE, classname=INTERFACE_CLASS,
+        )
+
+
+def _calibration_note(calibration: Calibration | None) -> str:
+    """The model card's paragraph on the stored calibration (empty without one)."""
+    if calibration is None:
+        return ""
+    return (
+        f"\nThe model also stores a score calibration: `llr = {calibration.slope:.6g} * score "
+        f"+ {calibration.offset:.6g}` is a natural-log likelihood ratio. `classify_file` "
+        "returns it, the posterior probability of bona fide at the prior of the decision "
+        "costs, and the Bayes decision for those costs (default: ASVspoof 5 Track 1, Pspoof "
+        "0.05, Cmiss 1, Cfa 10). It holds for data like the development set; recalibrate on "
+        "your own data with `ssdctx-calibrate`.\n"
+    )
+
+
+def _has_tdcf(results) -> bool:
+    return any(primary_tdcf(report)[0] is not None for report in (results or {}).values())
+
+
+def _model_index(card: ModelCard) -> list[dict]:
+    """One model-index entry per test set (EER in %, and the primary min t-DCF)."""
+    entries = []
+    for name, report in card.results.items():
+        if card.demo:
+            dataset_name, dataset_type = DEMO_DATASET
+            config, split = None, set_title(name, True).split()[-1]
+        else:
+            dataset_name, dataset_type, config, split = SET_DATASETS.get(
+                name, (name, name, None, "test"))
+        dataset = {"name": f"{dataset_name} ({split})", "type": dataset_type, "split": split}
+        if config:
+            dataset["config"] = config
+        metrics = [{"type": "eer", "value": round(float(report["eer"]), 4),
+                    "name": "EER (%)"}]
+        tdcf = primary_tdcf(report)[0]
+        if tdcf is not None and math.isfinite(tdcf):
+            metrics.append({"type": "min-tdcf", "value": round(float(tdcf), 4),
+                            "name": "min t-DCF"})
+        entries.append({
+            "task": {"type": "audio-classification", "name": "Synthetic speech detection"},
+            "dataset": dataset,
+            "metrics": metrics,
+        })
+    return entries
+
+
+DEMO_LICENCE = (
+    "the speechbrain-ssdctx demo corpus is built from openly licensed recordings; see "
+    "its NOTICE.md and sources.tsv in the speechbrain-ssdctx package for each one"
+)
+ASVSPOOF_LICENCE = (
+    "ASVspoof 2019: ODC-By 1.0; cite Wang et al., 2020, \"ASVspoof 2019: a large-scale "
+    "public database of synthesized, converted and replayed speech\""
+)
+
+MODEL_CARD = """
+# {name}
+
+A synthetic speech detector (anti-spoofing): it tells bona fide (genuine human) speech
+from speech made by text-to-speech or voice conversion. Detector: `{detector}`
+({n_params} parameters), trained with speechbrain-ssdctx {version} (inter-frequency and
+inter-instance context training for synthetic speech detection, a SpeechBrain plugin).
+
+## Install
+
+```bash
+pip install speechbrain-ssdctx
+```
+
+## Use
+
+```python
+from speechbrain_ssdctx.inference import SpoofDetector
+
+detector = SpoofDetector.from_hparams("{source}")
+detector.classify_file("my_audio.wav")  # score, probability of bona fide, decision
+```
+
+or with SpeechBrain's own loader:
+
+```python
+from speechbrain.inference.interfaces import foreign_class
+
+detector = foreign_class(source="{source}", pymodule_file="{interface}",
+                         classname="{classname}")
+detector.score_file("my_audio.wav")
+```
+
+or from a shell: `ssdctx-score --model {source} my_audio_folder/ --out scores.txt`.
+{hub_note}
+Input: audio at any sample rate (resampled to {sample_rate} Hz), stereo is mixed down.
+Window policy: {window}.
+
+## What the score means
+
+The score is {score_meaning}: higher means more likely genuine speech.{polarity} The
+decision threshold stored with the model is {threshold}; a score at or above it is
+classified bona fide. Scores on audio unlike the training data (other languages, codecs,
+channels) shift: calibrate a threshold on your own data before trusting decisions.
+{calibration}
+## Training
+
+- Data: {training_data}.
+- Recipe: {recipe}; the hyperparameters as run are in `training_hyperparams.yaml`.
+
+## Results
+
+{results}
+
+## Intended use and limitations
+
+Research on spoofing countermeasures and screening of audio for synthetic speech. It
+does not identify speakers and is not proof that audio is genuine: detectors miss unseen
+generators and are sensitive to codecs, noise and channels. Do not use a single score as
+the basis of decisions that affect people.
+
+## Security: HyperPyYAML runs code
+
+`hyperparams.yaml` is HyperPyYAML: loading it imports and calls the Python objects it
+names (`!new:`, `!name:`), and `{interface}` is Python code. Load models only from
+sources you trust. The weights in `detector.ckpt` are read with
+`torch.load(weights_only=True)`, which never unpickles arbitrary objects.
+
+## Licence
+
+Weights: {license}. Training data: {data_licence}.
+"""
