@@ -345,6 +345,55 @@ class GraphPool(nn.Module):
         return torch.gather(x * scores, 1, index.expand(-1, -1, x.shape[-1]))
 
 
+def add_graph_layers(
+    module: nn.Module,
+    channels: int,
+    gat_dims: tuple[int, int],
+    pool_ratios: tuple[float, float, float],
+    temperatures: tuple[float, float, float],
+) -> None:
+    """Adds AASIST's graph back end to ``module`` under the official attribute names.
+
+    The master nodes, the spectral / temporal graph attention layers, the heterogeneous
+    layers, the graph pools, the dropouts and ``out_layer`` (``5 * hetero_dim`` inputs),
+    created in the official order (same random initialisation, same ``state_dict`` keys).
+    Used by :class:`AASIST` and by the SSL back end (``models.ssl.AASISTBackend``).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        The detector being built (gets the attributes).
+    channels : int
+        Channels of the encoder's output (the graph nodes' input features).
+    gat_dims : tuple of int
+        Dimensions of the graph attention and of the heterogeneous layers.
+    pool_ratios : tuple of float
+        Keep ratios of the spectral, temporal and heterogeneous pools.
+    temperatures : tuple of float
+        Attention temperatures of the spectral, temporal and heterogeneous layers.
+    """
+    gat_dim, hetero_dim = gat_dims
+    pool_s, pool_t, pool_h = pool_ratios
+    temp_s, temp_t, temp_h = temperatures
+    module.master1 = nn.Parameter(torch.randn(1, 1, gat_dim))
+    module.master2 = nn.Parameter(torch.randn(1, 1, gat_dim))
+    module.GAT_layer_S = GraphAttention(channels, gat_dim, temperature=temp_s)
+    module.GAT_layer_T = GraphAttention(channels, gat_dim, temperature=temp_t)
+    module.HtrgGAT_layer_ST11 = HeteroGraphAttention(gat_dim, hetero_dim, temperature=temp_h)
+    module.HtrgGAT_layer_ST12 = HeteroGraphAttention(hetero_dim, hetero_dim, temp_h)
+    module.HtrgGAT_layer_ST21 = HeteroGraphAttention(gat_dim, hetero_dim, temperature=temp_h)
+    module.HtrgGAT_layer_ST22 = HeteroGraphAttention(hetero_dim, hetero_dim, temp_h)
+    module.pool_S = GraphPool(gat_dim, pool_s)
+    module.pool_T = GraphPool(gat_dim, pool_t)
+    module.pool_hS1 = GraphPool(hetero_dim, pool_h)
+    module.pool_hT1 = GraphPool(hetero_dim, pool_h)
+    module.pool_hS2 = GraphPool(hetero_dim, pool_h)
+    module.pool_hT2 = GraphPool(hetero_dim, pool_h)
+    module.drop_way = nn.Dropout(0.2)
+    module.drop = nn.Dropout(0.5)
+    module.out_layer = nn.Linear(5 * hetero_dim, 2)
+
+
 class AASIST(nn.Module):
     """AASIST synthetic speech detector on raw 16 kHz waveforms (Jung et al. 2022).
 
@@ -386,10 +435,7 @@ class AASIST(nn.Module):
         self.variant = variant
         config = _VARIANTS[variant]
         channels = config.encoder_channels[-1][-1]
-        gat_dim, hetero_dim = config.gat_dims
-        pool_s, pool_t, pool_h = config.pool_ratios
-        temp_s, temp_t, temp_h = config.temperatures
-        self.embedding_dim = 5 * hetero_dim
+        self.embedding_dim = 5 * config.gat_dims[1]
 
         self.conv_time = SincFilterBank(70, kernel_size=128, sample_rate=self.sample_rate)
         self.first_bn = nn.BatchNorm2d(1)
@@ -402,23 +448,7 @@ class AASIST(nn.Module):
             )
         )
         self.pos_S = nn.Parameter(torch.randn(1, _SPECTRAL_NODES, channels))
-        self.master1 = nn.Parameter(torch.randn(1, 1, gat_dim))
-        self.master2 = nn.Parameter(torch.randn(1, 1, gat_dim))
-        self.GAT_layer_S = GraphAttention(channels, gat_dim, temperature=temp_s)
-        self.GAT_layer_T = GraphAttention(channels, gat_dim, temperature=temp_t)
-        self.HtrgGAT_layer_ST11 = HeteroGraphAttention(gat_dim, hetero_dim, temperature=temp_h)
-        self.HtrgGAT_layer_ST12 = HeteroGraphAttention(hetero_dim, hetero_dim, temp_h)
-        self.HtrgGAT_layer_ST21 = HeteroGraphAttention(gat_dim, hetero_dim, temperature=temp_h)
-        self.HtrgGAT_layer_ST22 = HeteroGraphAttention(hetero_dim, hetero_dim, temp_h)
-        self.pool_S = GraphPool(gat_dim, pool_s)
-        self.pool_T = GraphPool(gat_dim, pool_t)
-        self.pool_hS1 = GraphPool(hetero_dim, pool_h)
-        self.pool_hT1 = GraphPool(hetero_dim, pool_h)
-        self.pool_hS2 = GraphPool(hetero_dim, pool_h)
-        self.pool_hT2 = GraphPool(hetero_dim, pool_h)
-        self.drop_way = nn.Dropout(0.2)
-        self.drop = nn.Dropout(0.5)
-        self.out_layer = nn.Linear(self.embedding_dim, 2)
+        add_graph_layers(self, channels, config.gat_dims, config.pool_ratios, config.temperatures)
 
     @classmethod
     def from_official_checkpoint(cls, path: str | Path) -> AASIST:

@@ -36,10 +36,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from speechbrain_ssdctx.models.aasist import (
-    GraphAttention,
-    GraphPool,
-    HeteroGraphAttention,
     ResidualBlock,
+    add_graph_layers,
     graph_readout,
     hetero_branch,
 )
@@ -430,10 +428,7 @@ class AASISTBackend(nn.Module):
             raise ValueError(f"AASISTBackend: proj_dim must be >= 3, got {proj_dim}")
         self.layer = layer
         channels = encoder_channels[-1][-1]
-        gat_dim, hetero_dim = gat_dims
-        pool_s, pool_t, pool_h = pool_ratios
-        temp_s, temp_t, temp_h = temperatures
-        self.embedding_dim = 5 * hetero_dim
+        self.embedding_dim = 5 * gat_dims[1]
         self.LL = nn.Linear(input_dim, proj_dim)
         self.first_bn = nn.BatchNorm2d(1)
         self.encoder = nn.Sequential(
@@ -450,23 +445,7 @@ class AASISTBackend(nn.Module):
             nn.Conv2d(128, channels, kernel_size=(1, 1)),
         )
         self.pos_S = nn.Parameter(torch.randn(1, proj_dim // 3, channels))
-        self.master1 = nn.Parameter(torch.randn(1, 1, gat_dim))
-        self.master2 = nn.Parameter(torch.randn(1, 1, gat_dim))
-        self.GAT_layer_S = GraphAttention(channels, gat_dim, temperature=temp_s)
-        self.GAT_layer_T = GraphAttention(channels, gat_dim, temperature=temp_t)
-        self.HtrgGAT_layer_ST11 = HeteroGraphAttention(gat_dim, hetero_dim, temperature=temp_h)
-        self.HtrgGAT_layer_ST12 = HeteroGraphAttention(hetero_dim, hetero_dim, temp_h)
-        self.HtrgGAT_layer_ST21 = HeteroGraphAttention(gat_dim, hetero_dim, temperature=temp_h)
-        self.HtrgGAT_layer_ST22 = HeteroGraphAttention(hetero_dim, hetero_dim, temp_h)
-        self.pool_S = GraphPool(gat_dim, pool_s)
-        self.pool_T = GraphPool(gat_dim, pool_t)
-        self.pool_hS1 = GraphPool(hetero_dim, pool_h)
-        self.pool_hT1 = GraphPool(hetero_dim, pool_h)
-        self.pool_hS2 = GraphPool(hetero_dim, pool_h)
-        self.pool_hT2 = GraphPool(hetero_dim, pool_h)
-        self.drop_way = nn.Dropout(0.2)
-        self.drop = nn.Dropout(0.5)
-        self.out_layer = nn.Linear(self.embedding_dim, 2)
+        add_graph_layers(self, channels, gat_dims, pool_ratios, temperatures)
 
     def forward(
         self, hidden_states: torch.Tensor, lengths: torch.Tensor | None = None
