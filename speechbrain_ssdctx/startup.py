@@ -31,6 +31,7 @@ from hyperpyyaml import load_hyperpyyaml, resolve_references
 from speechbrain_ssdctx.checkpoints import CheckpointError
 from speechbrain_ssdctx.data.asvspoof import ProtocolError
 from speechbrain_ssdctx.data.audio import AudioFileError
+from speechbrain_ssdctx.report import set_title
 from speechbrain_ssdctx.typed_hparams import (
     HparamError,
     check_device,
@@ -144,7 +145,8 @@ class RecipeStart:
             return ""
         minutes = (time.monotonic() - self.started) / 60
         eers = ", ".join(
-            f"{name} EER {report['eer']:.1f}%" for name, report in results.items()
+            f"{set_title(name, demo=True)} EER {report['eer']:.1f}%"
+            for name, report in results.items()
         )
         return (
             f"\nDemo finished in {minutes:.1f} min: {self.hparams['experiment_name']} trained "

@@ -88,7 +88,7 @@ def test_demo_schedule_applies_without_data_unless_overridden(tmp_path):
     assert start.hparams["epoch_counter"].limit == 3
     assert start.overrides["lr"] == schedule["lr"] == start.hparams["lr"]
     summary = start.summary({"dev": {"eer": 12.5}})  # evaluate_scores: EER in percent
-    assert "Demo finished" in summary and "dev EER 12.5%" in summary
+    assert "Demo finished" in summary and "demo dev EER 12.5%" in summary
     assert f"python recipes/train.py {LCNN} --data_folder=/path/to/LA" in summary
 
     plain = start_recipe([LCNN, f"--output_folder={tmp_path}", "--demo_schedule=null"])
