@@ -24,7 +24,6 @@ Authors
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -36,16 +35,14 @@ from speechbrain_ssdctx.data.preparation import (
     BONAFIDE,
     UNKNOWN,
     MissingAudioError,
+    PreparationRecord,
     ProtocolError,
     attach_audio,
     check_label,
     check_unique_ids,
-    inputs_signature,
     read_fields,
     read_manifest,
-    remove_orphans,
     report_problems,
-    up_to_date,
     write_manifest,
 )
 from speechbrain_ssdctx.scores import parse_score
@@ -304,10 +301,10 @@ def prepare_asvspoof2019_la(
     if missing:
         raise FileNotFoundError(f"ASVspoof 2019 LA protocol files not found: {missing}")
     options = {"skip_missing": skip_missing, "check_headers": check_headers}
-    signature = inputs_signature([*protocols.values(), *flac_folders.values()], options)
-    record = save_folder / ".asvspoof2019_la_prepare.json"
-    remove_orphans(save_folder)
-    if up_to_date(record, list(manifests.values()), signature):
+    record = PreparationRecord(
+        save_folder, "asvspoof2019_la", [*protocols.values(), *flac_folders.values()], options
+    )
+    if record.up_to_date(list(manifests.values())):
         logger.info("ASVspoof 2019 LA manifests in %s are up to date; skipping.", save_folder)
         return outputs
 
@@ -323,7 +320,7 @@ def prepare_asvspoof2019_la(
     for split, rows in kept.items():
         write_manifest(manifests[split], rows, MANIFEST_COLUMNS["2019LA"])
         logger.info("Wrote %s (%d trials).", manifests[split], len(rows))
-    record.write_text(json.dumps(signature), encoding="utf-8")
+    record.write()
     return outputs
 
 
@@ -400,10 +397,8 @@ def prepare_asvspoof2021(
     )
     manifest = save_folder / f"asvspoof2021_{track}_eval.csv"
     options = {"skip_missing": skip_missing, "check_headers": check_headers, "track": track}
-    signature = inputs_signature([source, flac_folder], options)
-    record = save_folder / f".asvspoof2021_{track}_prepare.json"
-    remove_orphans(save_folder)
-    if up_to_date(record, [manifest], signature):
+    record = PreparationRecord(save_folder, f"asvspoof2021_{track}", [source, flac_folder], options)
+    if record.up_to_date([manifest]):
         logger.info("%s is up to date; skipping.", manifest)
         return manifest
 
@@ -419,6 +414,6 @@ def prepare_asvspoof2021(
     report_problems(problems, len(rows) - len(kept), skip_missing)
     rows = kept
     write_manifest(manifest, rows, columns)
-    record.write_text(json.dumps(signature), encoding="utf-8")
+    record.write()
     logger.info("Wrote %s (%d trials%s).", manifest, len(rows), "" if is_key else ", no labels")
     return manifest

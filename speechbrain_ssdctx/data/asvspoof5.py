@@ -22,22 +22,19 @@ Authors
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
 from speechbrain_ssdctx.data.preparation import (
     BONAFIDE,
+    PreparationRecord,
     ProtocolError,
     attach_audio,
     check_label,
     check_unique_ids,
-    inputs_signature,
     read_fields,
-    remove_orphans,
     report_problems,
-    up_to_date,
     write_manifest,
 )
 from speechbrain_ssdctx.textio import read_lines
@@ -251,10 +248,9 @@ def prepare_asvspoof5(
         splits["eval"] = (splits["eval"][0], root / "flac_E")
     manifests = {split: save_folder / f"asvspoof5_{split}.csv" for split in splits}
     options = {"skip_missing": skip_missing, "check_headers": check_headers}
-    signature = inputs_signature([p for pair in splits.values() for p in pair], options)
-    record = save_folder / ".asvspoof5_prepare.json"
-    remove_orphans(save_folder)
-    if up_to_date(record, list(manifests.values()), signature):
+    inputs = [p for pair in splits.values() for p in pair]
+    record = PreparationRecord(save_folder, "asvspoof5", inputs, options)
+    if record.up_to_date(list(manifests.values())):
         logger.info("ASVspoof 5 manifests in %s are up to date; skipping.", save_folder)
         return manifests
     kept, problems, dropped = {}, [], 0
@@ -269,5 +265,5 @@ def prepare_asvspoof5(
     for split, rows in kept.items():
         write_manifest(manifests[split], rows, MANIFEST_COLUMNS_ASVSPOOF5)
         logger.info("Wrote %s (%d trials).", manifests[split], len(rows))
-    record.write_text(json.dumps(signature), encoding="utf-8")
+    record.write()
     return manifests

@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import os
 from pathlib import Path
 
 from speechbrain_ssdctx.data.preparation import (
+    PreparationRecord,
     ProtocolError,
     attach_audio,
     check_unique_ids,
-    inputs_signature,
-    remove_orphans,
     report_problems,
-    up_to_date,
     write_manifest,
 )
 from speechbrain_ssdctx.textio import read_lines
@@ -127,16 +124,14 @@ def prepare_in_the_wild(
         )
     manifest = save_folder / "in_the_wild.csv"
     options = {"skip_missing": skip_missing, "check_headers": check_headers}
-    signature = inputs_signature([meta, data_folder], options)
-    record = save_folder / ".in_the_wild_prepare.json"
-    remove_orphans(save_folder)
-    if up_to_date(record, [manifest], signature):
+    record = PreparationRecord(save_folder, "in_the_wild", [meta, data_folder], options)
+    if record.up_to_date([manifest]):
         logger.info("%s is up to date; skipping.", manifest)
         return manifest
     rows = read_in_the_wild_meta(meta)
     kept, problems = attach_audio(rows, data_folder, check_headers, "In-the-Wild")
     report_problems(problems, len(rows) - len(kept), skip_missing)
     write_manifest(manifest, kept, MANIFEST_COLUMNS_IN_THE_WILD)
-    record.write_text(json.dumps(signature), encoding="utf-8")
+    record.write()
     logger.info("Wrote %s (%d trials).", manifest, len(kept))
     return manifest

@@ -19,19 +19,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import os
 from pathlib import Path
 
 from speechbrain_ssdctx.data.preparation import (
+    PreparationRecord,
     ProtocolError,
     attach_audio,
     check_unique_ids,
-    inputs_signature,
-    remove_orphans,
     report_problems,
-    up_to_date,
     write_manifest,
 )
 from speechbrain_ssdctx.textio import read_lines
@@ -134,16 +131,14 @@ def prepare_labelled_csv(
     name = name or f"labelled_{csv_path.stem}"
     manifest = save_folder / f"{name}.csv"
     options = {"skip_missing": skip_missing, "check_headers": check_headers}
-    signature = inputs_signature([csv_path], options)
-    record = save_folder / f".{name}_prepare.json"
-    remove_orphans(save_folder)
-    if up_to_date(record, [manifest], signature):
+    record = PreparationRecord(save_folder, name, [csv_path], options)
+    if record.up_to_date([manifest]):
         logger.info("%s is up to date; skipping.", manifest)
         return manifest
     rows = read_labelled_csv(csv_path)
     kept, problems = attach_audio(rows, csv_path.parent, check_headers, f"{csv_path}")
     report_problems(problems, len(rows) - len(kept), skip_missing)
     write_manifest(manifest, kept, MANIFEST_COLUMNS_LABELLED)
-    record.write_text(json.dumps(signature), encoding="utf-8")
+    record.write()
     logger.info("Wrote %s (%d trials).", manifest, len(kept))
     return manifest

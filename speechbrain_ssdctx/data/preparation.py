@@ -28,6 +28,7 @@ from speechbrain_ssdctx.textio import read_lines
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "PreparationRecord",
     "BONAFIDE",
     "MissingAudioError",
     "ProtocolError",
@@ -38,10 +39,7 @@ __all__ = [
     "check_unique_ids",
     "read_fields",
     "read_manifest",
-    "inputs_signature",
-    "remove_orphans",
     "report_problems",
-    "up_to_date",
     "write_manifest",
 ]
 
@@ -208,33 +206,69 @@ def report_problems(problems: list[str], dropped: int, skip_missing: bool) -> No
         logger.warning("Dropped %d trials: %s.", dropped, "; ".join(problems))
 
 
-def inputs_signature(inputs: Sequence[Path], options: dict) -> dict:
-    """What the manifests depend on: input files' sizes and times, options."""
+class PreparationRecord:
+    """What a preparation's manifests were made from, kept next to them.
 
-    def stamp(path: Path):
-        if not path.exists():
-            return None
-        info = path.stat()
-        return [info.st_size, info.st_mtime_ns]
+    A rerun with the same inputs (sizes and modification times), options and preparation
+    version finds the record and every output in place and skips the work. Opening the
+    record removes the temporary files a killed earlier run left in ``save_folder``.
 
-    return {
-        "version": PREPARE_VERSION,
-        "options": options,
-        "inputs": {os.fspath(p.resolve()): stamp(p) for p in inputs},
-    }
+    Arguments
+    ---------
+    save_folder : path
+        Where the manifests and the record (``.<name>_prepare.json``) are written.
+    name : str
+        The preparation's name.
+    inputs : sequence of Path
+        The files and folders the manifests are made from.
+    options : dict
+        The preparation's options (JSON-serialisable).
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> source = folder / "protocol.txt"
+    >>> _ = source.write_text("a bonafide")
+    >>> record = PreparationRecord(folder, "demo", [source], {"skip_missing": False})
+    >>> manifest = folder / "demo.csv"
+    >>> _ = manifest.write_text("ID,wav")
+    >>> record.up_to_date([manifest])
+    False
+    >>> record.write()
+    >>> PreparationRecord(folder, "demo", [source], {"skip_missing": False}).up_to_date([manifest])
+    True
+    >>> PreparationRecord(folder, "demo", [source], {"skip_missing": True}).up_to_date([manifest])
+    False
+    """
+
+    def __init__(self, save_folder: Path, name: str, inputs: Sequence[Path], options: dict):
+        self.path = Path(save_folder) / f".{name}_prepare.json"
+        self.signature = {
+            "version": PREPARE_VERSION,
+            "options": options,
+            "inputs": {os.fspath(Path(p).resolve()): _stamp(Path(p)) for p in inputs},
+        }
+        for orphan in remove_orphan_temporaries(save_folder):
+            logger.info("Removed %s, left by a preparation that was killed.", orphan)
+
+    def up_to_date(self, outputs: Sequence[Path]) -> bool:
+        """Whether the stored record matches and every output exists."""
+        if not self.path.is_file() or not all(Path(p).is_file() for p in outputs):
+            return False
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8")) == self.signature
+        except json.JSONDecodeError:
+            return False
+
+    def write(self) -> None:
+        """Stores the record (once the manifests are written)."""
+        with atomic_open(self.path) as stream:
+            json.dump(self.signature, stream)
 
 
-def remove_orphans(save_folder: Path) -> None:
-    """Removes the temporary files a killed preparation left in ``save_folder``."""
-    for orphan in remove_orphan_temporaries(save_folder):
-        logger.info("Removed %s, left by a preparation that was killed.", orphan)
-
-
-def up_to_date(record: Path, outputs: Sequence[Path], expected: dict) -> bool:
-    """Whether ``record`` holds ``expected`` and every output exists."""
-    if not record.is_file() or not all(p.is_file() for p in outputs):
-        return False
-    try:
-        return json.loads(record.read_text(encoding="utf-8")) == expected
-    except json.JSONDecodeError:
-        return False
+def _stamp(path: Path) -> list[int] | None:
+    """A file's or folder's size and modification time (None if it does not exist)."""
+    if not path.exists():
+        return None
+    info = path.stat()
+    return [info.st_size, info.st_mtime_ns]
