@@ -6,7 +6,7 @@
 #
 #   bash benchmarks/soak_suite.sh [N] [LOG_DIR]
 #
-# Takes about 14 minutes a run on 2 cores (docs/testing.md).
+# Takes 11-14 minutes a run on 2 cores under that load (docs/testing.md).
 set -u
 runs=${1:-10}
 logs=$(realpath -m "${2:-soak_logs}")

@@ -435,7 +435,6 @@ class AASIST(nn.Module):
         self.variant = variant
         config = _VARIANTS[variant]
         channels = config.encoder_channels[-1][-1]
-        self.embedding_dim = 5 * config.gat_dims[1]
 
         self.conv_time = SincFilterBank(70, kernel_size=128, sample_rate=self.sample_rate)
         self.first_bn = nn.BatchNorm2d(1)
@@ -449,6 +448,7 @@ class AASIST(nn.Module):
         )
         self.pos_S = nn.Parameter(torch.randn(1, _SPECTRAL_NODES, channels))
         add_graph_layers(self, channels, config.gat_dims, config.pool_ratios, config.temperatures)
+        self.embedding_dim = self.out_layer.in_features
 
     @classmethod
     def from_official_checkpoint(cls, path: str | Path) -> AASIST:

@@ -428,7 +428,6 @@ class AASISTBackend(nn.Module):
             raise ValueError(f"AASISTBackend: proj_dim must be >= 3, got {proj_dim}")
         self.layer = layer
         channels = encoder_channels[-1][-1]
-        self.embedding_dim = 5 * gat_dims[1]
         self.LL = nn.Linear(input_dim, proj_dim)
         self.first_bn = nn.BatchNorm2d(1)
         self.encoder = nn.Sequential(
@@ -446,6 +445,7 @@ class AASISTBackend(nn.Module):
         )
         self.pos_S = nn.Parameter(torch.randn(1, proj_dim // 3, channels))
         add_graph_layers(self, channels, gat_dims, pool_ratios, temperatures)
+        self.embedding_dim = self.out_layer.in_features
 
     def forward(
         self, hidden_states: torch.Tensor, lengths: torch.Tensor | None = None
