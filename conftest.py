@@ -8,19 +8,22 @@ model, or read a whole official protocol: a second or more each) are marked here
 import pytest
 from _pytest.doctest import DoctestItem
 
+#: Data, not tests: the scripts that made fixtures ran with the code of their time.
+collect_ignore_glob = ["tests/fixtures/*"]
+
 #: Docstring examples marked slow, by their doctest name.
 SLOW_DOCTESTS = {
-    "speechbrain_ssdctx.brain.DetectorBrain",
+    "speechbrain_ssdctx.training.brain.DetectorBrain",
     "speechbrain_ssdctx.data.asvspoof.read_protocol_2019",
     "speechbrain_ssdctx.data.asvspoof.read_trial_list",
-    "speechbrain_ssdctx.inference.SpoofDetector",
-    "speechbrain_ssdctx.inference.SpoofDetector.score_each",
+    "speechbrain_ssdctx.inference.spoof_detector.SpoofDetector",
+    "speechbrain_ssdctx.inference.spoof_detector.SpoofDetector.score_each",
     "speechbrain_ssdctx.models.aasist.AASIST",
     "speechbrain_ssdctx.models.detector.Detector",
     "speechbrain_ssdctx.models.ssl.AASISTBackend",
     "speechbrain_ssdctx.models.ssl.SSLEncoder",
     "speechbrain_ssdctx.models.ssl.SSLDetector",
-    "speechbrain_ssdctx.plots.plot_tsne",
+    "speechbrain_ssdctx.evaluation.plots.plot_tsne",
 }
 
 

@@ -8,7 +8,7 @@ times and reports the minor page faults (memory the kernel had to map and zero a
 and the time per step after the first:
 
 - ``default``: glibc's defaults (large blocks mmap'd and unmapped at every free);
-- ``mallopt``: ``speechbrain_ssdctx.allocator.retain_freed_memory`` (the recipes'
+- ``mallopt``: ``speechbrain_ssdctx.utils.allocator.retain_freed_memory`` (the recipes'
   ``cpu_retain_freed_memory``: ``M_MMAP_MAX = 0``, ``M_TRIM_THRESHOLD = -1``), in-process;
 - ``env``: the same through glibc's environment variables, set before the process starts
   (``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1``): the standard, process-wide way;
@@ -39,7 +39,7 @@ import resource, sys, time, torch
 torch.set_num_threads(1)
 blocks, steps, use_mallopt = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 if use_mallopt:
-    from speechbrain_ssdctx.allocator import retain_freed_memory
+    from speechbrain_ssdctx.utils.allocator import retain_freed_memory
     assert retain_freed_memory()
 def step():
     activations = [torch.ones(12_500_000) for _ in range(blocks)]  # 50 MB each

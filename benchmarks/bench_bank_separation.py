@@ -29,8 +29,8 @@ import scipy.signal
 import torch
 from tqdm import tqdm
 
-from speechbrain_ssdctx.context import ContextLoss
-from speechbrain_ssdctx.memory import MomentumEncoder
+from speechbrain_ssdctx.method.context import ContextLoss
+from speechbrain_ssdctx.method.memory import MomentumEncoder
 from speechbrain_ssdctx.models import LCNN
 
 SAMPLE_RATE = 16000

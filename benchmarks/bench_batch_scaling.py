@@ -11,7 +11,7 @@ faults. Best of ``--repeats`` (by user + system time) per batch size:
 - ``default``: glibc's defaults;
 - ``trim 2 GiB - 1``: no mmap, trim threshold at its largest positive value (the recipes'
   setting before: the top of the heap beyond 2 GiB still went back to the kernel);
-- ``retain``: ``speechbrain_ssdctx.allocator.retain_freed_memory`` (no mmap, no trim).
+- ``retain``: ``speechbrain_ssdctx.utils.allocator.retain_freed_memory`` (no mmap, no trim).
 
     python benchmarks/bench_batch_scaling.py [--threads 1] [--repeats 2] [--seconds 6]
 
@@ -29,7 +29,7 @@ SETTINGS = ("default", "trim 2 GiB - 1", "retain")
 #: Run in a fresh process: ``STEP setting threads repeats seconds batches``; prints JSON.
 STEP = """
 import ctypes, ctypes.util, json, resource, sys, torch
-from speechbrain_ssdctx.allocator import retain_freed_memory
+from speechbrain_ssdctx.utils.allocator import retain_freed_memory
 from speechbrain_ssdctx.models import LCNN
 setting, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 seconds = float(sys.argv[4])

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from speechbrain_ssdctx.cli.score import main as score_main  # noqa: E402
 from speechbrain_ssdctx.data.audio_files import find_audio  # noqa: E402
-from speechbrain_ssdctx.inference import SpoofDetector  # noqa: E402
+from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector  # noqa: E402
 from speechbrain_ssdctx.models import AASIST  # noqa: E402
 from speechbrain_ssdctx.pretrained import bundled_checkpoint  # noqa: E402
 

@@ -36,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from speechbrain_ssdctx.startup import run_hparams  # noqa: E402
+from speechbrain_ssdctx.training.startup import run_hparams  # noqa: E402
 
 BUNDLED = ("aasist", "aasist-l", "aasist-asvspoof5")
 RECIPES = {
@@ -54,7 +54,7 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
     loadables:
         detector: !ref <detector>
     custom_hooks:
-        detector: !name:speechbrain_ssdctx.inference.load_weights
+        detector: !name:speechbrain_ssdctx.inference.spoof_detector.load_weights
 """
 
 
@@ -96,7 +96,7 @@ def export_recipe_model(hparams: str, folder: Path, policy: str) -> Path:
 
 def child(args) -> None:
     """Loads one model, scores the file once, prints a JSON line."""
-    from speechbrain_ssdctx.inference import SpoofDetector
+    from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 
     torch.set_num_threads(args.threads)
     folder = Path(args.child)

@@ -72,7 +72,7 @@ def measure(ssl_folder: str, overrides: dict, precision: str, args: dict) -> dic
     import torch
     from hyperpyyaml import load_hyperpyyaml
 
-    from speechbrain_ssdctx.brain import DetectorBrain
+    from speechbrain_ssdctx.training.brain import DetectorBrain
 
     torch.set_num_threads(args["threads"])
     torch.manual_seed(0)

@@ -12,7 +12,7 @@ Usage:
 
 Writes ``seeds.md`` (mean ± standard deviation, the pooled 95% interval and the best of
 every metric) and ``seeds.json`` next to the per-seed folders. The pooled interval
-(``speechbrain_ssdctx.bootstrap.pooled_seed_interval``) resamples both the seeds and the
+(``speechbrain_ssdctx.evaluation.bootstrap.pooled_seed_interval``) resamples both the seeds and the
 test trials, so it covers what a new set of runs would give on a new draw of test data:
 the honest error bar of a seed-averaged EER.
 
@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from speechbrain_ssdctx.atomic import atomic_open
-from speechbrain_ssdctx.bootstrap import pooled_seed_interval
+from speechbrain_ssdctx.utils.atomic import atomic_open
+from speechbrain_ssdctx.evaluation.bootstrap import pooled_seed_interval
 from speechbrain_ssdctx.data.preparation import read_manifest
-from speechbrain_ssdctx.report import seeds_markdown
-from speechbrain_ssdctx.scores import read_score_file
-from speechbrain_ssdctx.startup import run_value
+from speechbrain_ssdctx.evaluation.report import seeds_markdown
+from speechbrain_ssdctx.evaluation.scores import read_score_file
+from speechbrain_ssdctx.training.startup import run_value
 
 TRAIN = Path(__file__).resolve().parent / "train.py"
 

@@ -20,9 +20,9 @@ import speechbrain as sb
 import torch
 
 import speechbrain_ssdctx.utils.distributed as distributed
-from speechbrain_ssdctx.augment import BandPassMasking
-from speechbrain_ssdctx.brain import DetectorBrain
-from speechbrain_ssdctx.context import ContextLoss
+from speechbrain_ssdctx.method.context import ContextLoss
+from speechbrain_ssdctx.method.masking import BandPassMasking
+from speechbrain_ssdctx.training.brain import DetectorBrain
 from speechbrain_ssdctx.utils.distributed import unwrap_ddp
 
 ROOT = Path(__file__).resolve().parents[1]

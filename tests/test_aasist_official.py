@@ -11,7 +11,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from recipe_utils import HPARAMS
 
-from speechbrain_ssdctx.brain import DetectorBrain
+from speechbrain_ssdctx.training.brain import DetectorBrain
 
 #: config/AASIST.conf of the official repository (and its main.py / utils.py).
 OFFICIAL = {"batch_size": 24, "num_epochs": 100, "nb_samp": 64600, "base_lr": 1e-4,

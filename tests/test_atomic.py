@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from speechbrain_ssdctx.atomic import atomic_open
 from speechbrain_ssdctx.data import demo_corpus_folder, prepare_asvspoof2019_la
 from speechbrain_ssdctx.data.asvspoof import read_manifest
-from speechbrain_ssdctx.scores import write_score_file
+from speechbrain_ssdctx.evaluation.scores import write_score_file
+from speechbrain_ssdctx.utils.atomic import atomic_open
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,7 @@ def test_existing_file_keeps_its_mode(tmp_path, existing):
 
 WRITER = """
 import sys, time
-from speechbrain_ssdctx.atomic import atomic_open
+from speechbrain_ssdctx.utils.atomic import atomic_open
 with atomic_open(sys.argv[1]) as stream:
     stream.write("ID,wav,half a manifest")
     stream.flush()

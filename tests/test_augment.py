@@ -7,7 +7,7 @@ import scipy.stats
 import torch
 from speechbrain.augment.augmenter import Augmenter
 
-from speechbrain_ssdctx.augment import (
+from speechbrain_ssdctx.method.masking import (
     BandPassMasking,
     design_bandpass,
     draw_low_freqs,

@@ -8,9 +8,9 @@ import pytest
 import soundfile
 import torch
 
-from speechbrain_ssdctx.band_map import band_lows, band_sensitivity
 from speechbrain_ssdctx.cli.plot import main as plot_main
-from speechbrain_ssdctx.plots import plot_band_map
+from speechbrain_ssdctx.evaluation.band_map import band_lows, band_sensitivity
+from speechbrain_ssdctx.evaluation.plots import plot_band_map
 
 SAMPLE_RATE = 16000
 TONE = 3500.0  # the only frequency the detector hears

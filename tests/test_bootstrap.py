@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from speechbrain_ssdctx import metrics
-from speechbrain_ssdctx.bootstrap import (
+from speechbrain_ssdctx.evaluation import metrics
+from speechbrain_ssdctx.evaluation.bootstrap import (
     bootstrap_metrics,
     paired_bootstrap,
     pooled_seed_interval,

@@ -13,8 +13,8 @@ from speechbrain.processing.features import InputNormalization
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from speechbrain_ssdctx.brain import DetectorBrain
-from speechbrain_ssdctx.checkpoints import (
+from speechbrain_ssdctx.training.brain import DetectorBrain
+from speechbrain_ssdctx.training.checkpoints import (
     CheckpointMismatchError,
     DamagedCheckpointError,
     SafeCheckpointer,

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from speechbrain_ssdctx.augment import BandPassMasking
-from speechbrain_ssdctx.context import ContextLoss
-from speechbrain_ssdctx.losses import ClassificationLoss
+from speechbrain_ssdctx.method.context import ContextLoss
+from speechbrain_ssdctx.method.losses import ClassificationLoss
+from speechbrain_ssdctx.method.masking import BandPassMasking
 
 TIME = 1600
 

@@ -14,9 +14,8 @@ from speechbrain.lobes.models.ECAPA_TDNN import Classifier
 from speechbrain.lobes.models.Xvector import Xvector
 from speechbrain.processing.features import InputNormalization
 
-from speechbrain_ssdctx.augment import BandPassMasking
-from speechbrain_ssdctx.context import ContextLoss
-from speechbrain_ssdctx.contract import (
+from speechbrain_ssdctx.method.context import ContextLoss
+from speechbrain_ssdctx.method.contract import (
     CONTRACT,
     ContractAdapter,
     ContractError,
@@ -24,6 +23,7 @@ from speechbrain_ssdctx.contract import (
     as_logits,
     split_outputs,
 )
+from speechbrain_ssdctx.method.masking import BandPassMasking
 from speechbrain_ssdctx.models import Detector
 
 TIME = 1600

@@ -15,7 +15,7 @@ import pytest
 import torch
 from recipe_utils import HPARAMS, ROOT, recipe_env
 
-from speechbrain_ssdctx.scores import read_score_file
+from speechbrain_ssdctx.evaluation.scores import read_score_file
 
 pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
 

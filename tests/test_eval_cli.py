@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speechbrain_ssdctx import metrics
 from speechbrain_ssdctx.cli.evaluate import main
-from speechbrain_ssdctx.scores import write_score_file
+from speechbrain_ssdctx.evaluation import metrics
+from speechbrain_ssdctx.evaluation.scores import write_score_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REFERENCE = FIXTURES / "metrics_reference"

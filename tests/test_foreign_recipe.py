@@ -24,7 +24,7 @@ from speechbrain.inference.interfaces import foreign_class
 from speechbrain_ssdctx.cli.export import main as export_main
 from speechbrain_ssdctx.data import demo_corpus_folder, prepare_asvspoof2019_la
 from speechbrain_ssdctx.data.asvspoof import read_manifest
-from speechbrain_ssdctx.inference import SpoofDetector
+from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 
 RECIPE = Path(__file__).resolve().parent / "foreign_recipe"
 ROOT = RECIPE.parents[1]

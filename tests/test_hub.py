@@ -15,8 +15,8 @@ from hyperpyyaml import load_hyperpyyaml, resolve_references
 from speechbrain.inference.interfaces import Pretrained, foreign_class
 
 from speechbrain_ssdctx.cli.export import main as export_main
-from speechbrain_ssdctx.contract import ContractAdapter
-from speechbrain_ssdctx.hub import (
+from speechbrain_ssdctx.evaluation.report import METRIC_NOTE
+from speechbrain_ssdctx.inference.hub import (
     ExportError,
     HubUploadError,
     InferenceSettings,
@@ -26,9 +26,9 @@ from speechbrain_ssdctx.hub import (
     model_card,
     push_to_hub,
 )
-from speechbrain_ssdctx.inference import SpoofDetector, bundled_models_dir
+from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector, bundled_models_dir
+from speechbrain_ssdctx.method.contract import ContractAdapter
 from speechbrain_ssdctx.models import LCNN
-from speechbrain_ssdctx.report import METRIC_NOTE
 
 pytestmark = pytest.mark.slow  # end-to-end: exports and loads models
 
@@ -304,7 +304,7 @@ def test_export_errors_name_the_problem(training_dir, tmp_path):
     sys.path.insert(0, str(tmp_path))
     try:
         with pytest.raises(ExportError, match=r"\['my_lobes'\].*--python-module"):
-            from speechbrain_ssdctx.hub import detector_definition, export_detector
+            from speechbrain_ssdctx.inference.hub import detector_definition, export_detector
 
             export_detector(torch.nn.Linear(4, 2), detector_definition(local), tmp_path / "m")
     finally:

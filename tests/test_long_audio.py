@@ -118,7 +118,7 @@ def test_nan_and_inf_samples_and_scores_are_failures_of_their_file(tmp_path):
 
 @pytest.mark.slow
 def test_bundled_model_keeps_its_official_window_on_long_files(tmp_path):
-    from speechbrain_ssdctx.inference import SpoofDetector
+    from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 
     detector = SpoofDetector.from_hparams("aasist-l")
     assert detector.window_policy == "official"

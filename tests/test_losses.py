@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_ssdctx.losses import ClassificationLoss, InterInstanceLoss, kl_consistency
+from speechbrain_ssdctx.method.losses import ClassificationLoss, InterInstanceLoss, kl_consistency
 
 
 def numpy_probs(logits: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from speechbrain_ssdctx.memory import MemoryBank, MomentumEncoder
+from speechbrain_ssdctx.method.memory import MemoryBank, MomentumEncoder
 
 
 def reference_fifo(batches, size):

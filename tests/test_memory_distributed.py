@@ -15,9 +15,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
-from speechbrain_ssdctx.augment import BandPassMasking
-from speechbrain_ssdctx.context import ContextLoss
-from speechbrain_ssdctx.memory import MemoryBank
+from speechbrain_ssdctx.method.context import ContextLoss
+from speechbrain_ssdctx.method.masking import BandPassMasking
+from speechbrain_ssdctx.method.memory import MemoryBank
 from speechbrain_ssdctx.utils.distributed import finish_distributed
 
 pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs

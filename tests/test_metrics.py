@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speechbrain_ssdctx import metrics
 from speechbrain_ssdctx.data.asvspoof import read_asv_scores, read_protocol_2019
-from speechbrain_ssdctx.scores import align_scores, read_score_file
+from speechbrain_ssdctx.evaluation import metrics
+from speechbrain_ssdctx.evaluation.scores import align_scores, read_score_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REFERENCE = FIXTURES / "metrics_reference"

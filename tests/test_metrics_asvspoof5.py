@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from sklearn.isotonic import IsotonicRegression
 
-from speechbrain_ssdctx import metrics
-from speechbrain_ssdctx.calibration import Calibration
 from speechbrain_ssdctx.data.asvspoof5 import read_cm_key, read_protocol_asvspoof5, read_sasv_key
-from speechbrain_ssdctx.evaluation import evaluate_sasv_scores, evaluate_scores
-from speechbrain_ssdctx.scores import align_scores, read_sasv_score_file, read_score_file
+from speechbrain_ssdctx.evaluation import metrics
+from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.evaluate import evaluate_sasv_scores, evaluate_scores
+from speechbrain_ssdctx.evaluation.scores import align_scores, read_sasv_score_file, read_score_file
 
 REFERENCE = Path(__file__).parent / "fixtures" / "asvspoof5_reference"
 OFFICIAL = json.loads((REFERENCE / "official_values.json").read_text())

@@ -9,7 +9,7 @@ from scipy.stats import norm
 
 import speechbrain_ssdctx.cli.plot as plot_cli
 from speechbrain_ssdctx.cli.plot import read_keys
-from speechbrain_ssdctx.plots import (
+from speechbrain_ssdctx.evaluation.plots import (
     DET_LIMITS,
     TSNE_COLOURS,
     plot_det,
@@ -17,7 +17,7 @@ from speechbrain_ssdctx.plots import (
     plot_tsne,
     save_figure,
 )
-from speechbrain_ssdctx.scores import write_score_file
+from speechbrain_ssdctx.evaluation.scores import write_score_file
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 LA = FIXTURES / "asvspoof2019_la" / "LA"

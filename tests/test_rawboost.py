@@ -7,13 +7,13 @@ import scipy.signal
 import torch
 from speechbrain.augment.augmenter import Augmenter
 
-from speechbrain_ssdctx.augment import (
+from speechbrain_ssdctx.augment import RawBoost
+from speechbrain_ssdctx.augment.rawboost import (
     NotchParameters,
-    RawBoost,
-    fir_filter_same,
     lnl_convolutive_noise,
     notch_filter,
 )
+from speechbrain_ssdctx.method.masking import fir_filter_same
 
 FS = 16000
 
@@ -239,8 +239,8 @@ def test_detector_brain_augments_training_batches_and_saves_rawboost_generators(
     import speechbrain as sb
     from speechbrain.utils.epoch_loop import EpochCounter
 
-    from speechbrain_ssdctx.brain import DetectorBrain
-    from speechbrain_ssdctx.context import ContextLoss
+    from speechbrain_ssdctx.method.context import ContextLoss
+    from speechbrain_ssdctx.training.brain import DetectorBrain
 
     class Probe(torch.nn.Module):
         """A detector that records the batches it sees."""

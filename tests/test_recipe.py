@@ -10,14 +10,14 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from recipe_utils import HPARAMS, QUICK, run_train
 
-from speechbrain_ssdctx.brain import DetectorBrain
 from speechbrain_ssdctx.cli.export import main as export_main
 from speechbrain_ssdctx.data import demo_corpus_folder
 from speechbrain_ssdctx.data.asvspoof import read_manifest
-from speechbrain_ssdctx.hub import detector_definition
-from speechbrain_ssdctx.inference import SpoofDetector
-from speechbrain_ssdctx.metrics import compute_eer
-from speechbrain_ssdctx.scores import read_score_file
+from speechbrain_ssdctx.evaluation.metrics import compute_eer
+from speechbrain_ssdctx.evaluation.scores import read_score_file
+from speechbrain_ssdctx.inference.hub import detector_definition
+from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
+from speechbrain_ssdctx.training.brain import DetectorBrain
 
 pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
 

@@ -13,7 +13,7 @@ from recipe_utils import run_train
 
 from speechbrain_ssdctx.data import demo_corpus_folder
 from speechbrain_ssdctx.data.asvspoof import read_protocol_2019
-from speechbrain_ssdctx.scores import read_score_file
+from speechbrain_ssdctx.evaluation.scores import read_score_file
 
 pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
 

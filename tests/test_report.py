@@ -2,7 +2,7 @@
 
 from statistics import mean, stdev
 
-from speechbrain_ssdctx.report import METRIC_NOTE, results_markdown, seeds_markdown
+from speechbrain_ssdctx.evaluation.report import METRIC_NOTE, results_markdown, seeds_markdown
 
 
 def report(eer, legacy=None, revised=None, **extra):

@@ -10,7 +10,7 @@ import torch
 import yaml
 from recipe_utils import latest_checkpoint, load_state, recipe_env, run_train, train_command
 
-from speechbrain_ssdctx.brain import COMPLETE_MARKER
+from speechbrain_ssdctx.training.brain import COMPLETE_MARKER
 
 pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
 

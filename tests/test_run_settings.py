@@ -9,10 +9,10 @@ import speechbrain as sb
 import torch
 from recipe_utils import HPARAMS
 
-from speechbrain_ssdctx.brain import DetectorBrain
-from speechbrain_ssdctx.context import ContextLoss
-from speechbrain_ssdctx.startup import start_recipe
-from speechbrain_ssdctx.typed_hparams import HparamError
+from speechbrain_ssdctx.method.context import ContextLoss
+from speechbrain_ssdctx.training.brain import DetectorBrain
+from speechbrain_ssdctx.training.startup import start_recipe
+from speechbrain_ssdctx.training.typed_hparams import HparamError
 from speechbrain_ssdctx.utils.distributed import per_process_batch_size, resolve_run_options
 
 #: The block every training YAML declares, each key with a comment.
@@ -36,11 +36,11 @@ def test_every_training_yaml_declares_the_commented_block():
         # class_weights in every recipe, reaching the classification loss of the context.
         text = path.read_text()
         assert sum(line.startswith("class_weights:") for line in lines) == 1, path.name
-        loss = re.search(r"!new:speechbrain_ssdctx\.losses\.ClassificationLoss\n"
+        loss = re.search(r"!new:speechbrain_ssdctx\.method\.losses\.ClassificationLoss\n"
                          r"\s+class_weights: !ref <class_weights>", text)
         assert loss, path.name
         assert re.search(r"classification_loss_fn: (!ref <classification_loss>|"
-                         r"!new:speechbrain_ssdctx\.losses\.ClassificationLoss)", text), path.name
+                         r"!new:speechbrain_ssdctx\.method\.losses\.ClassificationLoss)", text), path.name
         # The paper's 4 GPUs (Tak et al.'s SSL set-up: one GPU, shown on 2).
         assert re.search(r"torchrun --nproc_per_node=[24] recipes/train.py hparams/"
                          + re.escape(path.name), path.read_text()), path.name

@@ -10,10 +10,10 @@ import soundfile
 import torch
 
 from speechbrain_ssdctx.cli.score import main
-from speechbrain_ssdctx.evaluation import read_key
+from speechbrain_ssdctx.evaluation.evaluate import read_key
+from speechbrain_ssdctx.evaluation.scores import read_score_file
 from speechbrain_ssdctx.models import AASIST
 from speechbrain_ssdctx.pretrained import bundled_checkpoint
-from speechbrain_ssdctx.scores import read_score_file
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 LA = FIXTURES / "asvspoof2019_la" / "LA"
@@ -246,7 +246,7 @@ def test_batch_size_must_be_positive(value, capsys):
 
 
 def test_bundled_short_name_wins_over_a_local_folder(tmp_path, monkeypatch):
-    from speechbrain_ssdctx.inference import SpoofDetector
+    from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 
     evidence = tmp_path / "evidence"
     hostile = tmp_path / "aasist"

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_curve
 
-from speechbrain_ssdctx.score_stats import ScoreStats
+from speechbrain_ssdctx.evaluation.score_stats import ScoreStats
 
 
 def sklearn_eer(scores: np.ndarray, bonafide: np.ndarray) -> float:

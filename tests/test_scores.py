@@ -5,16 +5,16 @@ import codecs
 import numpy as np
 import pytest
 
-from speechbrain_ssdctx import scores as score_files
-from speechbrain_ssdctx.scores import (
+from speechbrain_ssdctx.evaluation import scores as score_files
+from speechbrain_ssdctx.evaluation.scores import (
     ScoreFileError,
     align_scores,
-    parse_score,
     read_sasv_score_file,
     read_score_file,
     score_file_kind,
     write_score_file,
 )
+from speechbrain_ssdctx.utils.textio import parse_number
 
 
 def test_align_scores_reports_both_sides():
@@ -50,7 +50,7 @@ def test_underscore_number_is_not_read_as_fifteen(tmp_path):
     # Reproduces issue 12: float("1_5") == 15.0 was accepted as a score.
     assert float("1_5") == 15.0
     with pytest.raises(ValueError, match="not a number"):
-        parse_score("1_5")
+        parse_number("1_5")
 
 
 def test_utf8_bom_is_skipped_not_part_of_the_first_id(tmp_path):

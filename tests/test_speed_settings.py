@@ -11,7 +11,7 @@ from recipe_utils import ROOT, recipe_env
 STEP = """
 import sys, torch
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain_ssdctx.allocator import retain_freed_memory
+from speechbrain_ssdctx.utils.allocator import retain_freed_memory
 if sys.argv[2] == "retain":
     assert retain_freed_memory()
 torch.manual_seed(0)

@@ -16,10 +16,10 @@ transformers = pytest.importorskip("transformers")
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 from recipe_utils import HPARAMS  # noqa: E402
 
-from speechbrain_ssdctx.context import ContextLoss  # noqa: E402
-from speechbrain_ssdctx.hub import detector_definition  # noqa: E402
-from speechbrain_ssdctx.losses import ClassificationLoss  # noqa: E402
-from speechbrain_ssdctx.memory import MomentumEncoder  # noqa: E402
+from speechbrain_ssdctx.inference.hub import detector_definition  # noqa: E402
+from speechbrain_ssdctx.method.context import ContextLoss  # noqa: E402
+from speechbrain_ssdctx.method.losses import ClassificationLoss  # noqa: E402
+from speechbrain_ssdctx.method.memory import MomentumEncoder  # noqa: E402
 from speechbrain_ssdctx.models.ssl import (  # noqa: E402
     AASISTBackend,
     LayerPoolingHead,

@@ -21,10 +21,10 @@ from recipe_utils import (  # noqa: E402
     train_command,
 )
 
-from speechbrain_ssdctx.brain import COMPLETE_MARKER  # noqa: E402
 from speechbrain_ssdctx.data import demo_corpus_folder  # noqa: E402
-from speechbrain_ssdctx.hub import export_model  # noqa: E402
+from speechbrain_ssdctx.inference.hub import export_model  # noqa: E402
 from speechbrain_ssdctx.models.ssl import build_tiny_ssl_model  # noqa: E402
+from speechbrain_ssdctx.training.brain import COMPLETE_MARKER  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ import torch
 from recipe_utils import HPARAMS, ROOT, recipe_env
 
 from speechbrain_ssdctx.data import demo_corpus_folder
-from speechbrain_ssdctx.startup import TRACEBACK_ENV, report_user_errors, start_recipe
-from speechbrain_ssdctx.typed_hparams import HparamError
+from speechbrain_ssdctx.training.startup import TRACEBACK_ENV, report_user_errors, start_recipe
+from speechbrain_ssdctx.training.typed_hparams import HparamError
 
 LCNN = str(HPARAMS / "lcnn_inf_ini.yaml")
 

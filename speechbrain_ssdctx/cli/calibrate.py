@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from speechbrain_ssdctx.calibration import Calibration
 from speechbrain_ssdctx.data.preparation import BONAFIDE
-from speechbrain_ssdctx.evaluation import read_key
-from speechbrain_ssdctx.metrics import DetectionCosts, act_dcf, cllr
-from speechbrain_ssdctx.scores import align_scores, read_score_file, write_score_file
+from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.evaluate import read_key
+from speechbrain_ssdctx.evaluation.metrics import DetectionCosts, act_dcf, cllr
+from speechbrain_ssdctx.evaluation.scores import align_scores, read_score_file, write_score_file
 
 __all__ = ["main"]
 

@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from speechbrain_ssdctx.bootstrap import paired_bootstrap
-from speechbrain_ssdctx.calibration import Calibration
-from speechbrain_ssdctx.evaluation import (
+from speechbrain_ssdctx.evaluation.bootstrap import paired_bootstrap
+from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.evaluate import (
     KEY_KINDS,
     asv_operating_point_of,
     evaluate_sasv_scores,
@@ -46,8 +46,8 @@ from speechbrain_ssdctx.evaluation import (
     official_c012,
     read_key,
 )
-from speechbrain_ssdctx.report import results_markdown
-from speechbrain_ssdctx.scores import (
+from speechbrain_ssdctx.evaluation.report import results_markdown
+from speechbrain_ssdctx.evaluation.scores import (
     align_scores,
     read_sasv_score_file,
     read_score_file,

@@ -29,15 +29,15 @@ import numpy as np
 import torch
 
 from speechbrain_ssdctx.data.audio_files import find_audio, utterance_ids
-from speechbrain_ssdctx.evaluation import read_key
-from speechbrain_ssdctx.plots import (
+from speechbrain_ssdctx.evaluation.evaluate import read_key
+from speechbrain_ssdctx.evaluation.plots import (
     masked_views,
     plot_det,
     plot_score_histograms,
     plot_tsne,
     save_figure,
 )
-from speechbrain_ssdctx.scores import read_score_file
+from speechbrain_ssdctx.evaluation.scores import read_score_file
 
 
 def read_keys(path) -> dict[str, dict[str, str]]:
@@ -122,8 +122,8 @@ def hist(args: argparse.Namespace) -> None:
 
 def tsne(args: argparse.Namespace) -> None:
     """``ssdctx-plot tsne``."""
-    from speechbrain_ssdctx.augment import BandPassMasking
-    from speechbrain_ssdctx.inference import SpoofDetector
+    from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
+    from speechbrain_ssdctx.method.masking import BandPassMasking
 
     files, ids, keys = keyed_audio(args.inputs, args.protocol)
     detector = SpoofDetector.from_hparams(args.model, savedir=args.savedir)
@@ -148,9 +148,9 @@ def bands(args: argparse.Namespace) -> None:
     """``ssdctx-plot bands``."""
     import json
 
-    from speechbrain_ssdctx.band_map import band_lows, band_sensitivity
-    from speechbrain_ssdctx.inference import SpoofDetector
-    from speechbrain_ssdctx.plots import plot_band_map
+    from speechbrain_ssdctx.evaluation.band_map import band_lows, band_sensitivity
+    from speechbrain_ssdctx.evaluation.plots import plot_band_map
+    from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 
     files, ids, keys = keyed_audio(args.inputs, args.protocol)
     detector = SpoofDetector.from_hparams(args.model, savedir=args.savedir)

@@ -42,17 +42,17 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
-from speechbrain_ssdctx.atomic import atomic_open
 from speechbrain_ssdctx.data.audio_files import find_audio, utterance_ids
-from speechbrain_ssdctx.evaluation import (
+from speechbrain_ssdctx.evaluation.evaluate import (
     asv_operating_point_of,
     evaluate_scores,
     official_c012,
     read_key,
 )
-from speechbrain_ssdctx.report import results_markdown
-from speechbrain_ssdctx.scores import write_score_file
-from speechbrain_ssdctx.typed_hparams import HparamError, check_device
+from speechbrain_ssdctx.evaluation.report import results_markdown
+from speechbrain_ssdctx.evaluation.scores import write_score_file
+from speechbrain_ssdctx.training.typed_hparams import HparamError, check_device
+from speechbrain_ssdctx.utils.atomic import atomic_open
 
 #: Suffix of the default side file listing the files that failed.
 FAILED_SUFFIX = ".failed.tsv"
@@ -205,7 +205,9 @@ def score(args: argparse.Namespace) -> int:
         0 if every file was scored, 1 if any failed.
     """
     plan = _check_arguments(args)
-    from speechbrain_ssdctx.inference import SpoofDetector  # after the checks: it is slow
+    from speechbrain_ssdctx.inference.spoof_detector import (
+        SpoofDetector,  # after the checks: it is slow
+    )
 
     detector = SpoofDetector.from_hparams(
         args.model, savedir=args.savedir, run_opts={"device": args.device}

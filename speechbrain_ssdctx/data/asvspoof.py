@@ -45,7 +45,7 @@ from speechbrain_ssdctx.data.preparation import (
     report_problems,
     write_manifest,
 )
-from speechbrain_ssdctx.scores import parse_score
+from speechbrain_ssdctx.utils.textio import parse_number
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def read_asv_scores(path: str | os.PathLike) -> AsvScores:
             )
         key = check_label(path, number, fields[1], tuple(groups))
         try:
-            groups[key].append(parse_score(fields[2]))
+            groups[key].append(parse_number(fields[2]))
         except ValueError as error:
             raise ProtocolError(f"{path}, line {number}: ASV score: {error}.") from None
     empty = [key for key, values in groups.items() if not values]

@@ -37,7 +37,7 @@ from speechbrain_ssdctx.data.preparation import (
     report_problems,
     write_manifest,
 )
-from speechbrain_ssdctx.textio import read_lines
+from speechbrain_ssdctx.utils.textio import read_lines
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 import speechbrain as sb
 import torch
 
-from speechbrain_ssdctx.contract import check_bonafide_index
 from speechbrain_ssdctx.data.audio import apply_window, crop_or_pad, load_audio
+from speechbrain_ssdctx.method.contract import check_bonafide_index
 
 __all__ = [
     "LABEL_IDS",

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import soundfile
 
-from speechbrain_ssdctx.atomic import atomic_open, remove_orphan_temporaries
-from speechbrain_ssdctx.textio import read_lines
+from speechbrain_ssdctx.utils.atomic import atomic_open, remove_orphan_temporaries
+from speechbrain_ssdctx.utils.textio import read_lines
 
 logger = logging.getLogger(__name__)
 

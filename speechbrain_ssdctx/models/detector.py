@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from speechbrain_ssdctx.contract import ContractError, as_embedding, as_logits
-from speechbrain_ssdctx.module_state import HookedStateMixin
+from speechbrain_ssdctx.method.contract import ContractError, as_embedding, as_logits
+from speechbrain_ssdctx.utils.module_state import HookedStateMixin
 
 
 class Detector(HookedStateMixin, nn.Module):
@@ -23,7 +23,7 @@ class Detector(HookedStateMixin, nn.Module):
     ``wavs -> features(wavs) -> normalize(feats, lengths) -> encoder(feats, lengths)
     -> embedding -> classifier(embedding) -> logits``. The front end is inside the forward
     path, so InF can mask the waveform first. The lobes may return SpeechBrain's shapes
-    (see :mod:`speechbrain_ssdctx.contract`): an encoder output ``[batch, 1, dim]``
+    (see :mod:`speechbrain_ssdctx.method.contract`): an encoder output ``[batch, 1, dim]``
     (x-vector, ECAPA-TDNN) is squeezed to ``[batch, dim]``; a classifier output
     ``[batch, 1, 2]`` (SpeechBrain's ``Classifier``: cosine scores for AAM-softmax, or
     log-probabilities) or a single bona fide logit becomes ``[batch, 2]`` logits.
@@ -31,7 +31,7 @@ class Detector(HookedStateMixin, nn.Module):
     The state that SpeechBrain modules keep outside ``state_dict`` and save through
     their checkpoint hooks (the global statistics of
     ``InputNormalization(norm_type="global")``) is part of this module's ``state_dict``
-    (see :class:`~speechbrain_ssdctx.module_state.HookedStateMixin`), so a Checkpointer
+    (see :class:`~speechbrain_ssdctx.utils.module_state.HookedStateMixin`), so a Checkpointer
     that saves the detector whole, and an export, keep it.
 
     Arguments

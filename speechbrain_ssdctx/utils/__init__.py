@@ -1,1 +1,4 @@
-"""Small helpers shared by the package: distributed training (``distributed``)."""
+"""Helpers shared by the package, each in its own module: distributed training
+(``distributed``), random generators and their checkpointed state (``reproducibility``),
+state kept outside ``state_dict`` (``module_state``), the allocator setting
+(``allocator``), atomic writes (``atomic``) and text reading (``textio``)."""

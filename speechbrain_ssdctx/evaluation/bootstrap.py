@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from speechbrain_ssdctx.metrics import (
+from speechbrain_ssdctx.evaluation.metrics import (
     DetectionCosts,
     TDCFCoefficients,
     compute_eer,

@@ -13,10 +13,14 @@ Authors
 from __future__ import annotations
 
 import codecs
+import math
 import os
+import re
 from pathlib import Path
 
 __all__ = ["read_lines"]
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def read_lines(
@@ -74,3 +78,23 @@ def _looks_utf16(data: bytes) -> bool:
     head = data[:200]
     quarter = len(head) // 4
     return len(head) >= 4 and max(head[0::2].count(0), head[1::2].count(0)) > quarter
+
+
+def parse_number(text: str) -> float:
+    """A finite decimal number, or a ValueError saying why not.
+
+    Example
+    -------
+    >>> parse_number("-1.5e-3")
+    -0.0015
+    >>> parse_number("1_5")
+    Traceback (most recent call last):
+    ...
+    ValueError: '1_5' is not a number
+    """
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"{text!r} is not a number")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value

@@ -1,9 +1,9 @@
 """Sharing exported detectors on the HuggingFace Hub.
 
-:func:`push_to_hub` uploads a model folder written by ``speechbrain_ssdctx.export``
-(:func:`~speechbrain_ssdctx.export.export_model`, ``export_from_hparams``,
-``export_detector``), with its model card (``speechbrain_ssdctx.model_card``). The export
-and model card API is importable from here too (``from speechbrain_ssdctx.hub import
+:func:`push_to_hub` uploads a model folder written by ``speechbrain_ssdctx.inference.export``
+(:func:`~speechbrain_ssdctx.inference.export.export_model`, ``export_from_hparams``,
+``export_detector``), with its model card (``speechbrain_ssdctx.inference.model_card``). The export
+and model card API is importable from here too (``from speechbrain_ssdctx.inference.hub import
 export_model``), as ``ssdctx-export`` and users' scripts know it.
 
 Authors
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from speechbrain_ssdctx.export import (
+from speechbrain_ssdctx.inference.export import (
     INFERENCE_KEYS,
     DetectorDefinition,
     ExportError,
@@ -25,8 +25,8 @@ from speechbrain_ssdctx.export import (
     export_model,
     redact_local_paths,
 )
-from speechbrain_ssdctx.inference import INTERFACE_CLASS, INTERFACE_FILE
-from speechbrain_ssdctx.model_card import MODEL_CARD, ModelCard, model_card
+from speechbrain_ssdctx.inference.model_card import MODEL_CARD, ModelCard, model_card
+from speechbrain_ssdctx.inference.spoof_detector import INTERFACE_CLASS, INTERFACE_FILE
 
 __all__ = [
     "INFERENCE_KEYS",

@@ -5,13 +5,13 @@ display is needed); :func:`save_figure` writes it as a PNG.
 
 - :func:`plot_det`: detection error trade-off curves of one or more systems on normal
   deviate axes, from the official ASVspoof DET computation
-  (:func:`speechbrain_ssdctx.metrics.compute_det_curve`), with the EER point marked.
+  (:func:`speechbrain_ssdctx.evaluation.metrics.compute_det_curve`), with the EER point marked.
 - :func:`plot_score_histograms`: score densities per group (bona fide, each attack).
 - :func:`plot_tsne`: a t-SNE map of detector embeddings of bona fide and spoofed
   utterances together with band-masked views of one utterance (the paper's Fig. 2:
   green = bona fide, blue = spoof, red = masked views).
 - :func:`plot_band_map`: the band-sensitivity map
-  (:func:`speechbrain_ssdctx.band_map.band_sensitivity`): EER and mean score shift when
+  (:func:`speechbrain_ssdctx.evaluation.band_map.band_sensitivity`): EER and mean score shift when
   one 2 kHz band is kept alone or removed.
 
 Authors
@@ -27,7 +27,7 @@ import torch
 from matplotlib.figure import Figure
 from scipy.stats import norm
 
-from speechbrain_ssdctx.metrics import compute_det_curve, compute_eer
+from speechbrain_ssdctx.evaluation.metrics import compute_det_curve, compute_eer
 
 #: Error rates shown on DET axes (as fractions); the curve is clipped to this range.
 DET_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
@@ -237,7 +237,7 @@ def masked_views(wav: torch.Tensor, num_views: int, masking: torch.nn.Module) ->
     num_views : int
         Number of views.
     masking : torch.nn.Module
-        A :class:`speechbrain_ssdctx.augment.BandPassMasking` (or any module with its
+        A :class:`speechbrain_ssdctx.method.masking.BandPassMasking` (or any module with its
         ``forward(waveforms, lengths) -> (masked, lengths)`` signature).
 
     Returns
@@ -257,7 +257,7 @@ def plot_band_map(result, title: str = "Band sensitivity") -> Figure:
 
     Arguments
     ---------
-    result : speechbrain_ssdctx.band_map.BandSensitivity
+    result : speechbrain_ssdctx.evaluation.band_map.BandSensitivity
         The map.
     title : str
         Figure title.
@@ -270,7 +270,7 @@ def plot_band_map(result, title: str = "Band sensitivity") -> Figure:
 
     Example
     -------
-    >>> from speechbrain_ssdctx.band_map import BandResult, BandSensitivity
+    >>> from speechbrain_ssdctx.evaluation.band_map import BandResult, BandSensitivity
     >>> band = BandResult(160, 2160, 40.0, 5.0, -2.0, -0.1, -2.5, -1.5, 0.0, -0.2)
     >>> fig = plot_band_map(BandSensitivity(4.0, [band]))
     >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]

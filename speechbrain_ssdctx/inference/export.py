@@ -23,7 +23,7 @@ classname="SpoofDetector")``. It holds:
 - ``hyperparams.yaml``: the detector's definition, the inference settings (sample rate,
   window policy, score type, decision threshold, the bona fide index the detector was
   trained with), the detector wrapped in
-  :class:`~speechbrain_ssdctx.contract.ContractAdapter` (so that scores mean "higher =
+  :class:`~speechbrain_ssdctx.method.contract.ContractAdapter` (so that scores mean "higher =
   bona fide" whatever the training polarity and output shapes) and a ``Pretrainer``
   without paths;
 - ``detector.ckpt``: the adapter's state_dict, which includes the state SpeechBrain
@@ -32,10 +32,10 @@ classname="SpoofDetector")``. It holds:
   user's own modules when a detector needs them;
 - ``training_hyperparams.yaml``: the hyperparameters as run (local paths redacted);
 - ``README.md``: a model card following the HuggingFace conventions for SpeechBrain
-  models (``speechbrain_ssdctx.model_card``).
+  models (``speechbrain_ssdctx.inference.model_card``).
 
 Before returning, the export loads the folder back and checks that it scores like the
-detector it was given. ``speechbrain_ssdctx.hub.push_to_hub`` uploads the folder.
+detector it was given. ``speechbrain_ssdctx.inference.hub.push_to_hub`` uploads the folder.
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -66,16 +66,9 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_ssdctx import __version__
-from speechbrain_ssdctx.calibration import Calibration
-from speechbrain_ssdctx.contract import ContractAdapter, check_bonafide_index
-from speechbrain_ssdctx.inference import (
-    INTERFACE_CLASS,
-    INTERFACE_FILE,
-    INTERFACE_MODULE,
-    WINDOW_POLICIES,
-    SpoofDetector,
-)
-from speechbrain_ssdctx.model_card import (
+from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE, SCORE_TYPES
+from speechbrain_ssdctx.inference.model_card import (
     ASVSPOOF5_TRAINING_DATA,
     ASVSPOOF_TRAINING_DATA,
     DEMO_DATASET,
@@ -83,7 +76,14 @@ from speechbrain_ssdctx.model_card import (
     ModelCard,
     model_card,
 )
-from speechbrain_ssdctx.scores import DEFAULT_SCORE_TYPE, SCORE_TYPES
+from speechbrain_ssdctx.inference.spoof_detector import (
+    INTERFACE_CLASS,
+    INTERFACE_FILE,
+    INTERFACE_MODULE,
+    WINDOW_POLICIES,
+    SpoofDetector,
+)
+from speechbrain_ssdctx.method.contract import ContractAdapter, check_bonafide_index
 
 #: Keys the export writes into ``hyperparams.yaml`` besides the detector's definition.
 INFERENCE_KEYS = (
@@ -746,7 +746,7 @@ def _hyperparams(text: str, key: str, settings: InferenceSettings, name: str) ->
         "# reorders the logits so that index 1 is bona fide (higher score = bona fide).",
         f"bonafide_index: {settings.bonafide_index}",
         "",
-        "scorer: !new:speechbrain_ssdctx.contract.ContractAdapter",
+        "scorer: !new:speechbrain_ssdctx.method.contract.ContractAdapter",
         f"    detector: !ref <{key}>",
         "    bonafide_index: !ref <bonafide_index>",
         "",
@@ -759,7 +759,7 @@ def _hyperparams(text: str, key: str, settings: InferenceSettings, name: str) ->
         "    loadables:",
         "        detector: !ref <scorer>",
         "    custom_hooks:",
-        "        detector: !name:speechbrain_ssdctx.inference.load_weights",
+        "        detector: !name:speechbrain_ssdctx.inference.spoof_detector.load_weights",
     ]
     if settings.calibration is not None:
         values = settings.calibration.to_dict()

@@ -20,7 +20,6 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_ssdctx.calibration import Calibration
 from speechbrain_ssdctx.data import (
     demo_corpus_folder,
     prepare_asvspoof2019_la,
@@ -31,10 +30,15 @@ from speechbrain_ssdctx.data.dataio import load_datasets
 from speechbrain_ssdctx.data.in_the_wild import prepare_in_the_wild
 from speechbrain_ssdctx.data.labelled import prepare_labelled_csv
 from speechbrain_ssdctx.data.preparation import BONAFIDE, read_manifest
-from speechbrain_ssdctx.evaluation import asv_operating_point_of, evaluate_scores, official_c012
-from speechbrain_ssdctx.report import write_results
-from speechbrain_ssdctx.scores import write_score_file
-from speechbrain_ssdctx.startup import is_demo_run
+from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.evaluate import (
+    asv_operating_point_of,
+    evaluate_scores,
+    official_c012,
+)
+from speechbrain_ssdctx.evaluation.report import write_results
+from speechbrain_ssdctx.evaluation.scores import write_score_file
+from speechbrain_ssdctx.training.startup import is_demo_run
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +151,7 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
     """Scores every evaluation set with the best dev-EER checkpoint and evaluates it.
 
     Writes ``scores/<set>.txt`` (``utt_id score``, for the official tools) and returns the
-    reports (``speechbrain_ssdctx.evaluation.evaluate_scores``). A calibration
+    reports (``speechbrain_ssdctx.evaluation.evaluate.evaluate_scores``). A calibration
     (``llr = slope * score + offset``) is fitted on the dev scores at the prior
     ``calibration_prior`` and saved as ``calibration.json``; every report gives actDCF
     and Cllr before and after it (on dev itself the calibrated numbers are optimistic).

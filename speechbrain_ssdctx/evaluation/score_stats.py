@@ -5,9 +5,9 @@ SpeechBrain recipes create a metric-stats object in ``on_stage_start``, append t
 object for spoofing detection (the ``clear`` / ``append`` / ``summarize`` interface of
 ``speechbrain.utils.metric_stats.MetricStats``, whose ids-and-metric bookkeeping does not
 fit whole-set scores): it turns each batch's logits into bona fide scores
-(``speechbrain_ssdctx.scores``), keeps them with the labels by utterance id, unites the
+(``speechbrain_ssdctx.evaluation.scores``), keeps them with the labels by utterance id, unites the
 processes' shares under DDP (each process scores a shard of the set) and summarises the
-EER with the official ASVspoof computation (``speechbrain_ssdctx.metrics.compute_eer``;
+EER with the official ASVspoof computation (``speechbrain_ssdctx.evaluation.metrics.compute_eer``;
 SpeechBrain's ``metric_stats.EER`` is O(N^2) and resolves ties differently).
 
 Authors
@@ -22,9 +22,9 @@ import torch
 import torch.distributed as dist
 from speechbrain.utils.distributed import is_distributed_initialized
 
-from speechbrain_ssdctx.contract import bonafide_last, check_bonafide_index
-from speechbrain_ssdctx.metrics import compute_eer
-from speechbrain_ssdctx.scores import DEFAULT_SCORE_TYPE, bonafide_scores
+from speechbrain_ssdctx.evaluation.metrics import compute_eer
+from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE, bonafide_scores
+from speechbrain_ssdctx.method.contract import bonafide_last, check_bonafide_index
 
 __all__ = ["ScoreStats"]
 
@@ -34,7 +34,7 @@ class ScoreStats:
     Arguments
     ---------
     score_type : str
-        How logits become scores (``speechbrain_ssdctx.scores.SCORE_TYPES``).
+        How logits become scores (``speechbrain_ssdctx.evaluation.scores.SCORE_TYPES``).
     bonafide_index : int
         Class index of bona fide in the logits and the labels (the other is spoof; a
         label of -1 marks an utterance without a key).

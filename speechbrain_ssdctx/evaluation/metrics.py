@@ -17,7 +17,7 @@ ASVspoof 5 ``evaluation-package``. Every function sorts the scores once
 Conventions: higher scores mean "more bona fide"; functions return error rates and EERs
 as fractions, as the official code does; the report dicts give EERs in percent (key
 ``eer``). actDCF and Cllr read scores as natural-log likelihood ratios: on uncalibrated
-scores they measure calibration loss as well (see ``speechbrain_ssdctx.calibration``).
+scores they measure calibration loss as well (see ``speechbrain_ssdctx.evaluation.calibration``).
 
 Authors
  * speechbrain-ssdctx contributors 2025

@@ -54,7 +54,7 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
 
-from speechbrain_ssdctx.atomic import atomic_open
+from speechbrain_ssdctx.utils.atomic import atomic_open
 
 __all__ = [
     "COMPLETE_MARKER",

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from speechbrain_ssdctx.data.audio import EVAL_POLICIES
-from speechbrain_ssdctx.losses import KL_DIRECTIONS
+from speechbrain_ssdctx.method.losses import KL_DIRECTIONS
 from speechbrain_ssdctx.utils.distributed import AUTO, BACKENDS, BATCH_SEMANTICS, PRECISIONS
 
 __all__ = [

@@ -6,7 +6,7 @@ and of exported models is the bona fide log-odds, ``logit[1] - logit[0]`` (the l
 raw bona fide logit ``logit[1]``; the bundled official models keep that, so their scores
 equal the official ones. Both give the same decisions only at matching thresholds: a
 threshold always belongs to one score type. Neither is a calibrated log-likelihood
-ratio: ``speechbrain_ssdctx.calibration`` maps scores to one.
+ratio: ``speechbrain_ssdctx.evaluation.calibration`` maps scores to one.
 
 Score files come in the formats the ASVspoof tools read:
 
@@ -28,9 +28,7 @@ Authors
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -38,8 +36,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from speechbrain_ssdctx.atomic import atomic_open
-from speechbrain_ssdctx.textio import read_lines
+from speechbrain_ssdctx.utils.atomic import atomic_open
+from speechbrain_ssdctx.utils.textio import parse_number, read_lines
 
 __all__ = [
     "DEFAULT_SCORE_TYPE",
@@ -50,7 +48,6 @@ __all__ = [
     "align",
     "align_scores",
     "bonafide_scores",
-    "parse_score",
     "read_sasv_score_file",
     "read_score_file",
     "score_file_kind",
@@ -71,7 +68,6 @@ SCORE_TYPES = tuple(SCORE_MEANINGS)
 #: A decimal number as score files write them (ASCII digits; no ``_`` separators, no
 #: ``inf``/``nan`` words: Python's ``float`` accepts all of these, and ``1_5`` would
 #: silently read as 15.0).
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 #: Deletes the characters of decimal numbers: what remains of a score is not a number.
 _NUMBER_CHARACTERS = str.maketrans("", "", "0123456789+-.eE")
 #: Header columns: which column holds the id and which the score, per format.
@@ -123,26 +119,6 @@ def bonafide_scores(
     return logits[:, 1] - logits[:, 0]
 
 
-def parse_score(text: str) -> float:
-    """A finite decimal number, or a ValueError saying why not.
-
-    Example
-    -------
-    >>> parse_score("-1.5e-3")
-    -0.0015
-    >>> parse_score("1_5")
-    Traceback (most recent call last):
-    ...
-    ValueError: '1_5' is not a number
-    """
-    if not _NUMBER.fullmatch(text):
-        raise ValueError(f"{text!r} is not a number")
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not a finite number")
-    return value
-
-
 def _split(line: str, tabs: bool) -> list[str]:
     return line.rstrip("\n").split("\t") if tabs else line.split()
 
@@ -174,7 +150,7 @@ def score_file_kind(path: str | os.PathLike) -> str:
 
 def _score(path: Path, number: int, text: str, what: str) -> float:
     try:
-        return parse_score(text)
+        return parse_number(text)
     except ValueError as error:
         raise ScoreFileError(f"{path}, line {number}: score of {what}: {error}.") from None
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from speechbrain.dataio.batch import PaddedData
 
-from speechbrain_ssdctx.module_state import HookedStateMixin
+from speechbrain_ssdctx.utils.module_state import HookedStateMixin
 
 #: The contract, as the error messages state it.
 CONTRACT = "forward(wavs, lengths) -> (embedding [B, D], logits [B, 2])"
@@ -132,7 +132,7 @@ def split_outputs(
     >>> split_outputs(torch.zeros(2, 2), 2)
     Traceback (most recent call last):
     ...
-    speechbrain_ssdctx.contract.ContractError: the detector must follow forward(wavs, ...
+    speechbrain_ssdctx.method.contract.ContractError: the detector must follow forward(wavs, ...
     it returned Tensor [2, 2]: a model that returns logits only must return its embedding too
     """
     header = f"{who} must follow {CONTRACT}; for a batch of B = {batch_size} it returned"

@@ -5,7 +5,7 @@ InF and InI, each switchable in YAML, both off = plain training), keeps the chec
 with the lowest dev EER, and scores test sets. It expects:
 
 - ``modules``: ``detector`` (forward(wavs, lengths) -> (embedding, logits[B, 2])) and
-  ``context`` (a ``speechbrain_ssdctx.context.ContextLoss``);
+  ``context`` (a ``speechbrain_ssdctx.method.context.ContextLoss``);
 - batches with ``id``, ``sig`` (padded waveforms) and ``label_id`` (bona fide =
   ``hparams.bonafide_index``, default 1);
 - hparams: ``epoch_counter``, optionally ``lr_scheduler`` (a callable taking the
@@ -13,7 +13,7 @@ with the lowest dev EER, and scores test sets. It expects:
   training waveforms before the context loss, e.g. ``RawBoost`` or SpeechBrain's
   ``Augmenter``; InF masks the augmented waveform) and ``score_stats`` (a callable making
   the evaluation stages' metric-stats object; default
-  :class:`~speechbrain_ssdctx.score_stats.ScoreStats` with ``score_type`` and
+  :class:`~speechbrain_ssdctx.evaluation.score_stats.ScoreStats` with ``score_type`` and
   ``bonafide_index``);
 - the multi-GPU and precision settings of ``docs/multi_gpu.md`` (SpeechBrain run options
   such as ``precision``, ``grad_accumulation_factor``, ``find_unused_parameters``, plus
@@ -21,7 +21,7 @@ with the lowest dev EER, and scores test sets. It expects:
   ``pin_memory``), each of which may be ``auto`` where the docs say so.
 
 The checkpointer is used as a
-:class:`~speechbrain_ssdctx.checkpoints.SafeCheckpointer` (a plain SpeechBrain one is
+:class:`~speechbrain_ssdctx.training.checkpoints.SafeCheckpointer` (a plain SpeechBrain one is
 wrapped): every checkpoint gets a ``COMPLETE`` marker and the run's scalar hyperparameters,
 and recovery never unpickles code, sets damaged checkpoints aside and names the
 hyperparameters of a checkpoint of another model. SpeechBrain's ``on_fit_start`` and
@@ -44,12 +44,15 @@ from speechbrain.utils.run_opts import RunOptions
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
-from speechbrain_ssdctx.allocator import retain_freed_memory
-from speechbrain_ssdctx.checkpoints import COMPLETE_MARKER, SafeCheckpointer, scalar_hparams
-from speechbrain_ssdctx.contract import split_outputs
-from speechbrain_ssdctx.reproducibility import RNGState
-from speechbrain_ssdctx.score_stats import ScoreStats
-from speechbrain_ssdctx.scores import DEFAULT_SCORE_TYPE
+from speechbrain_ssdctx.evaluation.score_stats import ScoreStats
+from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE
+from speechbrain_ssdctx.method.contract import split_outputs
+from speechbrain_ssdctx.training.checkpoints import (
+    COMPLETE_MARKER,
+    SafeCheckpointer,
+    scalar_hparams,
+)
+from speechbrain_ssdctx.utils.allocator import retain_freed_memory
 from speechbrain_ssdctx.utils.distributed import (
     BATCH_SEMANTICS,
     get_world_size,
@@ -58,6 +61,7 @@ from speechbrain_ssdctx.utils.distributed import (
     resolve_run_options,
     resolve_switch,
 )
+from speechbrain_ssdctx.utils.reproducibility import RNGState
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +74,13 @@ class DetectorBrain(sb.Brain):
     After ``evaluate``, ``self.score_stats.scores`` holds ``{utt_id: score}`` of the
     evaluated set and ``self.stage_stats`` the stage's loss and EER. Scores follow
     ``hparams.score_type`` (default: the bona fide log-odds, see
-    ``speechbrain_ssdctx.scores``), in float32.
+    ``speechbrain_ssdctx.evaluation.scores``), in float32.
 
     Example
     -------
     >>> from types import SimpleNamespace
     >>> from speechbrain.utils.epoch_loop import EpochCounter
-    >>> from speechbrain_ssdctx.context import ContextLoss
+    >>> from speechbrain_ssdctx.method.context import ContextLoss
     >>> from speechbrain_ssdctx.models import LCNN
     >>> detector = LCNN()
     >>> context = ContextLoss(detector, embedding_dim=detector.embedding_dim, use_ini=False)
@@ -157,7 +161,7 @@ class DetectorBrain(sb.Brain):
 
     def on_fit_start(self):
         """On the CPU with ``hparams.cpu_retain_freed_memory``, makes the allocator keep
-        freed memory (``speechbrain_ssdctx.allocator``: about twice faster steps), then
+        freed memory (``speechbrain_ssdctx.utils.allocator``: about twice faster steps), then
         SpeechBrain's (compile, DDP, optimisers, safe recovery); logs the run's multi-GPU
         and precision settings (:meth:`run_settings`)."""
         if self.device_type == "cpu" and getattr(self.hparams, "cpu_retain_freed_memory", False):

@@ -53,7 +53,7 @@ def retain_freed_memory() -> bool:
     Example
     -------
     >>> import subprocess, sys  # in a child process: the setting is process-wide
-    >>> code = "from speechbrain_ssdctx.allocator import retain_freed_memory as r; print(r())"
+    >>> code = "from speechbrain_ssdctx.utils.allocator import retain_freed_memory as r; print(r())"
     >>> subprocess.run([sys.executable, "-c", code], capture_output=True,
     ...                text=True).stdout.strip() in ("True", "False")
     True

@@ -44,7 +44,6 @@ import torch
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.fetching import FetchConfig, fetch
 
-from speechbrain_ssdctx.calibration import Calibration, posterior
 from speechbrain_ssdctx.data.audio import (
     OFFICIAL_NUM_SAMPLES,
     WINDOW_POLICIES,
@@ -53,8 +52,9 @@ from speechbrain_ssdctx.data.audio import (
     load_audio,
 )
 from speechbrain_ssdctx.data.stream import AudioStream
-from speechbrain_ssdctx.metrics import DetectionCosts
-from speechbrain_ssdctx.scores import DEFAULT_SCORE_TYPE, SCORE_TYPES, bonafide_scores
+from speechbrain_ssdctx.evaluation.calibration import Calibration, posterior
+from speechbrain_ssdctx.evaluation.metrics import DetectionCosts
+from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE, SCORE_TYPES, bonafide_scores
 
 #: Short names of the bundled models and their inference YAML in ``pretrained/``.
 BUNDLED_MODELS = {
@@ -223,7 +223,7 @@ class SpoofDetector(Pretrained):
     (the shortest input the detector accepts; shorter windows are repeat-padded to it) and
     ``calibration`` (``slope``, ``offset``, ``prior``: the affine map of scores to
     log-likelihood ratios that ``ssdctx-export`` stores, see
-    :class:`~speechbrain_ssdctx.calibration.Calibration`).
+    :class:`~speechbrain_ssdctx.evaluation.calibration.Calibration`).
 
     Arguments
     ---------

@@ -5,7 +5,7 @@ datasets and a ``model-index`` with the EER and min t-DCF of each test set), the
 install and use the model (``SpoofDetector`` or SpeechBrain's ``foreign_class``), what its
 score means, its training data and recipe, its results, intended use and limitations,
 the security note on HyperPyYAML, and the licences. :func:`model_card` writes it;
-``speechbrain_ssdctx.export`` calls it for every exported folder.
+``speechbrain_ssdctx.inference.export`` calls it for every exported folder.
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 import yaml
 
 from speechbrain_ssdctx import __version__
-from speechbrain_ssdctx.calibration import Calibration
-from speechbrain_ssdctx.inference import INTERFACE_CLASS, INTERFACE_FILE
-from speechbrain_ssdctx.report import primary_tdcf, results_markdown, set_title
-from speechbrain_ssdctx.scores import SCORE_MEANINGS
+from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.report import primary_tdcf, results_markdown, set_title
+from speechbrain_ssdctx.evaluation.scores import SCORE_MEANINGS
+from speechbrain_ssdctx.inference.spoof_detector import INTERFACE_CLASS, INTERFACE_FILE
 
 if TYPE_CHECKING:
-    from speechbrain_ssdctx.contract import ContractAdapter
-    from speechbrain_ssdctx.export import InferenceSettings
+    from speechbrain_ssdctx.inference.export import InferenceSettings
+    from speechbrain_ssdctx.method.contract import ContractAdapter
 
 #: How the sets of the project's recipes are described in the model-index.
 SET_DATASETS = {
@@ -226,7 +226,7 @@ pip install speechbrain-ssdctx
 ## Use
 
 ```python
-from speechbrain_ssdctx.inference import SpoofDetector
+from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 
 detector = SpoofDetector.from_hparams("{source}")
 detector.classify_file("my_audio.wav")  # score, probability of bona fide, decision

@@ -2,7 +2,7 @@
 
 ``recipes/train.py`` calls :func:`start_recipe` with its command line. Before any model,
 data or process group exists it checks the overrides (no unknown key), every typed
-hyperparameter (``speechbrain_ssdctx.typed_hparams``) and the device; then, when no
+hyperparameter (``speechbrain_ssdctx.training.typed_hparams``) and the device; then, when no
 training corpus is given (``data_folder`` and ``asvspoof5_folder`` null), it applies the
 YAML's ``demo_schedule`` (the bundled demo corpus would take most of an hour on the
 paper's schedule) to every key the command line does not set, and says so.
@@ -28,11 +28,11 @@ import ruamel.yaml
 import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 
-from speechbrain_ssdctx.checkpoints import CheckpointError
 from speechbrain_ssdctx.data.asvspoof import ProtocolError
 from speechbrain_ssdctx.data.audio import AudioFileError
-from speechbrain_ssdctx.report import set_title
-from speechbrain_ssdctx.typed_hparams import (
+from speechbrain_ssdctx.evaluation.report import set_title
+from speechbrain_ssdctx.training.checkpoints import CheckpointError
+from speechbrain_ssdctx.training.typed_hparams import (
     HparamError,
     check_device,
     check_hparams,

@@ -7,7 +7,7 @@ evaluation-package key (Track 1 or Track 2), an In-the-Wild ``meta.csv``, a
 countermeasure metrics of a score set against a key (EER, min t-DCF, the ASVspoof 5
 Track 1 metrics, breakdowns; optionally after calibration and with bootstrap
 intervals), ``evaluate_sasv_scores`` the Track 2 metrics. The recipes, ``ssdctx-eval``
-and ``ssdctx-score`` all evaluate through here; ``speechbrain_ssdctx.report`` renders
+and ``ssdctx-score`` all evaluate through here; ``speechbrain_ssdctx.evaluation.report`` renders
 the reports.
 
 Authors
@@ -23,9 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from speechbrain_ssdctx import metrics
-from speechbrain_ssdctx.bootstrap import bootstrap_metrics
-from speechbrain_ssdctx.calibration import Calibration
 from speechbrain_ssdctx.data.asvspoof import (
     read_asv_scores,
     read_protocol_2019,
@@ -44,8 +41,11 @@ from speechbrain_ssdctx.data.preparation import (
     ProtocolError,
     read_manifest,
 )
-from speechbrain_ssdctx.scores import SasvScore, align, align_scores
-from speechbrain_ssdctx.textio import read_lines
+from speechbrain_ssdctx.evaluation import metrics
+from speechbrain_ssdctx.evaluation.bootstrap import bootstrap_metrics
+from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.scores import SasvScore, align, align_scores
+from speechbrain_ssdctx.utils.textio import read_lines
 
 __all__ = [
     "KEY_KINDS",
@@ -56,7 +56,7 @@ __all__ = [
     "read_key",
 ]
 
-_C012_FOLDER = Path(__file__).resolve().parent / "data" / "asvspoof2021"
+_C012_FOLDER = Path(__file__).resolve().parents[1] / "data" / "asvspoof2021"
 #: Breakdowns per corpus: spoof-only groups and conditions shared by both classes.
 _GROUPS = ("attack", "vocoder")
 _CONDITIONS = ("codec", "compression")

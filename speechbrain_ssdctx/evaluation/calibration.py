@@ -32,8 +32,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-from speechbrain_ssdctx.atomic import atomic_open
-from speechbrain_ssdctx.metrics import DetectionCosts
+from speechbrain_ssdctx.evaluation.metrics import DetectionCosts
+from speechbrain_ssdctx.utils.atomic import atomic_open
 
 __all__ = ["Calibration", "posterior"]
 

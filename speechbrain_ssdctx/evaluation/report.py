@@ -1,6 +1,6 @@
 """Rendering evaluation reports: one renderer for every table the project prints.
 
-A report is the dict ``speechbrain_ssdctx.evaluation`` makes for one test set
+A report is the dict ``speechbrain_ssdctx.evaluation.evaluate`` makes for one test set
 (``eer``, ``eer_threshold``, ``min_dcf``, ``act_dcf``, ``cllr``, ``min_cllr``,
 ``bonafide``, ``spoof``, optional ``min_tdcf_legacy`` / ``min_tdcf_revised``,
 ``act_dcf_calibrated`` / ``cllr_calibrated``, ``bootstrap`` intervals and
@@ -24,7 +24,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-from speechbrain_ssdctx.atomic import atomic_open
+from speechbrain_ssdctx.utils.atomic import atomic_open
 
 __all__ = [
     "METRIC_NOTE",

@@ -31,6 +31,52 @@ from speechbrain.utils.distributed import is_distributed_initialized
 from speechbrain_ssdctx.utils.distributed import get_rank
 
 
+def rank_generator(seed: int | None = None) -> torch.Generator:
+    """A CPU generator seeded with ``seed`` plus this process's data-parallel rank.
+
+    Ranks thus draw different augmentations from the same configuration. ``None`` uses
+    ``torch.initial_seed()`` (which SpeechBrain's ``seed_everything`` sets).
+
+    Example
+    -------
+    >>> a, b = rank_generator(5), rank_generator(5)
+    >>> torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b))
+    True
+    """
+    base_seed = torch.initial_seed() if seed is None else seed
+    return torch.Generator().manual_seed((base_seed + get_rank()) % 2**63)
+
+
+def generator_state(generator: torch.Generator) -> dict:
+    """A generator's state and the rank it belongs to, for a module's checkpoint
+    (``get_extra_state``); :func:`restore_generator` reads it back."""
+    return {"generator": generator.get_state(), "rank": get_rank()}
+
+
+def restore_generator(generator: torch.Generator, state: dict) -> None:
+    """Restores a :func:`generator_state`; a different rank derives its own stream from it.
+
+    A checkpoint is written by the main process only, so every rank reloads the main
+    process's state: the rank that saved it continues its exact stream, the other ranks
+    reseed deterministically from it plus their rank, so that their draws stay different
+    from one another.
+
+    Example
+    -------
+    >>> generator = rank_generator(1)
+    >>> saved = generator_state(generator)
+    >>> expected = torch.rand(2, generator=generator)
+    >>> restore_generator(generator, saved)
+    >>> torch.equal(torch.rand(2, generator=generator), expected)
+    True
+    """
+    generator.set_state(state["generator"])
+    rank = get_rank()
+    if rank != state["rank"]:
+        seed = int(torch.randint(2**62, (1,), generator=generator)) + rank
+        generator.manual_seed(seed)
+
+
 class RNGState:
     """Saves and restores the python, numpy and torch generators (and any extra ones).
 

@@ -11,17 +11,17 @@ import torch.nn.functional as F
 from speechbrain.augment.augmenter import Augmenter
 from speechbrain.utils.callchains import lengths_arg_exists
 
-from speechbrain_ssdctx.augment import BandPassMasking
-from speechbrain_ssdctx.contract import CONTRACT, ContractError, as_labels, split_outputs
-from speechbrain_ssdctx.losses import (
+from speechbrain_ssdctx.method.contract import CONTRACT, ContractError, as_labels, split_outputs
+from speechbrain_ssdctx.method.losses import (
     KL_DIRECTIONS,
     ClassificationLoss,
     InterInstanceLoss,
     kl_consistency,
 )
-from speechbrain_ssdctx.memory import MemoryBank, MomentumEncoder
-from speechbrain_ssdctx.reproducibility import PrivateRandomStream
+from speechbrain_ssdctx.method.masking import BandPassMasking
+from speechbrain_ssdctx.method.memory import MemoryBank, MomentumEncoder
 from speechbrain_ssdctx.utils.distributed import unwrap_ddp
+from speechbrain_ssdctx.utils.reproducibility import PrivateRandomStream
 
 INI_VIEWS = ("clean", "masked", "both")
 
@@ -34,7 +34,7 @@ class ContextLoss(torch.nn.Module):
     optimiser step, moves the momentum encoder towards the detector and then enqueues
     the momentum embeddings of the step's clean batch into the memory bank.
 
-    The detector contract (checked at every call, see :mod:`speechbrain_ssdctx.contract`):
+    The detector contract (checked at every call, see :mod:`speechbrain_ssdctx.method.contract`):
     ``forward(wavs, lengths) -> (embedding [B, D], logits [B, 2])``, where SpeechBrain's
     shapes are accepted too (embedding ``[B, 1, D]``; logits ``[B, 1, 2]``, the
     log-probabilities or cosine scores of SpeechBrain's ``Classifier``, or one bona fide
@@ -48,14 +48,14 @@ class ContextLoss(torch.nn.Module):
     ``!new:speechbrain.nnet.losses.LogSoftmaxWrapper`` around
     ``AdditiveAngularMargin`` for AAM-softmax); the default is the cross-entropy.
 
-    The masking (InF's second view) is :class:`~speechbrain_ssdctx.augment.BandPassMasking`
+    The masking (InF's second view) is :class:`~speechbrain_ssdctx.method.masking.BandPassMasking`
     by default, or any module ``masking(wavs, lengths) -> wavs`` or ``(wavs, lengths)``
     that returns one masked view of every utterance, e.g. SpeechBrain's ``Augmenter``.
     An ``Augmenter`` whose options change the batch size or skip the masking for some
     utterances (``concat_original``, ``augment_prob < 1``, ``min_augmentations = 0``,
     ``repeat_augment != 1``, ``parallel_augment`` without ``parallel_augment_fixed_bs``,
     augment start / end indices) is refused. The masking runs in a random stream of its
-    own (:class:`~speechbrain_ssdctx.reproducibility.PrivateRandomStream`, in this
+    own (:class:`~speechbrain_ssdctx.utils.reproducibility.PrivateRandomStream`, in this
     module's state dict): augmentations that draw from the global generators draw the
     same masks after a resume from a checkpoint, and leave the global generators alone.
     A masked view of another length than the clean one (a speed change) is padded.
@@ -73,7 +73,7 @@ class ContextLoss(torch.nn.Module):
       the encoder updated at the end of step t - 1). This avoids a second momentum pass.
       The key forward is MoCo's by default (BatchNorm on the key batch's statistics,
       dropout off; ``key_batchnorm``, see
-      :class:`~speechbrain_ssdctx.memory.MomentumEncoder`).
+      :class:`~speechbrain_ssdctx.method.memory.MomentumEncoder`).
     - At the first training step the momentum encoder is synchronised with the
       detector (weights loaded after this module was built are followed).
     - With ``use_inf=True`` and ``lambda_inf=0`` (masked view as plain augmentation), the
@@ -120,14 +120,14 @@ class ContextLoss(torch.nn.Module):
         Run the clean and masked views as one concatenated batch (see above).
     classification_loss_fn : callable or None
         ``(predictions [B, 1, 2], targets [B, 1]) -> 0-d loss`` (SpeechBrain's layout);
-        ``None``: unweighted :class:`~speechbrain_ssdctx.losses.ClassificationLoss`.
+        ``None``: unweighted :class:`~speechbrain_ssdctx.method.losses.ClassificationLoss`.
     key_batchnorm : str
         How BatchNorm normalises the momentum encoder's keys: ``"batch"`` (default,
         MoCo) or ``"running"`` (the copied running statistics, as before 0.2).
     momentum_share_frozen : bool
         The momentum encoder shares (does not copy) the detector's frozen submodules,
         e.g. a frozen SSL front end: only the trainable head is duplicated (see
-        :class:`~speechbrain_ssdctx.memory.MomentumEncoder`).
+        :class:`~speechbrain_ssdctx.method.memory.MomentumEncoder`).
 
     Example
     -------

@@ -11,12 +11,12 @@ import torch
 import torch.distributed as dist
 from speechbrain.utils.distributed import is_distributed_initialized
 
-from speechbrain_ssdctx.module_state import (
+from speechbrain_ssdctx.utils.distributed import get_world_size, unwrap_ddp
+from speechbrain_ssdctx.utils.module_state import (
     copy_hooked_state,
     load_hooked_state,
     save_hooked_state,
 )
-from speechbrain_ssdctx.utils.distributed import get_world_size, unwrap_ddp
 
 
 class MemoryBank(torch.nn.Module):
@@ -146,10 +146,10 @@ class MomentumEncoder(torch.nn.Module):
     they already are running averages or constants; under DDP rank 0's are broadcast so
     that every rank holds the same copy) and the state SpeechBrain modules keep outside
     ``state_dict`` and save through their checkpoint hooks (the global statistics of
-    ``InputNormalization``, see :mod:`speechbrain_ssdctx.module_state`). That state is in
+    ``InputNormalization``, see :mod:`speechbrain_ssdctx.utils.module_state`). That state is in
     this module's ``state_dict`` too, so a Checkpointer restores it.
 
-    :class:`~speechbrain_ssdctx.context.ContextLoss` calls :meth:`sync` at its first
+    :class:`~speechbrain_ssdctx.method.context.ContextLoss` calls :meth:`sync` at its first
     training step (while :attr:`updates` is 0), so the copy starts from the detector as
     it is then, not as it was when this module was built: weights loaded into the
     detector afterwards (a Pretrainer, fine-tuning) are followed.
@@ -335,7 +335,7 @@ class MomentumEncoder(torch.nn.Module):
                 self._key_mode(batch_statistics=True)
 
     def get_extra_state(self) -> dict:
-        """The copy's hook-saved state (see :mod:`speechbrain_ssdctx.module_state`)."""
+        """The copy's hook-saved state (see :mod:`speechbrain_ssdctx.utils.module_state`)."""
         return {"hooked": save_hooked_state(self.module)}
 
     def set_extra_state(self, state: dict) -> None:

@@ -1,0 +1,40 @@
+"""Serving trained detectors: :class:`SpoofDetector` scores users' audio (a SpeechBrain
+``Pretrained`` interface), the export of trained models with their model card, and
+HuggingFace Hub upload.
+
+``speechbrain_ssdctx.inference.SpoofDetector`` and ``speechbrain_ssdctx.inference.load_weights``
+are the paths that exported model folders name (``custom_interface.py``,
+``hyperparams.yaml``): they are kept stable.
+"""
+
+from speechbrain_ssdctx.inference.export import (
+    ExportError,
+    InferenceSettings,
+    export_detector,
+    export_from_hparams,
+    export_model,
+)
+from speechbrain_ssdctx.inference.hub import HubUploadError, push_to_hub
+from speechbrain_ssdctx.inference.model_card import ModelCard, model_card
+from speechbrain_ssdctx.inference.spoof_detector import (
+    BUNDLED_MODELS,
+    SpoofDetector,
+    bundled_models_dir,
+    load_weights,
+)
+
+__all__ = [
+    "BUNDLED_MODELS",
+    "ExportError",
+    "HubUploadError",
+    "InferenceSettings",
+    "ModelCard",
+    "SpoofDetector",
+    "bundled_models_dir",
+    "export_detector",
+    "export_from_hparams",
+    "export_model",
+    "load_weights",
+    "model_card",
+    "push_to_hub",
+]
