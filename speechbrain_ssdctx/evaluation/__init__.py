@@ -14,6 +14,7 @@ from speechbrain_ssdctx.evaluation.metrics import compute_eer, min_tdcf
 from speechbrain_ssdctx.evaluation.report import results_markdown, write_results
 from speechbrain_ssdctx.evaluation.score_stats import ScoreStats
 from speechbrain_ssdctx.evaluation.scores import read_score_file, write_score_file
+from speechbrain_ssdctx.utils.legacy_paths import legacy_attribute
 
 __all__ = [
     "Calibration",
@@ -31,3 +32,8 @@ __all__ = [
     "write_results",
     "write_score_file",
 ]
+
+
+def __getattr__(name: str):
+    """Names this module held in 0.1.0, from their new homes (with a FutureWarning)."""
+    return legacy_attribute(__name__, name)

@@ -22,6 +22,7 @@ from speechbrain_ssdctx.inference.spoof_detector import (
     bundled_models_dir,
     load_weights,
 )
+from speechbrain_ssdctx.utils.legacy_paths import legacy_attribute
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -38,3 +39,8 @@ __all__ = [
     "model_card",
     "push_to_hub",
 ]
+
+
+def __getattr__(name: str):
+    """Names this module held in 0.1.0, from their new homes (with a FutureWarning)."""
+    return legacy_attribute(__name__, name)
