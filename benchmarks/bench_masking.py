@@ -19,8 +19,8 @@ import time
 
 import torch
 
-from speechbrain_ssdctx.method.masking import BandPassMasking
 from speechbrain_ssdctx.method.context import ContextLoss
+from speechbrain_ssdctx.method.masking import BandPassMasking
 from speechbrain_ssdctx.models import LCNN
 
 

@@ -30,9 +30,9 @@ import soundfile
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from speechbrain_ssdctx.data import demo_corpus_folder, prepare_asvspoof2019_la  # noqa: E402
 from speechbrain_ssdctx.evaluation import metrics  # noqa: E402
 from speechbrain_ssdctx.evaluation.bootstrap import bootstrap_metrics, paired_bootstrap  # noqa: E402
-from speechbrain_ssdctx.data import demo_corpus_folder, prepare_asvspoof2019_la  # noqa: E402
 from speechbrain_ssdctx.evaluation.scores import read_score_file, write_score_file  # noqa: E402
 
 N_DF = 611829

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from speechbrain_ssdctx.utils.atomic import atomic_open
-from speechbrain_ssdctx.evaluation.bootstrap import pooled_seed_interval
 from speechbrain_ssdctx.data.preparation import read_manifest
+from speechbrain_ssdctx.evaluation.bootstrap import pooled_seed_interval
 from speechbrain_ssdctx.evaluation.report import seeds_markdown
 from speechbrain_ssdctx.evaluation.scores import read_score_file
 from speechbrain_ssdctx.training.startup import run_value
+from speechbrain_ssdctx.utils.atomic import atomic_open
 
 TRAIN = Path(__file__).resolve().parent / "train.py"
 

@@ -31,13 +31,13 @@ import sys
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process
 
+from speechbrain_ssdctx.evaluation.report import results_markdown
 from speechbrain_ssdctx.training.brain import DetectorBrain
 from speechbrain_ssdctx.training.experiment import (
     build_datasets,
     prepare_manifests,
     score_test_sets,
 )
-from speechbrain_ssdctx.evaluation.report import results_markdown
 from speechbrain_ssdctx.training.startup import is_demo_run, report_user_errors, start_recipe
 from speechbrain_ssdctx.utils.distributed import finish_distributed
 

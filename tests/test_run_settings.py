@@ -40,7 +40,8 @@ def test_every_training_yaml_declares_the_commented_block():
                          r"\s+class_weights: !ref <class_weights>", text)
         assert loss, path.name
         assert re.search(r"classification_loss_fn: (!ref <classification_loss>|"
-                         r"!new:speechbrain_ssdctx\.method\.losses\.ClassificationLoss)", text), path.name
+                         r"!new:speechbrain_ssdctx\.method\.losses\.ClassificationLoss)",
+                         text), path.name
         # The paper's 4 GPUs (Tak et al.'s SSL set-up: one GPU, shown on 2).
         assert re.search(r"torchrun --nproc_per_node=[24] recipes/train.py hparams/"
                          + re.escape(path.name), path.read_text()), path.name

@@ -67,7 +67,7 @@ def house(root: pathlib.Path) -> dict:
 def print_table(drawing: dict, package: str) -> None:
     groups = collections.Counter(m.split(".")[1] if m.count(".") > 1 else "(top level)"
                                  for m in drawing["rooms"])
-    print(f"| subpackage | modules |\n|---|---|")
+    print("| subpackage | modules |\n|---|---|")
     for group, count in sorted(groups.items()):
         print(f"| {group} | {count} |")
     lines = sum(len(drawing["files"][m].read_text(encoding="utf-8").splitlines())
