@@ -201,8 +201,8 @@ def test_bad_tdcf_form_names_the_choices(call):
     [
         ({"coefficients": _C012, "form": "legacy"}, "ASV operating point"),
         ({"coefficients": _C012, "cost_model": _COSTS}, "ASV operating point"),
-        ({}, "either coefficients"),
-        ({"coefficients": _C012, "asv": _ASV}, "not both"),
+        ({}, "exactly one of coefficients"),
+        ({"coefficients": _C012, "asv": _ASV}, "exactly one of coefficients"),
     ],
 )
 def test_min_tdcf_needs_coefficients_or_an_asv(kwargs, message):

@@ -153,7 +153,7 @@ def asv_operating_point(
 
 @dataclass(frozen=True)
 class TDCFCoefficients:
-    """The constants of the revised t-DCF: ``C0 + C1 * Pmiss_cm + C2 * Pfa_cm``.
+    """The constants of the t-DCF: ``C0 + C1 * Pmiss_cm + C2 * Pfa_cm`` (legacy: ``C0 = 0``).
 
     Arguments
     ---------
@@ -228,8 +228,9 @@ def tdcf_coefficients(
     >>> round(c.c0, 6), round(c.c1, 6), round(c.c2, 6)
     (0.0, 0.9405, 0.5)
     >>> asv = AsvOperatingPoint(0.1, 0.0, pfa=0.1, pmiss=0.1, pmiss_spoof=0.5, pfa_spoof=0.5)
-    >>> [round(c, 6) for c in vars(tdcf_coefficients(asv, form="legacy")).values()]
-    [0.0, 0.83695, 0.25]
+    >>> c = tdcf_coefficients(asv, form="legacy")
+    >>> c.c0, round(c.c1, 6), round(c.c2, 6)
+    (0.0, 0.83695, 0.25)
     """
     _check_form(form)
     cost = cost_model or CostModel()
@@ -257,7 +258,7 @@ def _resolve_coefficients(coefficients, asv, cost_model, form) -> TDCFCoefficien
     """The coefficients of ``min_tdcf``: given, or from the ASV error rates and ``form``."""
     _check_form(form)
     if (coefficients is None) == (asv is None):
-        raise ValueError("min_tdcf needs either coefficients (C0, C1, C2) or asv, not both.")
+        raise ValueError("min_tdcf needs exactly one of coefficients (C0, C1, C2) and asv.")
     if asv is not None:
         return tdcf_coefficients(asv, cost_model, form)
     if form != "revised" or cost_model is not None:
