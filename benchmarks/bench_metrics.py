@@ -31,9 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from speechbrain_ssdctx.data import demo_corpus_folder, prepare_asvspoof2019_la  # noqa: E402
-from speechbrain_ssdctx.evaluation import metrics  # noqa: E402
 from speechbrain_ssdctx.evaluation.bootstrap import bootstrap_metrics, paired_bootstrap  # noqa: E402
+from speechbrain_ssdctx.evaluation.dcf import act_dcf, cllr, min_cllr, min_dcf  # noqa: E402
+from speechbrain_ssdctx.evaluation.eer import compute_eer  # noqa: E402
+from speechbrain_ssdctx.evaluation.sasv import evaluate_sasv  # noqa: E402
 from speechbrain_ssdctx.evaluation.scores import read_score_file, write_score_file  # noqa: E402
+from speechbrain_ssdctx.evaluation.tdcf import AsvOperatingPoint, min_tdcf  # noqa: E402
 
 N_DF = 611829
 N_LA21 = 181566
@@ -55,13 +58,13 @@ def bench_metrics(rows, speechbrain_n):
     n_bonafide = 22617
     bonafide = rng.normal(2.0, 1.5, n_bonafide).round(3)  # rounded: ties, as real systems
     spoof = rng.normal(-2.0, 1.5, N_DF - n_bonafide).round(3)
-    asv = metrics.AsvOperatingPoint(0.02, 0.0, pfa=0.02, pmiss=0.02, pmiss_spoof=0.6, pfa_spoof=0.4)
+    asv = AsvOperatingPoint(0.02, 0.0, pfa=0.02, pmiss=0.02, pmiss_spoof=0.6, pfa_spoof=0.4)
 
     def all_metrics():
         return (
-            metrics.compute_eer(bonafide, spoof),
-            metrics.min_tdcf_legacy(bonafide, spoof, asv),
-            metrics.min_tdcf_revised(bonafide, spoof, asv),
+            compute_eer(bonafide, spoof),
+            min_tdcf(bonafide, spoof, asv=asv, form="legacy"),
+            min_tdcf(bonafide, spoof, asv=asv, form="revised"),
         )
 
     seconds, _ = timed(all_metrics)
@@ -83,7 +86,7 @@ def bench_metrics(rows, speechbrain_n):
         b = torch.from_numpy(bonafide[: speechbrain_n // 27])
         s = torch.from_numpy(spoof[: speechbrain_n - b.numel()])
         seconds, _ = timed(lambda: EER(b, s), 1)
-        ours, _ = timed(lambda: metrics.compute_eer(b.numpy(), s.numpy()), 1)
+        ours, _ = timed(lambda: compute_eer(b.numpy(), s.numpy()), 1)
         rows.append(
             (f"speechbrain.utils.metric_stats.EER, {speechbrain_n:,} scores", f"{seconds:.3f} s")
         )
@@ -97,12 +100,12 @@ def bench_asvspoof5(rows):
     spoof = rng.normal(-2.0, 1.5, N_DF - n_bonafide)
 
     def track1():
-        return (metrics.min_dcf(bonafide, spoof), metrics.act_dcf(bonafide, spoof),
-                metrics.cllr(bonafide, spoof))
+        return (min_dcf(bonafide, spoof), act_dcf(bonafide, spoof),
+                cllr(bonafide, spoof))
 
     seconds, _ = timed(track1)
     rows.append((f"minDCF + actDCF + Cllr, {N_DF:,} scores", f"{seconds:.3f} s"))
-    seconds, _ = timed(lambda: metrics.min_cllr(bonafide, spoof))
+    seconds, _ = timed(lambda: min_cllr(bonafide, spoof))
     rows.append((f"Cllr-min (PAV), {N_DF:,} scores", f"{seconds:.3f} s"))
 
     sizes = {"target": 67_000, "nontarget": 400_000}
@@ -111,7 +114,7 @@ def bench_asvspoof5(rows):
     asv = np.concatenate((rng.normal(3, 1.5, sizes["target"]), rng.normal(-3, 1.5,
                           sizes["nontarget"]), rng.normal(1, 2, sizes["spoof"])))
     cm = np.where(labels == "spoof", rng.normal(-2, 1.5, N_ASV5), rng.normal(2, 1.5, N_ASV5))
-    seconds, _ = timed(lambda: metrics.evaluate_sasv(0.5 * cm + asv, labels, cm, asv), 1)
+    seconds, _ = timed(lambda: evaluate_sasv(0.5 * cm + asv, labels, cm, asv), 1)
     rows.append((f"a-DCF + min t-DCF + t-EER (exact), {N_ASV5:,} SASV trials",
                  f"{seconds:.3f} s"))
 

@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from speechbrain_ssdctx.evaluation import metrics
 from speechbrain_ssdctx.evaluation.bootstrap import (
     bootstrap_metrics,
     paired_bootstrap,
     pooled_seed_interval,
     resample_counts,
 )
+from speechbrain_ssdctx.evaluation.dcf import min_dcf
+from speechbrain_ssdctx.evaluation.eer import compute_eer
+from speechbrain_ssdctx.evaluation.tdcf import min_tdcf
 
 
 def gaussian_trials(rng, n, mu=1.0):
@@ -41,20 +43,20 @@ def test_intervals_agree_with_a_naive_materialised_bootstrap():
     naive_eer, naive_dcf = [], []
     for _ in range(1000):
         b, s = rng.choice(bona, bona.size), rng.choice(spoof, spoof.size)
-        naive_eer.append(100 * metrics.compute_eer(b, s)[0])
-        naive_dcf.append(metrics.min_dcf(b, s)[0])
+        naive_eer.append(100 * compute_eer(b, s)[0])
+        naive_dcf.append(min_dcf(b, s)[0])
     for name, naive, tolerance in (("eer", naive_eer, 1.0), ("min_dcf", naive_dcf, 0.02)):
         low, high = np.percentile(naive, [2.5, 97.5])
         assert abs(ours[name].low - low) < tolerance and abs(ours[name].high - high) < tolerance
         assert ours[name].std == pytest.approx(np.std(naive), rel=0.15)
-    assert ours["eer"].estimate == 100 * metrics.compute_eer(bona, spoof)[0]
+    assert ours["eer"].estimate == 100 * compute_eer(bona, spoof)[0]
 
 
 def test_min_tdcf_interval_and_estimate():
     scores, labels = gaussian_trials(np.random.default_rng(3), 200)
     coefficients = {"C0": 0.05, "C1": 0.9, "C2": 0.4}
     ci = bootstrap_metrics(scores, labels, 300, coefficients=coefficients)["min_tdcf"]
-    assert ci.estimate == metrics.min_tdcf(scores[labels], scores[~labels], coefficients)[0]
+    assert ci.estimate == min_tdcf(scores[labels], scores[~labels], coefficients)[0]
     assert ci.low <= ci.estimate <= ci.high
 
 
@@ -87,7 +89,7 @@ def test_paired_comparison():
     good = np.where(labels, 2.0, 0.0) + rng.normal(0, 1, 600)
     bad = np.where(labels, 0.7, 0.0) + rng.normal(0, 1, 600)
     result = paired_bootstrap(good, bad, labels, 300)
-    assert result["eer_a"] == 100 * metrics.compute_eer(good[labels], good[~labels])[0]
+    assert result["eer_a"] == 100 * compute_eer(good[labels], good[~labels])[0]
     assert result["a_better"] == 1.0 and result["b_better"] == 0.0
     assert result["eer_difference"].high < 0
     same = paired_bootstrap(good, good.copy(), labels, 100)
@@ -100,7 +102,7 @@ def test_pooled_seed_interval():
     scores, labels = gaussian_trials(rng, 200)
     runs = [scores + rng.normal(0, s, scores.size) for s in (0.3, 0.6, 0.9)]
     pooled = pooled_seed_interval(runs, labels, 400, seed=0)
-    eers = [100 * metrics.compute_eer(r[labels], r[~labels])[0] for r in runs]
+    eers = [100 * compute_eer(r[labels], r[~labels])[0] for r in runs]
     assert pooled["eer"].estimate == pytest.approx(np.mean(eers))
     assert pooled["eer"].low < np.mean(eers) < pooled["eer"].high
     # Three identical runs: only the trials vary, as in the one-run bootstrap.

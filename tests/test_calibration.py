@@ -9,8 +9,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from speechbrain_ssdctx.cli.calibrate import main as calibrate_main
-from speechbrain_ssdctx.evaluation import metrics
 from speechbrain_ssdctx.evaluation.calibration import Calibration, posterior
+from speechbrain_ssdctx.evaluation.dcf import DetectionCosts, act_dcf, cllr, min_cllr
 from speechbrain_ssdctx.evaluation.scores import read_score_file, write_score_file
 from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector, bundled_models_dir
 
@@ -50,12 +50,12 @@ def test_fit_matches_sklearn_logistic_regression(prior, l2):
 def test_calibration_lowers_cllr_and_actdcf_of_shifted_scores():
     bona, spoof = development_scores(2)
     calibration = Calibration.fit(bona, spoof)
-    before = metrics.cllr(bona, spoof), metrics.act_dcf(bona, spoof)[0]
-    after = metrics.cllr(calibration(bona), calibration(spoof)), metrics.act_dcf(
+    before = cllr(bona, spoof), act_dcf(bona, spoof)[0]
+    after = cllr(calibration(bona), calibration(spoof)), act_dcf(
         calibration(bona), calibration(spoof))[0]
     assert after[0] < before[0] and after[1] < before[1]
-    assert after[0] >= metrics.min_cllr(bona, spoof)  # the PAV floor
-    assert calibration.prior == pytest.approx(metrics.DetectionCosts().effective_prior)
+    assert after[0] >= min_cllr(bona, spoof)  # the PAV floor
+    assert calibration.prior == pytest.approx(DetectionCosts().effective_prior)
 
 
 def test_separable_scores_give_a_finite_map():
@@ -116,5 +116,5 @@ def test_calibrated_detector_gives_llr_posterior_and_bayes_decision(tmp_path):
     assert decision.prob_bonafide == pytest.approx(1 / (1 + math.exp(-llr - math.log(19))))
     assert decision.threshold == pytest.approx(-math.log(1.9))
     assert decision.is_bonafide == (llr >= -math.log(1.9))
-    strict = detector.classify_file(FLAC, metrics.DetectionCosts(p_spoof=0.5, c_fa=1000))
+    strict = detector.classify_file(FLAC, DetectionCosts(p_spoof=0.5, c_fa=1000))
     assert strict.threshold == pytest.approx(math.log(1000)) and not strict.is_bonafide

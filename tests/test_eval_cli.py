@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from speechbrain_ssdctx.cli.evaluate import main
-from speechbrain_ssdctx.evaluation import metrics
+from speechbrain_ssdctx.evaluation.dcf import act_dcf, cllr
+from speechbrain_ssdctx.evaluation.eer import compute_eer
 from speechbrain_ssdctx.evaluation.scores import write_score_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -110,7 +111,7 @@ def test_2021_la_with_bundled_c012(tmp_path, capsys):
     assert abs(report["eer"] - expected["eer_percent"]) < 1e-6
     assert abs(report["min_tdcf_revised"] - expected["min_tdcf_revised"]) < 1e-6
     bonafide_codecs = np.array(["none", "alaw", "pstn", "g722", "ulaw", "gsm", "opus"] * 3000)
-    gsm = metrics.compute_eer(
+    gsm = compute_eer(
         bonafide[bonafide_codecs[: bonafide.size] == "gsm"], spoof[spoof_codecs == "gsm"]
     )[0]
     assert report["per_codec"]["gsm"]["eer"] == pytest.approx(100 * gsm, abs=1e-9)
@@ -136,13 +137,13 @@ def test_2021_df_breakdowns(tmp_path, capsys):
     report = json.loads(out)
     assert "min_tdcf_revised" not in report  # no t-DCF for DF
     assert {k: v["eer"] for k, v in report["per_compression"].items()} == {
-        "low_mp3": 100 * metrics.compute_eer([0.0], [1.0, -2.0])[0],
+        "low_mp3": 100 * compute_eer([0.0], [1.0, -2.0])[0],
         "nocodec": 0.0,
     }
     assert report["per_vocoder"]["traditional_vocoder"]["eer"] == 0.0
     assert (
         report["per_vocoder"]["neural_vocoder_autoregressive"]["eer"]
-        == 100 * (metrics.compute_eer([2.0, 0.0], [1.0])[0])
+        == 100 * (compute_eer([2.0, 0.0], [1.0])[0])
     )
 
 
@@ -221,9 +222,9 @@ def test_bootstrap_calibration_and_comparison(tmp_path, capsys):
     assert ci["resamples"] == 200 and ci["group_by"] == "speaker"
     assert ci["eer"]["low"] <= report["eer"] <= ci["eer"]["high"]
     llrs = 2.0 * scores - 2.0
-    assert report["cllr_calibrated"] == pytest.approx(metrics.cllr(llrs[labels], llrs[~labels]))
+    assert report["cllr_calibrated"] == pytest.approx(cllr(llrs[labels], llrs[~labels]))
     assert report["act_dcf_calibrated"] == pytest.approx(
-        metrics.act_dcf(llrs[labels], llrs[~labels])[0])
+        act_dcf(llrs[labels], llrs[~labels])[0])
     comparison = report["comparison"]
     assert comparison["eer_a"] == report["eer"] and comparison["a_better"] > 0.9
     code, out, _ = _run(capsys, tmp_path / "s0.txt", "--key", tmp_path / "key.csv",

@@ -9,10 +9,12 @@ import pytest
 from sklearn.isotonic import IsotonicRegression
 
 from speechbrain_ssdctx.data.asvspoof5 import read_cm_key, read_protocol_asvspoof5, read_sasv_key
-from speechbrain_ssdctx.evaluation import metrics
 from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.dcf import act_dcf, cllr, min_cllr, min_dcf
 from speechbrain_ssdctx.evaluation.evaluate import evaluate_sasv_scores, evaluate_scores
+from speechbrain_ssdctx.evaluation.sasv import a_dcf, t_eer
 from speechbrain_ssdctx.evaluation.scores import align_scores, read_sasv_score_file, read_score_file
+from speechbrain_ssdctx.evaluation.trials import cm_metrics
 
 REFERENCE = Path(__file__).parent / "fixtures" / "asvspoof5_reference"
 OFFICIAL = json.loads((REFERENCE / "official_values.json").read_text())
@@ -28,7 +30,7 @@ def test_track1_pooled_matches_official(name):
     key = read_cm_key(REFERENCE / "t1_key.tsv")
     values = align_scores(read_score_file(REFERENCE / name), [row["ID"] for row in key])
     labels = np.array([row["label"] == "bonafide" for row in key])
-    got = metrics.cm_metrics(values[labels], values[~labels])
+    got = cm_metrics(values[labels], values[~labels])
     for metric, value in OFFICIAL["track1"][name].items():
         if not metric.startswith("per_"):
             assert abs(got[metric] - value) < TOL, metric
@@ -49,7 +51,7 @@ def test_track1_breakdowns_match_official_full_tables(name):
 @pytest.mark.parametrize("name", ["t1_tiny", "t1_constant"])
 def test_track1_small_cases_match_official(name):
     case = OFFICIAL["track1"][name]
-    got = metrics.cm_metrics(case["bonafide"], case["spoof"])
+    got = cm_metrics(case["bonafide"], case["spoof"])
     for metric in ("min_dcf", "eer", "cllr", "act_dcf"):
         assert abs(got[metric] - case[metric]) < TOL, metric
 
@@ -74,22 +76,22 @@ def test_min_and_act_dcf_by_hand():
     # Costs: Cmiss (1 - Pspoof) = 0.95, Cfa Pspoof = 0.5, normaliser min(0.95, 0.5) = 0.5.
     # Sorted: -1 (s), 0.5 (b), 0.7 (s), 1 (b), 2 (b). Rejecting only -1: Pmiss 0, Pfa 1/2,
     # cost 0.25 -> 0.5; every other point costs more (e.g. rejecting up to 0.7: 0.95/3).
-    assert metrics.min_dcf([2.0, 1.0, 0.5], [-1.0, 0.7]) == (pytest.approx(0.5), -1.0)
+    assert min_dcf([2.0, 1.0, 0.5], [-1.0, 0.7]) == (pytest.approx(0.5), -1.0)
     # Bayes threshold -ln(1.9) = -0.6419: bona fide -0.7 missed (1/3), spoof 0 accepted
     # (1/2): (0.95 / 3 + 0.5 / 2) / 0.5 = 1.13333.
-    value, threshold = metrics.act_dcf([2.0, 1.0, -0.7], [-1.0, 0.0])
+    value, threshold = act_dcf([2.0, 1.0, -0.7], [-1.0, 0.0])
     assert value == pytest.approx((0.95 / 3 + 0.25) / 0.5)
     assert threshold == pytest.approx(-math.log(1.9))
     # A score exactly at the threshold is accepted (>=): a false alarm for a spoof.
-    assert metrics.act_dcf([5.0], [-math.log(1.9)])[0] == pytest.approx(1.0)
+    assert act_dcf([5.0], [-math.log(1.9)])[0] == pytest.approx(1.0)
 
 
 def test_cllr_by_hand():
-    assert metrics.cllr([0.0], [0.0]) == 1.0  # no information: one bit
+    assert cllr([0.0], [0.0]) == 1.0  # no information: one bit
     # LLR ln 3 for bona fide and -ln 3 for spoof: each term log2(1 + 1/3).
-    assert metrics.cllr([math.log(3)], [-math.log(3)]) == pytest.approx(math.log2(4 / 3))
+    assert cllr([math.log(3)], [-math.log(3)]) == pytest.approx(math.log2(4 / 3))
     # Confidently wrong costs a lot, and large LLRs do not overflow.
-    assert metrics.cllr([-1000.0], [1000.0]) == pytest.approx(1000 / math.log(2))
+    assert cllr([-1000.0], [1000.0]) == pytest.approx(1000 / math.log(2))
 
 
 def test_a_dcf_by_hand():
@@ -97,7 +99,7 @@ def test_a_dcf_by_hand():
     # min(0.095 + 0.5, 0.9405) = 0.595. Sorted: -1 (non), 0 (spf), 1 (spf), 2 (tar),
     # 2.5 (non), 3 (tar). Rejecting -1, 0 and 1: Pfa_non 1/2, no spoof, no miss:
     # 0.0475 / 0.595 = 0.079832, the minimum, at threshold 1.
-    value, threshold = metrics.a_dcf([3.0, 2.0], [-1.0, 2.5], [0.0, 1.0])
+    value, threshold = a_dcf([3.0, 2.0], [-1.0, 2.5], [0.0, 1.0])
     assert value == pytest.approx(0.0475 / 0.595) and threshold == 1.0
 
 
@@ -106,9 +108,9 @@ def test_t_eer_by_hand():
     # (Pmiss, Pfa_non, Pfa_spoof): (0,1,1) (0,0,1) (0,0,.5) (.5,0,.5) ...; allowed ASV
     # points: the first three. Their tandem crossings are CM points 3, 2 and 1 with
     # criteria 1, .75 and .5: the last wins, t-EER = Pfa_spoof_asv * Pfa_cm = .5 * .5.
-    assert metrics.t_eer([2.0, 1.0, 0.5], [-1.0, 0.8], [3.0, 1.0], [-2.0], [0.5, 2.0]) == 0.25
+    assert t_eer([2.0, 1.0, 0.5], [-1.0, 0.8], [3.0, 1.0], [-2.0], [0.5, 2.0]) == 0.25
     # A perfect CM and an ASV threshold that rejects the nontarget: t-EER 0.
-    assert metrics.t_eer([1.0], [-1.0], [2.0], [0.0], [1.0]) == 0.0
+    assert t_eer([1.0], [-1.0], [2.0], [0.0], [1.0]) == 0.0
 
 
 # ---- plain-loop implementations of the official definitions
@@ -192,11 +194,11 @@ def _cases():
 
 @pytest.mark.parametrize("bona, spoof", list(_cases()))
 def test_track1_metrics_match_plain_loops(bona, spoof):
-    assert metrics.min_dcf(bona, spoof)[0] == pytest.approx(_loop_min_dcf(bona, spoof), abs=1e-12)
-    assert metrics.act_dcf(bona, spoof)[0] == pytest.approx(_loop_act_dcf(bona, spoof), abs=1e-12)
-    assert metrics.cllr(bona, spoof) == pytest.approx(_loop_cllr(bona, spoof), abs=1e-12)
+    assert min_dcf(bona, spoof)[0] == pytest.approx(_loop_min_dcf(bona, spoof), abs=1e-12)
+    assert act_dcf(bona, spoof)[0] == pytest.approx(_loop_act_dcf(bona, spoof), abs=1e-12)
+    assert cllr(bona, spoof) == pytest.approx(_loop_cllr(bona, spoof), abs=1e-12)
     # actDCF is one of the DET points minDCF minimises over.
-    assert metrics.act_dcf(bona, spoof)[0] >= metrics.min_dcf(bona, spoof)[0] - 1e-12
+    assert act_dcf(bona, spoof)[0] >= min_dcf(bona, spoof)[0] - 1e-12
 
 
 @pytest.mark.parametrize("decimals", [None, 0, 1])
@@ -210,16 +212,16 @@ def test_track2_metrics_match_plain_loops(decimals, seed):
     if decimals is not None:
         tar, non, spf, cm_bona, cm_spoof = (x.round(decimals) for x in (
             tar, non, spf, cm_bona, cm_spoof))
-    assert metrics.a_dcf(tar, non, spf)[0] == pytest.approx(
+    assert a_dcf(tar, non, spf)[0] == pytest.approx(
         _loop_a_dcf(tar.tolist(), non.tolist(), spf.tolist()), abs=1e-12)
-    assert metrics.t_eer(cm_bona, cm_spoof, tar, non, spf) == pytest.approx(
+    assert t_eer(cm_bona, cm_spoof, tar, non, spf) == pytest.approx(
         _loop_t_eer(cm_bona.tolist(), cm_spoof.tolist(), tar.tolist(), non.tolist(),
                     spf.tolist()), abs=1e-12)
 
 
 def test_all_equal_sasv_scores():
     same = [0.0] * 4
-    assert metrics.a_dcf(same, same, same)[0] == pytest.approx(_loop_a_dcf(same, same, same))
+    assert a_dcf(same, same, same)[0] == pytest.approx(_loop_a_dcf(same, same, same))
 
 
 # ---- Cllr-min (PAV)
@@ -242,18 +244,18 @@ def _sklearn_min_cllr(bona, spoof):
 
 @pytest.mark.parametrize("bona, spoof", list(_cases()))
 def test_min_cllr_matches_sklearn_isotonic(bona, spoof):
-    value = metrics.min_cllr(bona, spoof)
+    value = min_cllr(bona, spoof)
     assert value == pytest.approx(_sklearn_min_cllr(bona, spoof), abs=1e-9)
     # The floor: no affine calibration of the same scores does better.
     calibrated = Calibration.fit(bona, spoof, prior=0.5)
     llr_b, llr_s = calibrated(bona), calibrated(spoof)
-    assert value <= metrics.cllr(llr_b, llr_s) + 1e-9
+    assert value <= cllr(llr_b, llr_s) + 1e-9
     assert 0.0 <= value <= 1.0 + 1e-12
 
 
 def test_min_cllr_by_hand():
-    assert metrics.min_cllr([3.0, 2.0], [0.0, 1.0]) == 0.0  # separable
-    assert metrics.min_cllr([1.0], [1.0]) == 1.0  # one tie: nothing to learn
+    assert min_cllr([3.0, 2.0], [0.0, 1.0]) == 0.0  # separable
+    assert min_cllr([1.0], [1.0]) == 1.0  # one tie: nothing to learn
     # Order b s b s: PAV pools the middle pair (posterior 1/2), ends get 0 and 1.
     # Bona fide: LLRs +inf and 0; spoof: 0 and -inf -> Cllr = (0.5 + 0.5) / 2 = 0.5.
-    assert metrics.min_cllr([4.0, 2.0], [3.0, 1.0]) == pytest.approx(0.5)
+    assert min_cllr([4.0, 2.0], [3.0, 1.0]) == pytest.approx(0.5)

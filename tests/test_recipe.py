@@ -13,7 +13,7 @@ from recipe_utils import HPARAMS, QUICK, run_train
 from speechbrain_ssdctx.cli.export import main as export_main
 from speechbrain_ssdctx.data import demo_corpus_folder
 from speechbrain_ssdctx.data.asvspoof import read_manifest
-from speechbrain_ssdctx.evaluation.metrics import compute_eer
+from speechbrain_ssdctx.evaluation.eer import compute_eer
 from speechbrain_ssdctx.evaluation.scores import read_score_file
 from speechbrain_ssdctx.inference.hub import detector_definition
 from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector

@@ -13,7 +13,8 @@ from sklearn.linear_model import LogisticRegression
 
 from speechbrain_ssdctx.cli.export import main as export_main
 from speechbrain_ssdctx.data.preparation import read_manifest
-from speechbrain_ssdctx.evaluation.metrics import DetectionCosts, cllr, compute_eer
+from speechbrain_ssdctx.evaluation.dcf import DetectionCosts, cllr
+from speechbrain_ssdctx.evaluation.eer import compute_eer
 from speechbrain_ssdctx.evaluation.scores import read_score_file
 from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 

@@ -412,7 +412,7 @@ def logistic_regression_eer(features: np.ndarray, bonafide: np.ndarray, splits: 
     from sklearn.preprocessing import StandardScaler
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from speechbrain_ssdctx.evaluation.metrics import compute_eer
+    from speechbrain_ssdctx.evaluation.eer import compute_eer
 
     splits = np.asarray(splits)
     train, test = splits == "train", splits == "eval"

@@ -30,8 +30,8 @@ import numpy as np
 
 from speechbrain_ssdctx.data.preparation import BONAFIDE
 from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.dcf import DetectionCosts, act_dcf, cllr
 from speechbrain_ssdctx.evaluation.evaluate import read_key
-from speechbrain_ssdctx.evaluation.metrics import DetectionCosts, act_dcf, cllr
 from speechbrain_ssdctx.evaluation.scores import align_scores, read_score_file, write_score_file
 
 __all__ = ["main"]

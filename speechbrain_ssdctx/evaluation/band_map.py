@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from speechbrain_ssdctx.evaluation.metrics import compute_eer
+from speechbrain_ssdctx.evaluation.eer import compute_eer
 from speechbrain_ssdctx.method.masking import BandPassMasking
 
 __all__ = ["BandResult", "BandSensitivity", "band_lows", "band_sensitivity"]

@@ -36,13 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from speechbrain_ssdctx.evaluation.metrics import (
-    DetectionCosts,
-    TDCFCoefficients,
-    compute_eer,
-    min_dcf,
-    min_tdcf,
-)
+from speechbrain_ssdctx.evaluation.dcf import DetectionCosts, min_dcf
+from speechbrain_ssdctx.evaluation.eer import compute_eer
+from speechbrain_ssdctx.evaluation.tdcf import TDCFCoefficients, min_tdcf
 
 __all__ = [
     "Interval",
@@ -279,7 +275,8 @@ def bootstrap_metrics(
     costs : DetectionCosts, optional
         Prior and costs of minDCF (ASVspoof 5 Track 1 by default).
     coefficients : TDCFCoefficients or mapping, optional
-        C0, C1, C2 of a min t-DCF (e.g. ``tdcf_coefficients(asv)``): adds ``min_tdcf``.
+        C0, C1, C2 of a min t-DCF (e.g. ``tdcf_coefficients(asv, form="legacy")``): adds
+        ``min_tdcf``.
     seed : int
         Seed of the resampling (the same seed gives the same intervals).
 

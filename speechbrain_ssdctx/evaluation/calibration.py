@@ -32,7 +32,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-from speechbrain_ssdctx.evaluation.metrics import DetectionCosts
+from speechbrain_ssdctx.evaluation.dcf import DetectionCosts
 from speechbrain_ssdctx.utils.atomic import atomic_open
 
 __all__ = ["Calibration", "posterior"]

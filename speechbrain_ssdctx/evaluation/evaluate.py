@@ -41,10 +41,18 @@ from speechbrain_ssdctx.data.preparation import (
     ProtocolError,
     read_manifest,
 )
-from speechbrain_ssdctx.evaluation import metrics
 from speechbrain_ssdctx.evaluation.bootstrap import bootstrap_metrics
 from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.dcf import DetectionCosts, act_dcf, cllr
+from speechbrain_ssdctx.evaluation.sasv import evaluate_sasv
 from speechbrain_ssdctx.evaluation.scores import SasvScore, align, align_scores
+from speechbrain_ssdctx.evaluation.tdcf import (
+    AsvOperatingPoint,
+    asv_operating_point,
+    min_tdcf,
+    tdcf_coefficients,
+)
+from speechbrain_ssdctx.evaluation.trials import evaluate_trials
 from speechbrain_ssdctx.utils.textio import read_lines
 
 __all__ = [
@@ -117,7 +125,7 @@ def _key_rows(rows, subset, key_name) -> tuple[list[dict], list[str]]:
 def evaluate_scores(
     scores: Mapping[str, float],
     rows: Sequence[Mapping[str, str]],
-    asv: metrics.AsvOperatingPoint | None = None,
+    asv: AsvOperatingPoint | None = None,
     c012: Mapping | None = None,
     subset: str | None = "eval",
     score_name: str = "score file",
@@ -127,7 +135,7 @@ def evaluate_scores(
     group_by: str | None = None,
     confidence: float = 0.95,
     seed: int = 0,
-    costs: metrics.DetectionCosts | None = None,
+    costs: DetectionCosts | None = None,
 ) -> dict:
     """Evaluates CM scores against key rows (from a protocol, a key or a manifest).
 
@@ -166,7 +174,7 @@ def evaluate_scores(
     Returns
     -------
     dict
-        See ``metrics.evaluate_trials``; with ``c012`` also ``min_tdcf_revised`` in the
+        See ``trials.evaluate_trials``; with ``c012`` also ``min_tdcf_revised`` in the
         per-attack and per-codec tables.
 
     Example
@@ -183,23 +191,23 @@ def evaluate_scores(
     groups = {name: columns[name] for name in _GROUPS if name in columns}
     conditions = {name: columns[name] for name in _CONDITIONS if name in columns}
     coefficients = None if c012 is None else c012["Pooled"]["Pooled"]
-    report = metrics.evaluate_trials(
+    report = evaluate_trials(
         values, is_bonafide, asv, coefficients, groups, conditions, costs=costs
     )
     if c012 is not None:
         _add_c012_breakdowns(report, values, is_bonafide, columns, c012)
     if calibration is not None:
         llrs = calibration(values)
-        report["act_dcf_calibrated"] = metrics.act_dcf(
+        report["act_dcf_calibrated"] = act_dcf(
             llrs[is_bonafide], llrs[~is_bonafide], costs
         )[0]
-        report["cllr_calibrated"] = metrics.cllr(llrs[is_bonafide], llrs[~is_bonafide])
+        report["cllr_calibrated"] = cllr(llrs[is_bonafide], llrs[~is_bonafide])
     if bootstrap:
         if group_by is not None and group_by not in columns:
             raise ValueError(f"{key_name} has no {group_by!r} column to group the bootstrap by.")
         form = None if coefficients is None else "revised"
         if asv is not None:  # the 2019 primary form
-            coefficients, form = metrics.legacy_tdcf_coefficients(asv), "legacy"
+            coefficients, form = tdcf_coefficients(asv, form="legacy"), "legacy"
         intervals = bootstrap_metrics(
             values, is_bonafide, bootstrap, confidence, groups=columns.get(group_by),
             costs=costs, coefficients=coefficients, seed=seed,
@@ -220,14 +228,14 @@ def _add_c012_breakdowns(report, values, is_bonafide, columns, c012) -> None:
     for attack, row in report.get("per_attack", {}).items():
         if attack in c012:
             coefficients = c012[attack]["Pooled"]
-            row["min_tdcf_revised"] = metrics.min_tdcf(
+            row["min_tdcf_revised"] = min_tdcf(
                 bonafide, spoof[attacks == attack], coefficients
             )[0]
     codecs = np.asarray(columns.get("codec", ["-"] * values.size))
     for codec, row in report.get("per_codec", {}).items():
         if codec in c012["Pooled"] and codec != "Pooled":
             mask = codecs == codec
-            row["min_tdcf_revised"] = metrics.min_tdcf(
+            row["min_tdcf_revised"] = min_tdcf(
                 values[mask & is_bonafide], values[mask & ~is_bonafide], c012["Pooled"][codec]
             )[0]
 
@@ -256,7 +264,7 @@ def evaluate_sasv_scores(
     Returns
     -------
     dict
-        See ``metrics.evaluate_sasv``; ``per_attack`` and ``per_codec`` tables when the
+        See ``sasv.evaluate_sasv``; ``per_attack`` and ``per_codec`` tables when the
         key has those columns.
 
     Example
@@ -282,7 +290,7 @@ def evaluate_sasv_scores(
     asv = None if missing else np.array([score.asv for score in values])
 
     def subset(mask):
-        return metrics.evaluate_sasv(
+        return evaluate_sasv(
             sasv[mask], labels[mask], None if cm is None else cm[mask],
             None if asv is None else asv[mask],
         )
@@ -375,7 +383,7 @@ def read_key(path: str | os.PathLike, track: str | None = None) -> tuple[list[di
     return read_trial_metadata_2021(path, track), f"2021{track}"
 
 
-def asv_operating_point_of(path: str | os.PathLike) -> metrics.AsvOperatingPoint:
+def asv_operating_point_of(path: str | os.PathLike) -> AsvOperatingPoint:
     """The ASV operating point (at the ASV EER) of an ASVspoof 2019 ASV score file."""
     asv = read_asv_scores(path)
-    return metrics.asv_operating_point(asv.target, asv.nontarget, asv.spoof)
+    return asv_operating_point(asv.target, asv.nontarget, asv.spoof)

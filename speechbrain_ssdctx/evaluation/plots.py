@@ -5,7 +5,7 @@ display is needed); :func:`save_figure` writes it as a PNG.
 
 - :func:`plot_det`: detection error trade-off curves of one or more systems on normal
   deviate axes, from the official ASVspoof DET computation
-  (:func:`speechbrain_ssdctx.evaluation.metrics.compute_det_curve`), with the EER point marked.
+  (:func:`speechbrain_ssdctx.evaluation.eer.compute_det_curve`), with the EER point marked.
 - :func:`plot_score_histograms`: score densities per group (bona fide, each attack).
 - :func:`plot_tsne`: a t-SNE map of detector embeddings of bona fide and spoofed
   utterances together with band-masked views of one utterance (the paper's Fig. 2:
@@ -27,7 +27,7 @@ import torch
 from matplotlib.figure import Figure
 from scipy.stats import norm
 
-from speechbrain_ssdctx.evaluation.metrics import compute_det_curve, compute_eer
+from speechbrain_ssdctx.evaluation.eer import compute_det_curve, compute_eer
 
 #: Error rates shown on DET axes (as fractions); the curve is clipped to this range.
 DET_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)

@@ -7,7 +7,7 @@ object for spoofing detection (the ``clear`` / ``append`` / ``summarize`` interf
 fit whole-set scores): it turns each batch's logits into bona fide scores
 (``speechbrain_ssdctx.evaluation.scores``), keeps them with the labels by utterance id, unites the
 processes' shares under DDP (each process scores a shard of the set) and summarises the
-EER with the official ASVspoof computation (``speechbrain_ssdctx.evaluation.metrics.compute_eer``;
+EER with the official ASVspoof computation (``speechbrain_ssdctx.evaluation.eer.compute_eer``;
 SpeechBrain's ``metric_stats.EER`` is O(N^2) and resolves ties differently).
 
 Authors
@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 from speechbrain.utils.distributed import is_distributed_initialized
 
-from speechbrain_ssdctx.evaluation.metrics import compute_eer
+from speechbrain_ssdctx.evaluation.eer import compute_eer
 from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE, bonafide_scores
 from speechbrain_ssdctx.method.contract import bonafide_last, check_bonafide_index
 

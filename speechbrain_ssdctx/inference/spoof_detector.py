@@ -53,7 +53,7 @@ from speechbrain_ssdctx.data.audio import (
 )
 from speechbrain_ssdctx.data.stream import AudioStream
 from speechbrain_ssdctx.evaluation.calibration import Calibration, posterior
-from speechbrain_ssdctx.evaluation.metrics import DetectionCosts
+from speechbrain_ssdctx.evaluation.dcf import DetectionCosts
 from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE, SCORE_TYPES, bonafide_scores
 
 #: Short names of the bundled models and their inference YAML in ``pretrained/``.

@@ -50,7 +50,7 @@ MOVED_MODULES = {
         "startup": "training.startup",
         "experiment": "training.experiment",
         "typed_hparams": "training.typed_hparams",
-        "metrics": "evaluation.metrics",
+        "metrics": "evaluation",
         "scores": "evaluation.scores",
         "score_stats": "evaluation.score_stats",
         "bootstrap": "evaluation.bootstrap",
@@ -81,6 +81,15 @@ _SPOOF_DETECTOR = ("SpoofDecision", "WindowScore", "FileScore", "bundled_models_
                    "AGGREGATIONS", "DEFAULT_WINDOW_SECONDS", "WINDOWS_PER_PASS",
                    "INTERFACE_MODULE", "INTERFACE_FILE", "INTERFACE_CLASS")
 
+#: The 0.1.0 module ``metrics``, split by concept in 0.2.0.
+_EER = ("compute_det_curve", "compute_eer")
+_TDCF = ("AsvOperatingPoint", "CostModel", "TDCFCoefficients", "asv_operating_point",
+         "tdcf_coefficients", "min_tdcf")
+_DCF = ("DetectionCosts", "min_dcf", "act_dcf", "cllr", "pav_llrs", "min_cllr")
+_TRIALS = ("cm_metrics", "metrics_per_attack", "metrics_per_condition", "evaluate_trials")
+_SASV = ("ASVSPOOF5_ASV", "compute_a_det_curve", "a_dcf", "compute_asv_curves", "t_eer",
+         "evaluate_sasv")
+
 #: Each public name of 0.1.0 that is not where its module's move puts it: old full name
 #: -> new full name (names of the modules that were split, and renamed names).
 MOVED_NAMES = {
@@ -91,7 +100,38 @@ MOVED_NAMES = {
     **{f"{PACKAGE}.inference.{n}": f"{PACKAGE}.inference.spoof_detector.{n}"
        for n in _SPOOF_DETECTOR},
     f"{PACKAGE}.scores.parse_score": f"{PACKAGE}.utils.textio.parse_number",
+    **{f"{PACKAGE}.metrics.{n}": f"{PACKAGE}.evaluation.eer.{n}" for n in _EER},
+    **{f"{PACKAGE}.metrics.{n}": f"{PACKAGE}.evaluation.tdcf.{n}" for n in _TDCF},
+    **{f"{PACKAGE}.metrics.{n}": f"{PACKAGE}.evaluation.dcf.{n}" for n in _DCF},
+    **{f"{PACKAGE}.metrics.{n}": f"{PACKAGE}.evaluation.trials.{n}" for n in _TRIALS},
+    **{f"{PACKAGE}.metrics.{n}": f"{PACKAGE}.evaluation.sasv.{n}" for n in _SASV},
+    # Removed in 0.2.0 (one min_tdcf with a form): their 0.1.0 signatures, below.
+    **{f"{PACKAGE}.metrics.{n}": f"{PACKAGE}.utils.legacy_paths.{n}"
+       for n in ("min_tdcf_legacy", "min_tdcf_revised", "legacy_tdcf_coefficients")},
 }
+
+
+def min_tdcf_legacy(bonafide_scores, spoof_scores, asv, cost_model=None) -> float:
+    """0.1.0's ``metrics.min_tdcf_legacy``: ``evaluation.min_tdcf(..., form="legacy")[0]``."""
+    from speechbrain_ssdctx.evaluation.tdcf import min_tdcf
+
+    return min_tdcf(bonafide_scores, spoof_scores, asv=asv, cost_model=cost_model,
+                    form="legacy")[0]
+
+
+def min_tdcf_revised(bonafide_scores, spoof_scores, asv, cost_model=None) -> float:
+    """0.1.0's ``metrics.min_tdcf_revised``: ``evaluation.min_tdcf(..., form="revised")[0]``."""
+    from speechbrain_ssdctx.evaluation.tdcf import min_tdcf
+
+    return min_tdcf(bonafide_scores, spoof_scores, asv=asv, cost_model=cost_model,
+                    form="revised")[0]
+
+
+def legacy_tdcf_coefficients(asv, cost_model=None):
+    """0.1.0's ``metrics.legacy_tdcf_coefficients``: ``tdcf_coefficients(..., form="legacy")``."""
+    from speechbrain_ssdctx.evaluation.tdcf import tdcf_coefficients
+
+    return tdcf_coefficients(asv, cost_model, form="legacy")
 
 
 def new_path(old: str) -> str | None:
