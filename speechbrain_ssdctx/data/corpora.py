@@ -412,12 +412,13 @@ def _is_protocol_2019(fields: list[str], track: str | None) -> bool:
 
 
 def _is_metadata_2021(fields: list[str], track: str | None, own: str) -> bool:
-    """The 2021 key of track ``own``: named by ``track``, else 8 (LA) or 9+ (DF) fields
-    with the key in field 6."""
+    """The 2021 key of track ``own``: named by ``track``, else 8 fields (LA) or 9 and more
+    (DF; with the key in field 6 if 9 or 10, the field count of ASVspoof 5 protocols)."""
     if track is not None:
         return track == own
-    count = len(fields) == 8 if own == "LA" else len(fields) >= 9
-    return count and fields[5] in _LABELS
+    if own == "LA":
+        return len(fields) == 8
+    return len(fields) > 10 or (len(fields) >= 9 and fields[5] in _LABELS)
 
 
 def _is_protocol_asvspoof5(fields: list[str], track: str | None) -> bool:

@@ -326,9 +326,9 @@ def read_key(path: str | os.PathLike, track: str | None = None) -> tuple[list[di
     header first): CSV files by their header (In-the-Wild ``file,speaker,label``, a
     labelled CSV ``path,label``), other files by a header with ``cm-label`` (ASVspoof 5
     evaluation-package keys: Track 2 when it also has ``asv-label``), else by the number of
-    fields (5: a 2019 CM protocol; 10 with the key in field 9: an ASVspoof 5 protocol; 8
-    with the key in field 6: a 2021 LA key, 9 or more: a 2021 DF key), unless ``track``
-    (``"LA"`` or ``"DF"``) names the 2021 track.
+    fields (5: a 2019 CM protocol; 8: a 2021 LA key; 9 or 10 with the key in field 9: an
+    ASVspoof 5 protocol; 9 or more, with the key in field 6 if 9 or 10: a 2021 DF key),
+    unless ``track`` (``"LA"`` or ``"DF"``) names the 2021 track.
 
     Arguments
     ---------
