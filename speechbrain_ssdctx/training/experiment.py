@@ -51,9 +51,9 @@ def prepare_manifests(hparams) -> dict[str, Path]:
 
     Keys: the training corpus's ``train`` and ``dev`` (ASVspoof 2019 LA, the demo corpus, or
     ASVspoof 5 with ``asvspoof5_folder``), then the test sets of the registry's corpora
-    whose data is given (``2019LA_eval``, ``ASVspoof5_eval``, ``2021LA_eval``,
-    ``2021DF_eval``, ``InTheWild``, ``labelled_<name>``, ...), and ``asv_dev``,
-    ``asv_eval`` (2019 LA ASV scores, when present).
+    whose data is given (their ``CorpusSet`` names: ``2019LA_eval``, ``2021LA_eval``,
+    ``labelled_<name>``, ...), and ``asv_dev``, ``asv_eval`` (2019 LA ASV scores, when
+    present).
     """
     trained = training_corpus(hparams)
     if trained.name == DEMO:

@@ -244,7 +244,7 @@ def corpus_hparams() -> dict[str, Expect]:
 
     Example
     -------
-    >>> corpus_hparams()["in_the_wild_folder"].describe()
+    >>> corpus_hparams()["asvspoof5_folder"].describe()
     'an existing folder'
     >>> corpus_hparams()["la2021_keys"].kind
     'path'
