@@ -91,7 +91,7 @@ def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
         **eval_window(hparams),
     }
     # Corpora other than ASVspoof (In-the-Wild, labelled CSVs) may hold audio at any rate.
-    own = {name: path for name, path in csvs.items() if _corpus_of(name, hparams).resample}
+    own = {name: path for name, path in csvs.items() if _resampled(name, hparams)}
     datasets = load_datasets({k: v for k, v in csvs.items() if k not in own}, **options)
     if own:
         datasets.update(load_datasets(own, resample=True, **options))
@@ -177,11 +177,18 @@ def _fit_calibration(scores: dict[str, float], rows: list[dict], hparams) -> Cal
 
 
 def _corpus_of(name: str, hparams):
-    """The registry's corpus of a prepared set (the training corpus owns train and dev)."""
+    """The registry's corpus of a set (the training corpus owns train and dev), or None."""
     trained = training_corpus(hparams)
     if name == "train":
         return trained
-    return find_set(name, first=trained, per_file=True)[0]
+    found = find_set(name, first=trained, per_file=True)
+    return found[0] if found else None
+
+
+def _resampled(name: str, hparams) -> bool:
+    """Whether the set's corpus is read at its own rate and resampled."""
+    corpus = _corpus_of(name, hparams)
+    return corpus is not None and corpus.resample
 
 
 def _title(name: str, hparams) -> str | None:
@@ -201,5 +208,5 @@ def _asv_point(manifests, name):
 
 def _c012(name, hparams):
     """The official C012 coefficients of a 2021 LA set (revised min t-DCF), else None."""
-    found = find_set(name, first=training_corpus(hparams), per_file=True)
-    return official_c012("eval") if found and found[0].official_c012 else None
+    corpus = _corpus_of(name, hparams)
+    return official_c012("eval") if corpus is not None and corpus.official_c012 else None
