@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes SpeechBrain manifests for ASVspoof 2019 LA, 2021 LA / DF, ASVspoof 5, In-the-Wild
-or any labelled audio listed in a ``path,label`` CSV.
+or any labelled audio listed in a ``path,label`` CSV: any corpus of the registry
+(``speechbrain_ssdctx.data.corpora``).
 
 Examples::
 
@@ -24,20 +25,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from speechbrain_ssdctx.data import (  # noqa: E402
+    CORPORA,
+    DEMO,
     MissingAudioError,
-    demo_corpus_folder,
-    prepare_asvspoof2019_la,
-    prepare_asvspoof2021,
+    get_corpus,
 )
-from speechbrain_ssdctx.data.asvspoof5 import prepare_asvspoof5  # noqa: E402
-from speechbrain_ssdctx.data.in_the_wild import prepare_in_the_wild  # noqa: E402
-from speechbrain_ssdctx.data.labelled import prepare_labelled_csv  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "corpus", choices=("2019LA", "2021LA", "2021DF", "ASVspoof5", "InTheWild", "labelled")
+        "corpus", choices=[name for name, corpus in CORPORA.items() if corpus.hparam]
     )
     parser.add_argument(
         "data_folder",
@@ -50,26 +48,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
+    corpus, demo = get_corpus(args.corpus), get_corpus(DEMO)
+    data = args.data_folder
+    if data == DEMO and corpus.preparer is demo.preparer:  # the demo has its layout
+        data = demo.folder()
     options = {"skip_missing": args.skip_missing, "check_headers": args.check_headers}
+    if "keys_folder" in corpus.options:
+        options["keys_folder"] = args.keys
     try:
-        if args.corpus == "2019LA":
-            data = demo_corpus_folder() if args.data_folder == "demo" else args.data_folder
-            outputs = prepare_asvspoof2019_la(data, args.save_folder, **options)
-        elif args.corpus == "ASVspoof5":
-            outputs = prepare_asvspoof5(args.data_folder, args.save_folder, **options)
-        elif args.corpus == "InTheWild":
-            outputs = {"test": prepare_in_the_wild(args.data_folder, args.save_folder, **options)}
-        elif args.corpus == "labelled":
-            outputs = {
-                "test": prepare_labelled_csv(args.data_folder, args.save_folder, **options)
-            }
-        else:
-            track = args.corpus[-2:]
-            outputs = {
-                "eval": prepare_asvspoof2021(
-                    args.data_folder, args.save_folder, track, args.keys, **options
-                )
-            }
+        outputs = corpus.prepare(data, args.save_folder, **options)
     except (MissingAudioError, FileNotFoundError, ValueError) as error:
         print(f"prepare_asvspoof: error: {error}", file=sys.stderr)
         return 1

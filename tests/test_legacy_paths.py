@@ -14,7 +14,7 @@ from speechbrain.inference.interfaces import foreign_class
 
 from speechbrain_ssdctx.cli.score import main as score_main
 from speechbrain_ssdctx.inference import SpoofDetector
-from speechbrain_ssdctx.utils.legacy_paths import MOVED_MODULES, new_path
+from speechbrain_ssdctx.utils.legacy_paths import MOVED_MODULES, REMOVED_NAMES, new_path
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LEGACY = ROOT / "tests" / "fixtures" / "exports_0.1.0"
@@ -83,6 +83,10 @@ def test_every_0_1_0_name_imports_from_its_old_path(module):
         warnings.simplefilter("ignore", FutureWarning)
         old = importlib.import_module(module)
         for name in PUBLIC_NAMES[module]:
+            if f"{module}.{name}" in REMOVED_NAMES:  # replaced, and the error says by what
+                with pytest.raises(AttributeError, match="removed in 0.2.0: use "):
+                    getattr(old, name)
+                continue
             target = new_path(f"{module}.{name}")
             if target is None:  # the module kept its path (data/, models/, cli/)
                 continue
@@ -110,3 +114,9 @@ def test_unknown_old_names_still_fail():
         from speechbrain_ssdctx.augment import NoSuchThing  # noqa: F401
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("speechbrain_ssdctx.no_such_module")
+
+
+def test_every_removed_name_is_in_the_changelog():
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    for old in REMOVED_NAMES:
+        assert old.replace("speechbrain_ssdctx.", "", 1).rpartition(".")[2] in changelog, old

@@ -43,6 +43,7 @@ from speechbrain_ssdctx.evaluation.evaluate import (
     asv_operating_point_of,
     evaluate_sasv_scores,
     evaluate_scores,
+    key_formats,
     official_c012,
     read_key,
 )
@@ -59,16 +60,16 @@ __all__ = ["main"]
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command line of ``ssdctx-eval``."""
+    corpora = dict.fromkeys(corpus.title for corpus, _ in key_formats())
     parser = argparse.ArgumentParser(
         prog="ssdctx-eval",
-        description="The official ASVspoof metrics of a score file (2019, 2021, ASVspoof 5 "
-        "Track 1 and 2, In-the-Wild, any labelled set), with bootstrap intervals.",
+        description=f"The official ASVspoof metrics of a score file ({', '.join(corpora)}, "
+        "any manifest), with bootstrap intervals.",
     )
     parser.add_argument("scores", type=Path, help="score file ('utt_id score' lines or a TSV)")
     key = parser.add_mutually_exclusive_group(required=True)
     key.add_argument("--protocol", type=Path, help="ASVspoof 2019 CM protocol")
-    key.add_argument("--key", type=Path, help="any key: 2021 trial_metadata.txt, ASVspoof 5 "
-                     "protocol or key, In-the-Wild meta.csv, path,label CSV, manifest")
+    key.add_argument("--key", type=Path, help=f"any key: {', '.join(KEY_KINDS.values())}")
     key.add_argument("--manifest", type=Path, help="CSV manifest of a preparer")
     parser.add_argument("--asv-scores", type=Path, help="ASVspoof 2019 ASV score file")
     parser.add_argument("--c012", type=Path, help="2021 C012 table (JSON [attack][codec])")
@@ -145,7 +146,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     c012 = None
     if args.c012:
         c012 = json.loads(args.c012.read_text(encoding="utf-8"))
-    elif kind == "2021LA":
+    elif any(corpus.official_c012 for corpus, key in key_formats() if key.kind == kind):
         c012 = official_c012(args.subset)
     calibration = Calibration.load(args.calibration) if args.calibration else None
     if args.group_by is not None and rows and args.group_by not in rows[0]:

@@ -1,5 +1,5 @@
-"""Data of speechbrain-ssdctx: corpus preparation (ASVspoof 2019 / 2021 / 5, In-the-Wild,
-labelled CSVs), audio pipelines, the demo corpus.
+"""Data of speechbrain-ssdctx: the registry of corpora (``corpora``), corpus preparation
+(ASVspoof 2019 / 2021 / 5, In-the-Wild, labelled CSVs), audio pipelines, the demo corpus.
 
 Example
 -------
@@ -21,16 +21,32 @@ from speechbrain_ssdctx.data.asvspoof import (
 )
 from speechbrain_ssdctx.data.asvspoof5 import prepare_asvspoof5
 from speechbrain_ssdctx.data.audio import AudioFileError, apply_window, crop_or_pad, load_audio
+from speechbrain_ssdctx.data.corpora import (
+    CORPORA,
+    DEMO,
+    Corpus,
+    CorpusSet,
+    KeyFormat,
+    get_corpus,
+    register_corpus,
+    training_corpus,
+)
 from speechbrain_ssdctx.data.in_the_wild import prepare_in_the_wild
 from speechbrain_ssdctx.data.labelled import prepare_labelled_csv
 
 __all__ = [
+    "CORPORA",
+    "DEMO",
     "AudioFileError",
+    "Corpus",
+    "CorpusSet",
+    "KeyFormat",
     "MissingAudioError",
     "ProtocolError",
     "apply_window",
     "crop_or_pad",
     "demo_corpus_folder",
+    "get_corpus",
     "load_audio",
     "prepare_asvspoof2019_la",
     "prepare_asvspoof2021",
@@ -41,9 +57,11 @@ __all__ = [
     "read_protocol_2019",
     "read_trial_list",
     "read_trial_metadata_2021",
+    "register_corpus",
+    "training_corpus",
 ]
 
 
 def demo_corpus_folder() -> Path:
     """Returns the ``LA`` folder of the bundled demo corpus (ASVspoof 2019 LA layout)."""
-    return Path(__file__).resolve().parent / "demo" / "LA"
+    return get_corpus(DEMO).folder()

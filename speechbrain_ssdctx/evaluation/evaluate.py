@@ -1,9 +1,10 @@
 """Evaluating scores against keys, as the official ASVspoof code does.
 
-``read_key`` reads any key the project knows and says what it is: an ASVspoof 2019 CM
-protocol, a 2021 LA or DF ``trial_metadata.txt``, an ASVspoof 5 protocol or
-evaluation-package key (Track 1 or Track 2), an In-the-Wild ``meta.csv``, a
-``path,label`` CSV, or a manifest written by a preparer. ``evaluate_scores`` gives the
+``read_key`` reads any key the project knows and says what it is: a manifest written by a
+preparer, or a key format of a corpus of the registry (``speechbrain_ssdctx.data.corpora``:
+an ASVspoof 2019 CM protocol, a 2021 LA or DF ``trial_metadata.txt``, an ASVspoof 5
+protocol or evaluation-package key (Track 1 or Track 2), an In-the-Wild ``meta.csv``, a
+``path,label`` CSV, and the keys of corpora you register). ``evaluate_scores`` gives the
 countermeasure metrics of a score set against a key (EER, min t-DCF, the ASVspoof 5
 Track 1 metrics, breakdowns; optionally after calibration and with bootstrap
 intervals), ``evaluate_sasv_scores`` the Track 2 metrics. The recipes, ``ssdctx-eval``
@@ -18,23 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from speechbrain_ssdctx.data.asvspoof import (
-    read_asv_scores,
-    read_protocol_2019,
-    read_trial_metadata_2021,
-)
-from speechbrain_ssdctx.data.asvspoof5 import (
-    read_cm_key,
-    read_protocol_asvspoof5,
-    read_sasv_key,
-)
-from speechbrain_ssdctx.data.in_the_wild import read_in_the_wild_meta
-from speechbrain_ssdctx.data.labelled import read_labelled_csv
+from speechbrain_ssdctx.data.asvspoof import read_asv_scores
+from speechbrain_ssdctx.data.corpora import CORPORA, Corpus, KeyFormat
 from speechbrain_ssdctx.data.preparation import (
     BONAFIDE,
     UNKNOWN,
@@ -57,9 +48,11 @@ from speechbrain_ssdctx.utils.textio import read_lines
 
 __all__ = [
     "KEY_KINDS",
+    "MANIFEST_KIND",
     "asv_operating_point_of",
     "evaluate_sasv_scores",
     "evaluate_scores",
+    "key_formats",
     "official_c012",
     "read_key",
 ]
@@ -68,18 +61,36 @@ _C012_FOLDER = Path(__file__).resolve().parents[1] / "data" / "asvspoof2021"
 #: Breakdowns per corpus: spoof-only groups and conditions shared by both classes.
 _GROUPS = ("attack", "vocoder")
 _CONDITIONS = ("codec", "compression")
-#: What ``read_key`` can return, in words.
-KEY_KINDS = {
-    "2019": "ASVspoof 2019 CM protocol",
-    "2021LA": "ASVspoof 2021 LA key",
-    "2021DF": "ASVspoof 2021 DF key",
-    "asvspoof5": "ASVspoof 5 protocol",
-    "asvspoof5_cm": "ASVspoof 5 Track 1 key",
-    "sasv": "ASVspoof 5 Track 2 key",
-    "in_the_wild": "In-the-Wild meta.csv",
-    "labelled": "labelled CSV (path,label)",
-    "manifest": "manifest",
-}
+#: ``read_key``'s kind of a manifest written by a preparer, and what a CSV one needs.
+MANIFEST_KIND, _MANIFEST_HINT = "manifest", "of a manifest (ID,...,label)"
+
+
+def key_formats() -> Iterator[tuple[Corpus, KeyFormat]]:
+    """Every key format of the registry's corpora, with its corpus, in registry order."""
+    for corpus in CORPORA.values():
+        for key_format in corpus.key_formats:
+            yield corpus, key_format
+
+
+class _KeyKinds(Mapping):
+    """``kind -> description`` of what ``read_key`` can return, read from the registry."""
+
+    def _kinds(self) -> dict[str, str]:
+        kinds = {key.kind: key.description for _, key in key_formats()}
+        return {**kinds, MANIFEST_KIND: "manifest"}
+
+    def __getitem__(self, kind: str) -> str:
+        return self._kinds()[kind]
+
+    def __iter__(self):
+        return iter(self._kinds())
+
+    def __len__(self) -> int:
+        return len(self._kinds())
+
+
+#: What ``read_key`` can return, in words (the registry's key formats and ``manifest``).
+KEY_KINDS: Mapping[str, str] = _KeyKinds()
 
 
 def official_c012(subset: str = "eval") -> dict:
@@ -318,12 +329,14 @@ def evaluate_sasv_scores(
 def read_key(path: str | os.PathLike, track: str | None = None) -> tuple[list[dict], str]:
     """Reads a key and says what it is (a ``KEY_KINDS`` name).
 
-    CSV files are told apart by their header (a manifest has ``ID`` and ``label``,
-    In-the-Wild ``file,speaker,label``, a labelled CSV ``path,label``). Other files by
-    their first line: a header with ``cm-label`` (ASVspoof 5 evaluation-package keys:
-    Track 2 when it also has ``asv-label``), else the number of fields (5: a 2019 CM
-    protocol; 10 with the key in field 9: an ASVspoof 5 protocol; 8: a 2021 LA key, 9 or
-    more: a 2021 DF key), unless ``track`` (``"LA"`` or ``"DF"``) names the 2021 track.
+    A CSV file with ``ID`` and ``label`` columns is a manifest. Other keys are read by the
+    first key format of the registry of corpora that matches the first line (formats with a
+    header first): CSV files by their header (In-the-Wild ``file,speaker,label``, a
+    labelled CSV ``path,label``), other files by a header with ``cm-label`` (ASVspoof 5
+    evaluation-package keys: Track 2 when it also has ``asv-label``), else by the number of
+    fields (5: a 2019 CM protocol; 8: a 2021 LA key; 9 or 10 with the key in field 9: an
+    ASVspoof 5 protocol; 9 or more, with the key in field 6 if 9 or 10: a 2021 DF key),
+    unless ``track`` (``"LA"`` or ``"DF"``) names the 2021 track.
 
     Arguments
     ---------
@@ -350,37 +363,27 @@ def read_key(path: str | os.PathLike, track: str | None = None) -> tuple[list[di
     if not path.is_file():
         raise ProtocolError(f"Key file not found: {path}")
     first = next((line for _, line in read_lines(path, ProtocolError) if line.strip()), "")
-    if path.suffix.lower() == ".csv":
-        header = [name.strip().lower() for name in first.split(",")]
-        if "id" in header and "label" in header:
-            return read_manifest(path), "manifest"
-        if header[:3] == ["file", "speaker", "label"]:
-            return read_in_the_wild_meta(path), "in_the_wild"
-        if "path" in header and "label" in header:
-            return read_labelled_csv(path), "labelled"
-        raise ProtocolError(
-            f"{path}: a CSV key needs the header of a manifest (ID,...,label), of In-the-Wild "
-            f"(file,speaker,label) or of a labelled CSV (path,label); got {header}."
-        )
-    fields = first.split()
-    lowered = [field.lower() for field in fields]
-    if "cm-label" in lowered:
-        if "asv-label" in lowered:
-            return read_sasv_key(path), "sasv"
-        return read_cm_key(path), "asvspoof5_cm"
-    if track is None and len(fields) == 5:
-        return read_protocol_2019(path), "2019"
-    if track is None and len(fields) in (9, 10) and fields[8] in ("bonafide", "spoof"):
-        return read_protocol_asvspoof5(path), "asvspoof5"
-    if track is None and len(fields) >= 8:
-        track = "LA" if len(fields) == 8 else "DF"
-    if track is None:
-        raise ProtocolError(
-            f"{path}: not an ASVspoof key (a 2019 CM protocol has 5 fields per line, a 2021 "
-            f"trial_metadata 8 or more, an ASVspoof 5 protocol 10); its first line has "
-            f"{len(fields)}."
-        )
-    return read_trial_metadata_2021(path, track), f"2021{track}"
+    is_csv = path.suffix.lower() == ".csv"
+    if is_csv:
+        fields = [name.strip().lower() for name in first.split(",")]
+        if "id" in fields and "label" in fields:
+            return read_manifest(path), MANIFEST_KIND
+    else:
+        fields = first.split()
+    formats = sorted((key for _, key in key_formats() if key.csv == is_csv),
+                     key=lambda key: not key.header)
+    for key in formats:
+        if key.matches(fields, track):
+            return key.reader(path), key.kind
+    if is_csv:
+        hints = [_MANIFEST_HINT] + [key.hint for key in formats]
+        either = " or ".join(filter(None, [", ".join(hints[:-1]), hints[-1]]))
+        raise ProtocolError(f"{path}: a CSV key needs the header {either}; got {fields}.")
+    raise ProtocolError(
+        f"{path}: not an ASVspoof key (a 2019 CM protocol has 5 fields per line, a 2021 "
+        f"trial_metadata 8 or more, an ASVspoof 5 protocol 10); its first line has "
+        f"{len(fields)}."
+    )
 
 
 def asv_operating_point_of(path: str | os.PathLike) -> AsvOperatingPoint:

@@ -7,10 +7,12 @@ A report is the dict ``speechbrain_ssdctx.evaluation.evaluate`` makes for one te
 ``per_<name>`` breakdowns; for ASVspoof 5 Track 2: ``a_dcf``, ``min_tdcf``, ``t_eer``).
 ``results_markdown`` renders a mapping of set name to report as Markdown: what
 ``ssdctx-eval`` and ``ssdctx-score`` print, a run's ``results.md`` and the model
-card's table. A run on the bundled demo corpus has the layout of 2019 LA but none of its
-data: with ``demo=True`` its sets are titled demo sets. Each set has a primary t-DCF, as
-in the ASVspoof challenges and the paper: the legacy (2019) form where it was computed
-(2019 LA, with the organisers' ASV scores), else the revised form (2021 LA), else none.
+card's table. Sets are titled and ordered as the registry of corpora
+(``speechbrain_ssdctx.data.corpora``) says. A run on the bundled demo corpus has the layout
+of 2019 LA but none of its data: with ``demo=True`` its sets are titled demo sets. Each
+set has a primary t-DCF, as in the ASVspoof challenges and the paper: the legacy (2019)
+form where it was computed (2019 LA, with the organisers' ASV scores), else the revised
+form (2021 LA), else none.
 ``seeds_markdown`` renders the multi-seed summary of ``recipes/run_seeds.py``.
 
 Authors
@@ -24,31 +26,17 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
+from speechbrain_ssdctx.data.corpora import CORPORA, DEMO, find_set, get_corpus
 from speechbrain_ssdctx.utils.atomic import atomic_open
 
 __all__ = [
     "METRIC_NOTE",
-    "SET_TITLES",
-    "DEMO_SET_TITLES",
     "primary_tdcf",
     "results_markdown",
     "seeds_markdown",
     "set_title",
     "write_results",
 ]
-
-# Display order, titles and primary t-DCF form of the test sets the recipes know.
-SET_TITLES = {
-    "dev": "2019 LA dev",
-    "2019LA_eval": "2019 LA eval",
-    "2021LA_eval": "2021 LA eval",
-    "2021DF_eval": "2021 DF eval",
-    "ASVspoof5_eval": "ASVspoof 5 eval",
-    "InTheWild": "In-the-Wild",
-}
-# A run on the bundled demo corpus (recipes without --data_folder) has the layout of
-# 2019 LA but none of its data: its sets are called what they are.
-DEMO_SET_TITLES = {"dev": "demo dev", "2019LA_eval": "demo eval"}
 
 #: What the ASVspoof 5 columns mean, printed under every table that has them.
 METRIC_NOTE = (
@@ -75,14 +63,16 @@ _BREAKDOWN_COLUMNS = (
 def set_title(name: str, demo: bool = False) -> str:
     """The title of a set in tables: ``"2019 LA eval"``, or ``"demo eval"`` for a demo run.
 
+    The registry of corpora gives it (the demo corpus's titles first for a demo run); a
+    set no corpus names (a score file, a labelled CSV's set) keeps its name.
+
     Example
     -------
-    >>> set_title("2019LA_eval"), set_title("2019LA_eval", demo=True)
-    ('2019 LA eval', 'demo eval')
+    >>> set_title("2019LA_eval"), set_title("2019LA_eval", demo=True), set_title("x.txt")
+    ('2019 LA eval', 'demo eval', 'x.txt')
     """
-    if demo and name in DEMO_SET_TITLES:
-        return DEMO_SET_TITLES[name]
-    return SET_TITLES.get(name, name)
+    found = find_set(name, first=get_corpus(DEMO) if demo else None)
+    return found[0].set_title(found[1]) if found else name
 
 
 def _title(name: str, report: Mapping | None = None, demo: bool = False) -> str:
@@ -93,8 +83,11 @@ def _title(name: str, report: Mapping | None = None, demo: bool = False) -> str:
 
 
 def _ordered(names) -> list[str]:
-    known = [n for n in SET_TITLES if n in names]
-    return known + sorted(n for n in names if n not in SET_TITLES)
+    """The sets the registry names, in its order, then the others sorted."""
+    order = [s.name for corpus in CORPORA.values() for s in corpus.sets
+             if s.scored and not corpus.per_file]
+    known = [n for n in dict.fromkeys(order) if n in names]
+    return known + sorted(n for n in names if n not in known)
 
 
 def primary_tdcf(report: Mapping) -> tuple[float | None, str]:

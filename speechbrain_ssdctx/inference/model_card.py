@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from speechbrain_ssdctx import __version__
+from speechbrain_ssdctx.data.corpora import DEMO, find_set, get_corpus
 from speechbrain_ssdctx.evaluation.calibration import Calibration
 from speechbrain_ssdctx.evaluation.report import primary_tdcf, results_markdown, set_title
 from speechbrain_ssdctx.evaluation.scores import SCORE_MEANINGS
@@ -29,23 +30,12 @@ if TYPE_CHECKING:
     from speechbrain_ssdctx.inference.export import InferenceSettings
     from speechbrain_ssdctx.method.contract import ContractAdapter
 
-#: How the sets of the project's recipes are described in the model-index.
-SET_DATASETS = {
-    "dev": ("ASVspoof 2019 LA", "asvspoof2019", "LA", "dev"),
-    "2019LA_eval": ("ASVspoof 2019 LA", "asvspoof2019", "LA", "eval"),
-    "2021LA_eval": ("ASVspoof 2021 LA", "asvspoof2021", "LA", "eval"),
-    "2021DF_eval": ("ASVspoof 2021 DF", "asvspoof2021", "DF", "eval"),
-    "ASVspoof5_eval": ("ASVspoof 5", "asvspoof5", None, "eval"),
-    "InTheWild": ("In-the-Wild", "in-the-wild", None, "test"),
-}
-DEMO_DATASET = ("speechbrain-ssdctx demo corpus", "speechbrain-ssdctx-demo")
-DEMO_TRAINING_DATA = (
-    "the speechbrain-ssdctx demo corpus (52 training utterances of about 3 s: bona fide "
-    "English read speech and its vocoded or synthesised counterparts): a check that the "
-    "pipeline learns, not a benchmark"
-)
-ASVSPOOF_TRAINING_DATA = "ASVspoof 2019 LA, training partition"
-ASVSPOOF5_TRAINING_DATA = "ASVspoof 5, training set"
+#: The training data of the project's recipes, in words, and their dataset ids (from the
+#: registry of corpora, ``speechbrain_ssdctx.data.corpora``).
+DEMO_DATASET = (get_corpus(DEMO).dataset_name, get_corpus(DEMO).dataset)
+DEMO_TRAINING_DATA = get_corpus(DEMO).training_data
+ASVSPOOF_TRAINING_DATA = get_corpus("2019LA").training_data
+ASVSPOOF5_TRAINING_DATA = get_corpus("ASVspoof5").training_data
 
 
 @dataclass
@@ -150,7 +140,7 @@ def model_card(
             calibration=_calibration_note(settings.calibration),
             score_meaning=SCORE_MEANINGS[settings.score_type], polarity=polarity,
             sample_rate=settings.sample_rate, window=window, license=card.license,
-            data_licence=(DEMO_LICENCE if card.demo else ASVSPOOF_LICENCE),
+            data_licence=get_corpus(DEMO if card.demo else "2019LA").licence_note,
             version=__version__, interface=INTERFACE_FILE, classname=INTERFACE_CLASS,
         )
 
@@ -181,8 +171,7 @@ def _model_index(card: ModelCard) -> list[dict]:
             dataset_name, dataset_type = DEMO_DATASET
             config, split = None, set_title(name, True).split()[-1]
         else:
-            dataset_name, dataset_type, config, split = SET_DATASETS.get(
-                name, (name, name, None, "test"))
+            dataset_name, dataset_type, config, split = _dataset(name)
         dataset = {"name": f"{dataset_name} ({split})", "type": dataset_type, "split": split}
         if config:
             dataset["config"] = config
@@ -200,14 +189,14 @@ def _model_index(card: ModelCard) -> list[dict]:
     return entries
 
 
-DEMO_LICENCE = (
-    "the speechbrain-ssdctx demo corpus is built from openly licensed recordings; see "
-    "its NOTICE.md and sources.tsv in the speechbrain-ssdctx package for each one"
-)
-ASVSPOOF_LICENCE = (
-    "ASVspoof 2019: ODC-By 1.0; cite Wang et al., 2020, \"ASVspoof 2019: a large-scale "
-    "public database of synthesized, converted and replayed speech\""
-)
+def _dataset(name: str) -> tuple[str, str, str | None, str]:
+    """The model-index dataset of a set: name, id, config and split (from the registry)."""
+    found = find_set(name)
+    if found is None:
+        return name, name, None, "test"
+    corpus, corpus_set = found
+    return corpus.dataset_name, corpus.dataset, corpus.config, corpus_set.split
+
 
 MODEL_CARD = """
 # {name}

@@ -1,8 +1,9 @@
 """The steps of a training recipe that are not the training loop itself.
 
-``recipes/train.py`` reads like the paper's set-up: prepare the data (ASVspoof 2019 LA, or
-the bundled demo corpus when no folder is given, or ASVspoof 5; plus 2021 LA / DF,
-In-the-Wild and labelled CSV test sets when given), build the datasets, train with
+``recipes/train.py`` reads like the paper's set-up: prepare the data (every corpus of the
+registry, ``speechbrain_ssdctx.data.corpora``, whose hyperparameter is given: the training
+corpus, ASVspoof 2019 LA or ASVspoof 5, or the bundled demo corpus when none is given; the
+test corpora), build the datasets, train with
 ``DetectorBrain``, then score every test set with the best dev-EER checkpoint, fit a
 score calibration on the dev scores, and write score files, ``calibration.json``,
 ``results.json`` and ``results.md``. The functions here do those steps, so other recipes
@@ -20,15 +21,8 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_ssdctx.data import (
-    demo_corpus_folder,
-    prepare_asvspoof2019_la,
-    prepare_asvspoof2021,
-)
-from speechbrain_ssdctx.data.asvspoof5 import prepare_asvspoof5
+from speechbrain_ssdctx.data.corpora import DEMO, corpus_inputs, find_set, training_corpus
 from speechbrain_ssdctx.data.dataio import load_datasets
-from speechbrain_ssdctx.data.in_the_wild import prepare_in_the_wild
-from speechbrain_ssdctx.data.labelled import prepare_labelled_csv
 from speechbrain_ssdctx.data.preparation import BONAFIDE, read_manifest
 from speechbrain_ssdctx.evaluation.calibration import Calibration
 from speechbrain_ssdctx.evaluation.evaluate import (
@@ -36,14 +30,11 @@ from speechbrain_ssdctx.evaluation.evaluate import (
     evaluate_scores,
     official_c012,
 )
-from speechbrain_ssdctx.evaluation.report import write_results
+from speechbrain_ssdctx.evaluation.report import set_title, write_results
 from speechbrain_ssdctx.evaluation.scores import write_score_file
 from speechbrain_ssdctx.training.startup import is_demo_run
 
 logger = logging.getLogger(__name__)
-
-#: Test sets read with resampling (other corpora than ASVspoof, any sample rate).
-_RESAMPLED = ("InTheWild",)
 
 
 def eval_window(hparams) -> dict:
@@ -58,13 +49,15 @@ def eval_window(hparams) -> dict:
 def prepare_manifests(hparams) -> dict[str, Path]:
     """Prepares every corpus the hparams name (on the main process) and returns the paths.
 
-    Keys: ``train``, ``dev`` (ASVspoof 2019 LA, the demo corpus, or ASVspoof 5 with
-    ``asvspoof5_folder``), the test sets ``2019LA_eval``, ``ASVspoof5_eval``,
-    ``2021LA_eval``, ``2021DF_eval``, ``InTheWild``, ``labelled_<name>`` (when their data
-    is given), and ``asv_dev``, ``asv_eval`` (2019 LA ASV scores, when present).
+    Keys: the training corpus's ``train`` and ``dev`` (ASVspoof 2019 LA, the demo corpus, or
+    ASVspoof 5 with ``asvspoof5_folder``), then the test sets of the registry's corpora
+    whose data is given (their ``CorpusSet`` names: ``2019LA_eval``, ``2021LA_eval``,
+    ``labelled_<name>``, ...), and ``asv_dev``, ``asv_eval`` (2019 LA ASV scores, when
+    present).
     """
-    if hparams["data_folder"] is None and hparams.get("asvspoof5_folder") is None:
-        logger.info("No --data_folder: using the bundled demo corpus %s", demo_corpus_folder())
+    trained = training_corpus(hparams)
+    if trained.name == DEMO:
+        logger.info("No --data_folder: using the bundled demo corpus %s", trained.folder())
     run_on_main(_prepare_all, args=[hparams])
     return _prepare_all(hparams)  # up to date now: this only returns the paths
 
@@ -72,36 +65,15 @@ def prepare_manifests(hparams) -> dict[str, Path]:
 def _prepare_all(hparams) -> dict[str, Path]:
     save_folder, skip = Path(hparams["manifest_folder"]), hparams["skip_missing_audio"]
     manifests: dict[str, Path] = {}
-    if hparams.get("asvspoof5_folder") is not None:
-        paths = prepare_asvspoof5(hparams["asvspoof5_folder"], save_folder, skip_missing=skip)
-        manifests.update(train=paths["train"], dev=paths["dev"])
-        if "eval" in paths:
-            manifests["ASVspoof5_eval"] = paths["eval"]
-    if hparams.get("asvspoof5_folder") is None or hparams["data_folder"] is not None:
-        paths = prepare_asvspoof2019_la(
-            hparams["data_folder"] or demo_corpus_folder(), save_folder, skip_missing=skip
-        )
-        if "train" not in manifests:  # 2019 LA is the training corpus
-            manifests.update(train=paths["train"], dev=paths["dev"])
-            manifests.update({k: v for k, v in paths.items() if k.startswith("asv_")})
-        elif "asv_eval" in paths:
-            manifests["asv_eval"] = paths["asv_eval"]
-        manifests["2019LA_eval"] = paths["eval"]
-    for track in ("LA", "DF"):
-        folder = hparams[f"{track.lower()}2021_folder"]
-        if folder is not None:
-            manifests[f"2021{track}_eval"] = prepare_asvspoof2021(
-                folder, save_folder, track, hparams[f"{track.lower()}2021_keys"], skip
+    for corpus, source, training in corpus_inputs(hparams):
+        options = {key: hparams.get(hparam) for key, hparam in corpus.options.items()}
+        outputs = corpus.prepare(source, save_folder, skip_missing=skip, **options)
+        named = corpus.manifests(outputs, source, training)
+        if corpus.per_file and named.keys() & manifests.keys():
+            raise ValueError(
+                f"{corpus.hparam}: two {corpus.title} files named {Path(source).name}."
             )
-    if hparams.get("in_the_wild_folder") is not None:
-        manifests["InTheWild"] = prepare_in_the_wild(
-            hparams["in_the_wild_folder"], save_folder, skip_missing=skip
-        )
-    for csv_path in hparams.get("test_csvs") or []:
-        name = f"labelled_{Path(csv_path).stem}"
-        if name in manifests:
-            raise ValueError(f"test_csvs: two CSV files named {Path(csv_path).name}.")
-        manifests[name] = prepare_labelled_csv(csv_path, save_folder, name, skip_missing=skip)
+        manifests.update(named)
     return manifests
 
 
@@ -118,9 +90,8 @@ def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
         "bonafide_index": hparams.get("bonafide_index", 1),
         **eval_window(hparams),
     }
-    # Users' own test sets (In-the-Wild, labelled CSVs) may hold audio at any rate.
-    own = {name: path for name, path in csvs.items() if name in _RESAMPLED or
-           name.startswith("labelled_")}
+    # Corpora other than ASVspoof (In-the-Wild, labelled CSVs) may hold audio at any rate.
+    own = {name: path for name, path in csvs.items() if _resampled(name, hparams)}
     datasets = load_datasets({k: v for k, v in csvs.items() if k not in own}, **options)
     if own:
         datasets.update(load_datasets(own, resample=True, **options))
@@ -178,7 +149,7 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
             if if_main_process():
                 calibration.save(output / "calibration.json")
         results[name] = evaluate_scores(
-            scores, rows, asv=_asv_point(manifests, name), c012=_c012(name),
+            scores, rows, asv=_asv_point(manifests, name), c012=_c012(name, hparams),
             score_name=f"{name} scores", key_name=str(manifests[name]), calibration=calibration,
         )
         results[name]["key"] = str(manifests[name])
@@ -205,13 +176,28 @@ def _fit_calibration(scores: dict[str, float], rows: list[dict], hparams) -> Cal
     return calibration
 
 
+def _corpus_of(name: str, hparams):
+    """The registry's corpus of a set (the training corpus owns train and dev), or None."""
+    trained = training_corpus(hparams)
+    if name == "train":
+        return trained
+    found = find_set(name, first=trained, per_file=True)
+    return found[0] if found else None
+
+
+def _resampled(name: str, hparams) -> bool:
+    """Whether the set's corpus is read at its own rate and resampled."""
+    corpus = _corpus_of(name, hparams)
+    return corpus is not None and corpus.resample
+
+
 def _title(name: str, hparams) -> str | None:
-    """Titles of the sets whose name does not say where they come from."""
-    if name == "dev" and hparams.get("asvspoof5_folder") is not None:
-        return "ASVspoof 5 dev"
-    if name.startswith("labelled_"):
-        return name[len("labelled_") :]
-    return None
+    """The set's title when reports would not give it from its name alone (ASVspoof 5 dev,
+    a labelled CSV)."""
+    demo = is_demo_run(hparams)
+    found = find_set(name, first=training_corpus(hparams), per_file=True)
+    title = found[0].set_title(found[1]) if found else name
+    return None if title == set_title(name, demo) else title
 
 
 def _asv_point(manifests, name):
@@ -220,6 +206,7 @@ def _asv_point(manifests, name):
     return asv_operating_point_of(manifests[key]) if key in manifests else None
 
 
-def _c012(name):
-    """The official C012 coefficients of 2021 LA (revised min t-DCF), else None."""
-    return official_c012("eval") if name == "2021LA_eval" else None
+def _c012(name, hparams):
+    """The official C012 coefficients of a 2021 LA set (revised min t-DCF), else None."""
+    corpus = _corpus_of(name, hparams)
+    return official_c012("eval") if corpus is not None and corpus.official_c012 else None

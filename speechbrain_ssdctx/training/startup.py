@@ -3,7 +3,8 @@
 ``recipes/train.py`` calls :func:`start_recipe` with its command line. Before any model,
 data or process group exists it checks the overrides (no unknown key), every typed
 hyperparameter (``speechbrain_ssdctx.training.typed_hparams``) and the device; then, when no
-training corpus is given (``data_folder`` and ``asvspoof5_folder`` null), it applies the
+training corpus of the registry is given (``data_folder`` and ``asvspoof5_folder`` null:
+``speechbrain_ssdctx.data.corpora.training_corpus``), it applies the
 YAML's ``demo_schedule`` (the bundled demo corpus would take most of an hour on the
 paper's schedule) to every key the command line does not set, and says so.
 :func:`report_user_errors` turns the mistakes a user makes (a bad override, missing data,
@@ -30,6 +31,7 @@ from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 from speechbrain_ssdctx.data.asvspoof import ProtocolError
 from speechbrain_ssdctx.data.audio import AudioFileError
+from speechbrain_ssdctx.data.corpora import DEMO, training_corpus
 from speechbrain_ssdctx.evaluation.report import set_title
 from speechbrain_ssdctx.training.checkpoints import CheckpointError
 from speechbrain_ssdctx.training.typed_hparams import (
@@ -41,7 +43,7 @@ from speechbrain_ssdctx.training.typed_hparams import (
 from speechbrain_ssdctx.utils.distributed import resolve_run_options
 
 __all__ = [
-    "CORPUS_KEYS", "DEMO_KEY", "TRACEBACK_ENV", "RecipeStart", "is_demo_run",
+    "DEMO_KEY", "TRACEBACK_ENV", "RecipeStart", "is_demo_run",
     "report_user_errors", "run_hparams", "run_value", "start_recipe",
 ]
 
@@ -52,9 +54,6 @@ TRACEBACK_ENV = "SSDCTX_TRACEBACK"
 
 #: The YAML key holding the schedule of a run on the bundled demo corpus.
 DEMO_KEY = "demo_schedule"
-
-#: Keys naming a training corpus; the demo schedule applies when all are null.
-CORPUS_KEYS = ("data_folder", "asvspoof5_folder")
 
 #: Errors that are a user's mistake (a file, a folder, a value): one line, no traceback.
 USER_ERRORS = (
@@ -291,7 +290,7 @@ def is_demo_run(hparams) -> bool:
     >>> is_demo_run({"data_folder": None}), is_demo_run({"data_folder": "/data/LA"})
     (True, False)
     """
-    return all(hparams.get(key) is None for key in CORPUS_KEYS)
+    return training_corpus(hparams).name == DEMO
 
 
 def _demo_values(tree: dict, user: dict, hparams_file: str) -> dict:

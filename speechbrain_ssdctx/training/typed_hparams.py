@@ -4,7 +4,8 @@ HyperPyYAML (YAML 1.2) reads ``--use_inf=no`` or ``use_ini: Ture`` as the *text*
 / ``"Ture"``, which Python then takes as true: the run trains with the module on. A number
 given as ``--lambda_inf=abc`` fails much later in a traceback that does not name the key.
 :func:`check_hparams` checks the resolved hyperparameters (references and overrides applied,
-no object built) against :data:`RECIPE_HPARAMS` and, for keys it does not list, against the
+no object built) against :func:`recipe_hparams` (:data:`RECIPE_HPARAMS` and the
+hyperparameters of the registry's corpora) and, for keys it does not list, against the
 type of the YAML file's own value; :func:`check_overrides` refuses an override of a key the
 file does not have (a typo); :func:`check_device` checks a torch device name. Each raises
 :class:`HparamError` with one line naming the key, the value and what it expects.
@@ -25,6 +26,7 @@ from pathlib import Path
 import torch
 
 from speechbrain_ssdctx.data.audio import EVAL_POLICIES
+from speechbrain_ssdctx.data.corpora import CORPORA
 from speechbrain_ssdctx.method.losses import KL_DIRECTIONS
 from speechbrain_ssdctx.utils.distributed import AUTO, BACKENDS, BATCH_SEMANTICS, PRECISIONS
 
@@ -35,6 +37,8 @@ __all__ = [
     "check_device",
     "check_hparams",
     "check_overrides",
+    "corpus_hparams",
+    "recipe_hparams",
 ]
 
 
@@ -178,23 +182,16 @@ _INT_POSITIVE = Expect("int", minimum=1)
 _POSITIVE = Expect("number", minimum=0, open_minimum=True)
 _NON_NEGATIVE = Expect("number", minimum=0)
 _BOOL = Expect("bool")
-_DATA = Expect("folder", nullable=True)
 _OUTPUT = Expect("output")
 
-#: The recipes' hyperparameters and what each must be (keys a file lacks are skipped).
+#: The recipes' hyperparameters and what each must be (keys a file lacks are skipped),
+#: except those of the corpora (:func:`corpus_hparams`).
 RECIPE_HPARAMS: dict[str, Expect] = {
     "seed": Expect("int"),
     "experiment_name": Expect("str"),
     "output_folder": _OUTPUT,
     "save_folder": _OUTPUT,
     "manifest_folder": _OUTPUT,
-    "data_folder": _DATA,
-    "la2021_folder": _DATA,
-    "la2021_keys": Expect("path", nullable=True),
-    "df2021_folder": _DATA,
-    "df2021_keys": Expect("path", nullable=True),
-    "asvspoof5_folder": _DATA,
-    "in_the_wild_folder": _DATA,
     "skip_missing_audio": _BOOL,
     "max_utterances_per_class": Expect("int", minimum=1, nullable=True),
     "sample_rate": _INT_POSITIVE,
@@ -240,6 +237,32 @@ RECIPE_HPARAMS: dict[str, Expect] = {
 }
 
 
+def corpus_hparams() -> dict[str, Expect]:
+    """What the hyperparameters of the registry's corpora must be: a data folder (or null)
+    for the one pointing to a corpus, an existing file or folder (or null) for the options
+    of its preparer; a list of files (``per_file``) keeps the type of the YAML's value.
+
+    Example
+    -------
+    >>> corpus_hparams()["asvspoof5_folder"].describe()
+    'an existing folder'
+    >>> corpus_hparams()["la2021_keys"].kind
+    'path'
+    """
+    expected = {}
+    for corpus in CORPORA.values():
+        if corpus.hparam is not None and not corpus.per_file:
+            expected[corpus.hparam] = Expect("folder", nullable=True)
+        for hparam in corpus.options.values():
+            expected[hparam] = Expect("path", nullable=True)
+    return expected
+
+
+def recipe_hparams() -> dict[str, Expect]:
+    """:data:`RECIPE_HPARAMS` and :func:`corpus_hparams`: every key the recipes check."""
+    return {**RECIPE_HPARAMS, **corpus_hparams()}
+
+
 def _scalar_kind(value) -> str | None:
     """The ``Expect`` kind a file's own value declares (None: anything goes)."""
     if isinstance(value, bool):
@@ -271,7 +294,7 @@ def check_hparams(
     overridden : iterable of str
         Keys given on the command line (named as ``--key=value`` in messages).
     expected : Mapping of str to Expect, optional
-        Default: :data:`RECIPE_HPARAMS`.
+        Default: :func:`recipe_hparams`.
     source : str
         The YAML file, for messages about its own values.
 
@@ -288,7 +311,7 @@ def check_hparams(
     >>> show({"masks": 2.5}, defaults={"masks": 2})
     masks: 2.5 is not an integer; expects an integer (the type of its value in the YAML file)
     """
-    expected = RECIPE_HPARAMS if expected is None else expected
+    expected = recipe_hparams() if expected is None else expected
     overridden = set(overridden)
     for key, value in values.items():
         where = f"--{key}={value}" if key in overridden else source

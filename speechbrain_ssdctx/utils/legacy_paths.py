@@ -110,6 +110,22 @@ MOVED_NAMES = {
        for n in ("min_tdcf_legacy", "min_tdcf_revised", "legacy_tdcf_coefficients")},
 }
 
+#: Public names of 0.1.0 with no equal in 0.2.0: old full name -> what replaces them
+#: (CHANGELOG.md lists them too). Importing one fails with this text.
+REMOVED_NAMES = {
+    f"{PACKAGE}.report.SET_TITLES": "the titles of the corpus registry: "
+    "speechbrain_ssdctx.evaluation.report.set_title(name)",
+    f"{PACKAGE}.report.DEMO_SET_TITLES": "speechbrain_ssdctx.evaluation.report.set_title("
+    "name, demo=True)",
+    f"{PACKAGE}.model_card.SET_DATASETS": "the dataset ids of the corpus registry: "
+    "speechbrain_ssdctx.data.get_corpus(name)",
+    f"{PACKAGE}.model_card.DEMO_LICENCE": "speechbrain_ssdctx.data.get_corpus('demo')"
+    ".licence_note",
+    f"{PACKAGE}.model_card.ASVSPOOF_LICENCE": "speechbrain_ssdctx.data.get_corpus('2019LA')"
+    ".licence_note",
+    f"{PACKAGE}.startup.CORPUS_KEYS": "speechbrain_ssdctx.data.training_corpus(hparams)",
+}
+
 
 def min_tdcf_legacy(bonafide_scores, spoof_scores, asv, cost_model=None) -> float:
     """0.1.0's ``metrics.min_tdcf_legacy``: ``evaluation.min_tdcf(..., form="legacy")[0]``."""
@@ -192,6 +208,8 @@ class _LegacyModule(types.ModuleType):
         new = MOVED_NAMES.get(old)
         if new is None:
             target = importlib.import_module(MOVED_MODULES[self.__name__])
+            if old in REMOVED_NAMES:
+                raise AttributeError(f"'{old}' was removed in 0.2.0: use {REMOVED_NAMES[old]}")
             if not hasattr(target, name):
                 raise AttributeError(f"0.1.0 module {self.__name__!r} had no name {name!r}")
             value = getattr(target, name)
