@@ -16,6 +16,7 @@ from speechbrain.inference.interfaces import Pretrained, foreign_class
 
 from speechbrain_ssdctx.cli.export import main as export_main
 from speechbrain_ssdctx.evaluation.report import METRIC_NOTE
+from speechbrain_ssdctx.inference import SpoofDetector, bundled_models_dir
 from speechbrain_ssdctx.inference.hub import (
     ExportError,
     HubUploadError,
@@ -26,7 +27,6 @@ from speechbrain_ssdctx.inference.hub import (
     model_card,
     push_to_hub,
 )
-from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector, bundled_models_dir
 from speechbrain_ssdctx.method.contract import ContractAdapter
 from speechbrain_ssdctx.models import LCNN
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import yaml
 
@@ -23,11 +22,9 @@ from speechbrain_ssdctx import __version__
 from speechbrain_ssdctx.evaluation.calibration import Calibration
 from speechbrain_ssdctx.evaluation.report import primary_tdcf, results_markdown, set_title
 from speechbrain_ssdctx.evaluation.scores import SCORE_MEANINGS
-from speechbrain_ssdctx.inference.spoof_detector import INTERFACE_CLASS, INTERFACE_FILE
-
-if TYPE_CHECKING:
-    from speechbrain_ssdctx.inference.export import InferenceSettings
-    from speechbrain_ssdctx.method.contract import ContractAdapter
+from speechbrain_ssdctx.inference.model_folder import INTERFACE_CLASS, INTERFACE_FILE
+from speechbrain_ssdctx.inference.settings import InferenceSettings
+from speechbrain_ssdctx.method.contract import ContractAdapter
 
 #: How the sets of the project's recipes are described in the model-index.
 SET_DATASETS = {
