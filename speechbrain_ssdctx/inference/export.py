@@ -20,9 +20,10 @@ The exported folder loads offline with ``SpoofDetector.from_hparams(<folder or H
 and with SpeechBrain's ``foreign_class(source, pymodule_file="custom_interface.py",
 classname="SpoofDetector")``. It holds:
 
-- ``hyperparams.yaml``: the detector's definition, the inference settings (sample rate,
+- ``hyperparams.yaml`` (written by ruamel.yaml): the detector's definition, the inference
+  settings (:class:`~speechbrain_ssdctx.inference.settings.InferenceSettings`: sample rate,
   window policy, score type, decision threshold, the bona fide index the detector was
-  trained with), the detector wrapped in
+  trained with...), the detector wrapped in
   :class:`~speechbrain_ssdctx.method.contract.ContractAdapter` (so that scores mean "higher =
   bona fide" whatever the training polarity and output shapes) and a ``Pretrainer``
   without paths;
