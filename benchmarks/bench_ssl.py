@@ -35,11 +35,13 @@ import concurrent.futures
 import multiprocessing
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-HPARAMS = Path(__file__).resolve().parents[1] / "hparams" / "ssl_aasist_inf_ini.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+HPARAMS = ROOT / "hparams" / "ssl_aasist_inf_ini.yaml"
 
 VARIANTS = {
     "baseline": {"use_inf": False, "use_ini": False},
@@ -160,7 +162,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
 
-    from speechbrain_ssdctx.models.ssl import build_tiny_ssl_model
+    sys.path.insert(0, str(ROOT / "tests"))  # the tiny SSL model builder of the tests
+    from ssl_utils import build_tiny_ssl_model
 
     options = {"steps": args.steps, "batch_size": args.batch_size, "threads": args.threads,
                "device": args.device}

@@ -12,7 +12,7 @@ from speechbrain_ssdctx.cli.calibrate import main as calibrate_main
 from speechbrain_ssdctx.evaluation.calibration import Calibration, posterior
 from speechbrain_ssdctx.evaluation.dcf import DetectionCosts, act_dcf, cllr, min_cllr
 from speechbrain_ssdctx.evaluation.scores import read_score_file, write_score_file
-from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector, bundled_models_dir
+from speechbrain_ssdctx.inference import SpoofDetector, bundled_models_dir
 
 FLAC = "tests/fixtures/asvspoof2019_la/LA/ASVspoof2019_LA_train/flac/LA_T_1272637.flac"
 

@@ -3,6 +3,7 @@ foreign_class, bundled folders by path), the model card, and Hub upload errors."
 
 import json
 import pathlib
+import re
 import sys
 
 import huggingface_hub
@@ -16,6 +17,7 @@ from speechbrain.inference.interfaces import Pretrained, foreign_class
 
 from speechbrain_ssdctx.cli.export import main as export_main
 from speechbrain_ssdctx.evaluation.report import METRIC_NOTE
+from speechbrain_ssdctx.inference import SpoofDetector, bundled_models_dir
 from speechbrain_ssdctx.inference.hub import (
     ExportError,
     HubUploadError,
@@ -26,7 +28,6 @@ from speechbrain_ssdctx.inference.hub import (
     model_card,
     push_to_hub,
 )
-from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector, bundled_models_dir
 from speechbrain_ssdctx.method.contract import ContractAdapter
 from speechbrain_ssdctx.models import LCNN
 
@@ -248,9 +249,11 @@ def test_local_folder_never_goes_online(exported, tmp_path, monkeypatch):
     folder = tmp_path / "edited"
     folder.mkdir()
     text = (exported / "hyperparams.yaml").read_text()
-    text = text.replace(
-        "    custom_hooks:", "    paths:\n        detector: org/repo/x.ckpt\n    custom_hooks:"
+    text = re.sub(  # the pretrainer's indentation, whatever it is
+        r"^( +)custom_hooks:", r"\1paths:\n\1\1detector: org/repo/x.ckpt\n\1custom_hooks:",
+        text, count=1, flags=re.MULTILINE,
     )
+    assert "detector: org/repo/x.ckpt" in text
     (folder / "hyperparams.yaml").write_text(text)
     calls = []
 

@@ -9,7 +9,7 @@ import soundfile
 import torch
 
 from speechbrain_ssdctx.data.audio import AudioFileError
-from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector, bundled_models_dir
+from speechbrain_ssdctx.inference import SpoofDetector, bundled_models_dir
 from speechbrain_ssdctx.models import AASIST
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector, bundled_models_dir
+from speechbrain_ssdctx.inference import SpoofDetector, bundled_models_dir
 from speechbrain_ssdctx.pretrained import bundled_checkpoint, load_bundled_detector
 
 REFERENCE = Path(__file__).parent / "fixtures" / "aasist_asvspoof5" / "reference_outputs.npz"

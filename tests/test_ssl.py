@@ -15,6 +15,7 @@ transformers = pytest.importorskip("transformers")
 
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 from recipe_utils import HPARAMS  # noqa: E402
+from ssl_utils import build_tiny_ssl_model  # noqa: E402
 
 from speechbrain_ssdctx.inference.hub import detector_definition  # noqa: E402
 from speechbrain_ssdctx.method.context import ContextLoss  # noqa: E402
@@ -25,7 +26,6 @@ from speechbrain_ssdctx.models.ssl import (  # noqa: E402
     LayerPoolingHead,
     SSLDetector,
     SSLEncoder,
-    build_tiny_ssl_model,
 )
 
 pytestmark = pytest.mark.slow  # builds and runs tiny HuggingFace SSL models

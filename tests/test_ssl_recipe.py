@@ -20,10 +20,10 @@ from recipe_utils import (  # noqa: E402
     run_train,
     train_command,
 )
+from ssl_utils import build_tiny_ssl_model  # noqa: E402
 
 from speechbrain_ssdctx.data import demo_corpus_folder  # noqa: E402
 from speechbrain_ssdctx.inference.hub import export_model  # noqa: E402
-from speechbrain_ssdctx.models.ssl import build_tiny_ssl_model  # noqa: E402
 from speechbrain_ssdctx.training.brain import COMPLETE_MARKER  # noqa: E402
 
 pytestmark = pytest.mark.slow

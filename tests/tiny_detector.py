@@ -44,7 +44,7 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
     loadables:
         detector: !ref <detector>
     custom_hooks:
-        detector: !name:speechbrain_ssdctx.inference.spoof_detector.load_weights
+        detector: !name:speechbrain_ssdctx.inference.load_weights
 """
 
 

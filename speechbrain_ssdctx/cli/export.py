@@ -28,11 +28,12 @@ from collections.abc import Sequence
 
 import yaml
 
+from speechbrain_ssdctx.data.audio import WINDOW_POLICIES
 from speechbrain_ssdctx.evaluation.scores import SCORE_TYPES
-from speechbrain_ssdctx.inference.export import InferenceSettings, export_from_hparams, export_model
+from speechbrain_ssdctx.inference.export import export_from_hparams, export_model
 from speechbrain_ssdctx.inference.hub import HubUploadError, push_to_hub
 from speechbrain_ssdctx.inference.model_card import ModelCard
-from speechbrain_ssdctx.inference.spoof_detector import WINDOW_POLICIES
+from speechbrain_ssdctx.inference.settings import InferenceSettings
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

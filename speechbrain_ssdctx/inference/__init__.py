@@ -9,19 +9,19 @@ are the paths that exported model folders name (``custom_interface.py``,
 
 from speechbrain_ssdctx.inference.export import (
     ExportError,
-    InferenceSettings,
     export_detector,
     export_from_hparams,
     export_model,
 )
 from speechbrain_ssdctx.inference.hub import HubUploadError, push_to_hub
 from speechbrain_ssdctx.inference.model_card import ModelCard, model_card
-from speechbrain_ssdctx.inference.spoof_detector import (
+from speechbrain_ssdctx.inference.model_folder import (
     BUNDLED_MODELS,
-    SpoofDetector,
     bundled_models_dir,
     load_weights,
 )
+from speechbrain_ssdctx.inference.settings import InferenceSettings
+from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 from speechbrain_ssdctx.utils.legacy_paths import legacy_attribute
 
 __all__ = [

@@ -20,9 +20,10 @@ The exported folder loads offline with ``SpoofDetector.from_hparams(<folder or H
 and with SpeechBrain's ``foreign_class(source, pymodule_file="custom_interface.py",
 classname="SpoofDetector")``. It holds:
 
-- ``hyperparams.yaml``: the detector's definition, the inference settings (sample rate,
+- ``hyperparams.yaml`` (written by ruamel.yaml): the detector's definition, the inference
+  settings (:class:`~speechbrain_ssdctx.inference.settings.InferenceSettings`: sample rate,
   window policy, score type, decision threshold, the bona fide index the detector was
-  trained with), the detector wrapped in
+  trained with...), the detector wrapped in
   :class:`~speechbrain_ssdctx.method.contract.ContractAdapter` (so that scores mean "higher =
   bona fide" whatever the training polarity and output shapes) and a ``Pretrainer``
   without paths;
@@ -56,18 +57,20 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import ruamel.yaml
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
+from ruamel.yaml.comments import CommentedMap, TaggedScalar
+from ruamel.yaml.tag import Tag
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_ssdctx import __version__
 from speechbrain_ssdctx.evaluation.calibration import Calibration
-from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE, SCORE_TYPES
+from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE
 from speechbrain_ssdctx.inference.model_card import (
     ASVSPOOF5_TRAINING_DATA,
     ASVSPOOF_TRAINING_DATA,
@@ -76,19 +79,18 @@ from speechbrain_ssdctx.inference.model_card import (
     ModelCard,
     model_card,
 )
-from speechbrain_ssdctx.inference.spoof_detector import (
+from speechbrain_ssdctx.inference.model_folder import (
     INTERFACE_CLASS,
     INTERFACE_FILE,
     INTERFACE_MODULE,
-    WINDOW_POLICIES,
-    SpoofDetector,
 )
-from speechbrain_ssdctx.method.contract import ContractAdapter, check_bonafide_index
+from speechbrain_ssdctx.inference.settings import InferenceSettings
+from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
+from speechbrain_ssdctx.method.contract import ContractAdapter
 
 #: Keys the export writes into ``hyperparams.yaml`` besides the detector's definition.
 INFERENCE_KEYS = (
-    "sample_rate", "window_policy", "window_samples", "min_samples", "score_type",
-    "threshold", "bonafide_index", "scorer", "modules", "pretrainer", "calibration",
+    *(setting.name for setting in fields(InferenceSettings)), "scorer", "modules", "pretrainer",
 )
 
 class ExportError(ValueError):
@@ -110,66 +112,6 @@ class DetectorDefinition:
 
     text: str
     key: str = "detector"
-
-
-@dataclass
-class InferenceSettings:
-    """How an exported model scores; ``None`` fields are derived from the training run.
-
-    Arguments
-    ---------
-    sample_rate : int
-        Audio is resampled to it (default 16000).
-    window_policy : str
-        ``"official"``, ``"first"`` or ``"full"`` (default; see ``SpoofDetector``).
-    window_samples : int
-        The window of the ``"first"`` policy.
-    min_samples : int
-        Shortest input of the detector (shorter files are repeat-padded).
-    score_type : str
-        ``"log_odds"`` (default) or ``"bonafide_logit"``.
-    threshold : float
-        Decision threshold on the score (e.g. the dev EER threshold); without one, 0 is
-        stored and the card says that it was not calibrated.
-    bonafide_index : int
-        The logit index of bona fide the detector was trained with (default 1).
-    calibration : Calibration
-        An affine map of scores to log-likelihood ratios (e.g. the recipe's
-        ``calibration.json``, fitted on the dev scores); with it, ``classify_file``
-        returns calibrated LLRs and Bayes decisions.
-    """
-
-    sample_rate: int | None = None
-    window_policy: str | None = None
-    window_samples: int | None = None
-    min_samples: int | None = None
-    score_type: str | None = None
-    threshold: float | None = None
-    bonafide_index: int | None = None
-    calibration: Calibration | None = None
-
-    def completed(self) -> InferenceSettings:
-        """A copy with the defaults filled in, checked."""
-        done = replace(
-            self,
-            sample_rate=self.sample_rate or 16000,
-            window_policy=self.window_policy or "full",
-            score_type=self.score_type or DEFAULT_SCORE_TYPE,
-            bonafide_index=1 if self.bonafide_index is None else self.bonafide_index,
-        )
-        if done.window_policy not in WINDOW_POLICIES:
-            raise ExportError(
-                f"window_policy must be one of {WINDOW_POLICIES}, got {done.window_policy!r}"
-            )
-        if done.window_policy == "first" and not done.window_samples:
-            raise ExportError("window_policy 'first' needs window_samples (or window seconds)")
-        if done.score_type not in SCORE_TYPES:
-            raise ExportError(f"score_type must be one of {SCORE_TYPES}, got {done.score_type!r}")
-        try:
-            check_bonafide_index(done.bonafide_index)
-        except ValueError as error:
-            raise ExportError(str(error)) from None
-        return done
 
 
 def detector_definition(
@@ -335,7 +277,10 @@ def export_detector(
     """
     out_dir = pathlib.Path(out_dir)
     _refuse_training_folders(out_dir, training_folders)
-    settings = (settings or InferenceSettings()).completed()
+    try:
+        settings = (settings or InferenceSettings()).completed()
+    except ValueError as error:
+        raise ExportError(f"Inference settings: {error}") from None
     card = card or ModelCard()
     modules = _python_modules(python_modules)
     text = _ship_modules(definition.text, modules)
@@ -422,15 +367,16 @@ def export_from_hparams(
         hparams = _load(hparams_file, overrides)
         detector = hparams[detector_key]
         checkpoint = _restore(hparams, detector, detector_key, checkpoints, min_key, max_key)
-    settings = replace(settings or InferenceSettings())
+    settings = settings or InferenceSettings()
     if settings.bonafide_index is None and label_encoder is not None:
-        settings.bonafide_index = _bonafide_index_from_encoder(label_encoder, bonafide_label)
+        bonafide_index = _bonafide_index_from_encoder(label_encoder, bonafide_label)
+        settings = replace(settings, bonafide_index=bonafide_index)
     if settings.bonafide_index is None:
-        settings.bonafide_index = hparams.get("bonafide_index", 1)
+        settings = replace(settings, bonafide_index=hparams.get("bonafide_index", 1))
     if settings.sample_rate is None:
-        settings.sample_rate = hparams.get("sample_rate")
+        settings = replace(settings, sample_rate=hparams.get("sample_rate"))
     if settings.threshold is None and "threshold" in checkpoint.meta:
-        settings.threshold = float(checkpoint.meta["threshold"])
+        settings = replace(settings, threshold=float(checkpoint.meta["threshold"]))
     card = card or ModelCard()
     if card.recipe is None and hparams_file.name != "hyperparams.yaml":  # not a copy as run
         card = replace(card, recipe=hparams_file.name)
@@ -706,75 +652,134 @@ Load the model with SpeechBrain's foreign_class (pip install speechbrain-ssdctx 
     return "\n".join([*parts, *bodies]).rstrip() + "\n"
 
 
+#: The comment at the top of ``hyperparams.yaml`` (``{name}``, ``{version}``: fields).
+HEADER = """\
+# {rule}
+# {name}: a synthetic speech detector exported by speechbrain-ssdctx {version}.
+# SpoofDetector.from_hparams(<this folder or its Hub id>) loads it. HyperPyYAML
+# runs the code it names: load models only from sources you trust.
+# {rule}
+
+# ---- the detector, as trained ----
+"""
+
+#: Comments before keys of the inference part of ``hyperparams.yaml`` (a line "" is blank).
+INFERENCE_COMMENTS = {
+    "threshold": ["Decision threshold on the score (a score at or above it is bona fide)."],
+    "bonafide_index": [
+        "The logit index of bona fide the detector was trained with; the scorer below",
+        "reorders the logits so that index 1 is bona fide (higher score = bona fide).",
+    ],
+    "scorer": [""],
+    "modules": [""],
+    "pretrainer": [
+        "",
+        "No paths: the weights are detector.ckpt next to this file (folder or Hub",
+        "repository), read with torch.load(weights_only=True) and loaded strictly.",
+    ],
+    "calibration": [
+        "",
+        "Score calibration (e.g. fitted on the development scores): llr = slope * score",
+        "+ offset is a natural-log likelihood ratio, bona fide vs spoof.",
+    ],
+}
+
+#: The public paths the exported YAML names (kept stable for exported folders).
+ADAPTER_PATH = "speechbrain_ssdctx.method.contract.ContractAdapter"
+LOAD_WEIGHTS_PATH = "speechbrain_ssdctx.inference.load_weights"
+PRETRAINER_PATH = "speechbrain.utils.parameter_transfer.Pretrainer"
+
+
 def _hyperparams(text: str, key: str, settings: InferenceSettings, name: str) -> str:
-    """The exported ``hyperparams.yaml``: the definition, then the inference settings."""
-    defined = ruamel.yaml.YAML().load(text) or {}
-    clash = [k for k in INFERENCE_KEYS if k in defined and k != "sample_rate"]
+    """The exported ``hyperparams.yaml``: the definition, then the inference settings.
+
+    The definition's YAML tree (as :func:`detector_definition` wrote it, with its
+    comments) gets the inference keys as nodes (HyperPyYAML tags as ruamel tagged nodes)
+    and is written by ruamel.yaml, so that any value is quoted as YAML needs.
+    """
+    tree = _yaml().load(text) or CommentedMap()
+    clash = [k for k in INFERENCE_KEYS if k in tree and k != "sample_rate"]
     if clash:
         raise ExportError(f"The detector's definition defines {clash}, which export writes")
-    if "sample_rate" in defined and defined["sample_rate"] != settings.sample_rate:
+    if "sample_rate" in tree and tree["sample_rate"] != settings.sample_rate:
         raise ExportError(
-            f"The detector's definition has sample_rate {defined['sample_rate']}, the "
+            f"The detector's definition has sample_rate {tree['sample_rate']}, the "
             f"export settings {settings.sample_rate}"
         )
-    lines = [
-        "# " + "#" * 76,
-        f"# {name}: a synthetic speech detector exported by speechbrain-ssdctx {__version__}.",
-        "# SpoofDetector.from_hparams(<this folder or its Hub id>) loads it. HyperPyYAML",
-        "# runs the code it names: load models only from sources you trust.",
-        "# " + "#" * 76,
-        "",
-        "# ---- the detector, as trained ----",
-        text.rstrip(),
-        "",
-        "# ---- inference ----",
-    ]
-    if "sample_rate" not in defined:
-        lines.append(f"sample_rate: {settings.sample_rate}")
-    threshold = 0.0 if settings.threshold is None else float(settings.threshold)
-    lines += [
-        f"window_policy: {settings.window_policy}",
-        f"window_samples: {_yaml_value(settings.window_samples)}",
-    ]
-    if settings.min_samples:
-        lines.append(f"min_samples: {settings.min_samples}")
-    lines += [
-        f"score_type: {settings.score_type}",
-        "# Decision threshold on the score (a score at or above it is bona fide).",
-        f"threshold: {threshold!r}",
-        "# The logit index of bona fide the detector was trained with; the scorer below",
-        "# reorders the logits so that index 1 is bona fide (higher score = bona fide).",
-        f"bonafide_index: {settings.bonafide_index}",
-        "",
-        "scorer: !new:speechbrain_ssdctx.method.contract.ContractAdapter",
-        f"    detector: !ref <{key}>",
-        "    bonafide_index: !ref <bonafide_index>",
-        "",
-        "modules:",
-        "    detector: !ref <scorer>",
-        "",
-        "# No paths: the weights are detector.ckpt next to this file (folder or Hub",
-        "# repository), read with torch.load(weights_only=True) and loaded strictly.",
-        "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer",
-        "    loadables:",
-        "        detector: !ref <scorer>",
-        "    custom_hooks:",
-        "        detector: !name:speechbrain_ssdctx.inference.spoof_detector.load_weights",
-    ]
+    own = "".join(token.value for token in (tree.ca.comment or [None, []])[1] or [])
+    tree.yaml_set_start_comment(
+        HEADER.format(rule="#" * 76, name=" ".join(name.split()), version=__version__) + own
+    )
+    inference = _inference_tree(key, settings, "sample_rate" not in tree)
+    tree.update(inference)
+    comments = {**INFERENCE_COMMENTS, next(iter(inference)): ["", "---- inference ----"]}
+    for item, lines in comments.items():
+        if item in tree:
+            tree.yaml_set_comment_before_after_key(item, before="\n".join(lines) or "\n")
+    stream = io.StringIO()
+    _yaml().dump(tree, stream)
+    return stream.getvalue()
+
+
+def _inference_tree(key: str, settings: InferenceSettings, sample_rate: bool) -> CommentedMap:
+    """The inference keys of ``hyperparams.yaml``: settings, scorer, modules, pretrainer."""
+    tree = CommentedMap()
+    if sample_rate:
+        tree["sample_rate"] = settings.sample_rate
+    tree["window_policy"] = settings.window_policy
+    tree["window_samples"] = settings.window_samples
+    for optional in ("window_seconds", "hop_seconds", "aggregate", "min_samples"):
+        if getattr(settings, optional):
+            tree[optional] = getattr(settings, optional)
+    tree["score_type"] = settings.score_type
+    tree["threshold"] = 0.0 if settings.threshold is None else float(settings.threshold)
+    tree["bonafide_index"] = settings.bonafide_index
+    tree["scorer"] = _tagged(
+        f"!new:{ADAPTER_PATH}",
+        detector=_ref(key), bonafide_index=_ref("bonafide_index"),
+    )
+    tree["modules"] = CommentedMap(detector=_ref("scorer"))
+    tree["pretrainer"] = _tagged(
+        f"!new:{PRETRAINER_PATH}",
+        loadables=CommentedMap(detector=_ref("scorer")),
+        custom_hooks=CommentedMap(detector=TaggedScalar("", tag=f"!name:{LOAD_WEIGHTS_PATH}")),
+    )
     if settings.calibration is not None:
-        values = settings.calibration.to_dict()
-        lines += [
-            "",
-            "# Score calibration (e.g. fitted on the development scores): llr = slope * score",
-            "# + offset is a natural-log likelihood ratio, bona fide vs spoof.",
-            "calibration:",
-            *(f"    {key}: {values[key]!r}" for key in ("slope", "offset", "prior")),
-        ]
-    return "\n".join(lines) + "\n"
+        tree["calibration"] = CommentedMap(settings.calibration.to_dict())
+    return tree
 
 
-def _yaml_value(value) -> str:
-    return "null" if value is None else str(value)
+def _tagged(tag: str, **items) -> CommentedMap:
+    """A mapping node with a HyperPyYAML tag (``!new:...``)."""
+    node = CommentedMap(items)
+    node.yaml_set_ctag(Tag(suffix=tag))
+    return node
+
+
+def _ref(name: str) -> TaggedScalar:
+    """A HyperPyYAML reference to another key (``!ref <name>``)."""
+    return TaggedScalar(f"<{name}>", tag="!ref")
+
+
+def _yaml() -> ruamel.yaml.YAML:
+    """Round-trip YAML whose floats PyYAML (HyperPyYAML's loader, YAML 1.1) reads as floats."""
+    handler = ruamel.yaml.YAML()
+    handler.representer.add_representer(float, _represent_float)
+    handler.representer.add_representer(type(None), _represent_none)
+    return handler
+
+
+def _represent_none(representer, _):
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
+def _represent_float(representer, value: float):
+    """A float with a dot in its mantissa (``1.0e-20``, not ``1e-20``: a string in YAML 1.1)."""
+    text = repr(float(value))
+    mantissa, exponent, power = text.partition("e")
+    if exponent and "." not in mantissa:
+        text = f"{mantissa}.0e{power if power.startswith('-') else '+' + power.lstrip('+')}"
+    return representer.represent_scalar("tag:yaml.org,2002:float", text)
 
 
 def _check_scores(out_dir: pathlib.Path, adapter: ContractAdapter, settings) -> None:

@@ -18,7 +18,6 @@ from speechbrain_ssdctx.inference.export import (
     INFERENCE_KEYS,
     DetectorDefinition,
     ExportError,
-    InferenceSettings,
     detector_definition,
     export_detector,
     export_from_hparams,
@@ -26,7 +25,8 @@ from speechbrain_ssdctx.inference.export import (
     redact_local_paths,
 )
 from speechbrain_ssdctx.inference.model_card import MODEL_CARD, ModelCard, model_card
-from speechbrain_ssdctx.inference.spoof_detector import INTERFACE_CLASS, INTERFACE_FILE
+from speechbrain_ssdctx.inference.model_folder import INTERFACE_CLASS, INTERFACE_FILE
+from speechbrain_ssdctx.inference.settings import InferenceSettings
 
 __all__ = [
     "INFERENCE_KEYS",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import yaml
 
@@ -24,11 +23,9 @@ from speechbrain_ssdctx.data.corpora import DEMO, find_set, get_corpus
 from speechbrain_ssdctx.evaluation.calibration import Calibration
 from speechbrain_ssdctx.evaluation.report import primary_tdcf, results_markdown, set_title
 from speechbrain_ssdctx.evaluation.scores import SCORE_MEANINGS
-from speechbrain_ssdctx.inference.spoof_detector import INTERFACE_CLASS, INTERFACE_FILE
-
-if TYPE_CHECKING:
-    from speechbrain_ssdctx.inference.export import InferenceSettings
-    from speechbrain_ssdctx.method.contract import ContractAdapter
+from speechbrain_ssdctx.inference.model_folder import INTERFACE_CLASS, INTERFACE_FILE
+from speechbrain_ssdctx.inference.settings import InferenceSettings
+from speechbrain_ssdctx.method.contract import ContractAdapter
 
 #: The training data of the project's recipes, in words, and their dataset ids (from the
 #: registry of corpora, ``speechbrain_ssdctx.data.corpora``).

@@ -6,21 +6,12 @@ HuggingFace model id) or one of the bundled official AASIST models by short name
 audio at any sample rate and channel count, applies a window policy, and returns the bona
 fide score (higher = more likely genuine speech).
 
-Window policies (``window_policy`` of the model, or :meth:`SpoofDetector.set_window`):
-
-- ``"official"``: the first 64,600 samples, repeat-padded (the official AASIST code);
-- ``"first"``: the first ``window_samples``, repeat-padded;
-- ``"sliding"``: windows of ``window_seconds`` every ``hop_seconds`` (the last one ends at
-  the end of the file), their logits aggregated (``"mean"``, or the logits of the window
-  with the ``"min"`` / ``"max"`` score); a file no longer than one window is scored whole.
-  Memory stays bounded whatever the file's length;
-- ``"full"``: the whole file in one pass. A model stored with ``"full"`` is scored with
-  ``"sliding"`` unless ``"full"`` is asked for explicitly (a long file in one pass can take
-  many gigabytes).
-
-Files are read block by block (``speechbrain_ssdctx.data.stream``) and their windows are
-batched with windows of the same length only: a batch is never padded, so a file's score
-does not depend on the other files scored with it.
+The window policies (``"official"``, ``"first"``, ``"sliding"``, ``"full"``) are those of
+:mod:`speechbrain_ssdctx.inference.windows`; a model stored with ``"full"`` is scored with
+``"sliding"`` unless ``"full"`` is asked for explicitly (a long file in one pass can take
+many gigabytes). Files are read block by block and their windows batched with windows of
+the same length only (:mod:`speechbrain_ssdctx.inference.batching`): a batch is never
+padded, so a file's score does not depend on the other files scored with it.
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -28,46 +19,32 @@ Authors
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pathlib
-import pickle
-import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
 from typing import NamedTuple
 
-import ruamel.yaml
 import torch
 from speechbrain.inference.interfaces import Pretrained
-from speechbrain.utils.fetching import FetchConfig, fetch
+from speechbrain.utils.fetching import FetchConfig
 
-from speechbrain_ssdctx.data.audio import (
-    OFFICIAL_NUM_SAMPLES,
-    WINDOW_POLICIES,
-    AudioFileError,
-    crop_or_pad,
-    load_audio,
-)
-from speechbrain_ssdctx.data.stream import AudioStream
+from speechbrain_ssdctx.data.audio import AudioFileError, load_audio
 from speechbrain_ssdctx.evaluation.calibration import Calibration, posterior
 from speechbrain_ssdctx.evaluation.dcf import DetectionCosts
-from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE, SCORE_TYPES, bonafide_scores
-
-#: Short names of the bundled models and their inference YAML in ``pretrained/``.
-BUNDLED_MODELS = {
-    "aasist": "aasist.yaml",
-    "aasist-l": "aasist-l.yaml",
-    "aasist-asvspoof5": "aasist-asvspoof5.yaml",
-}
-
-#: How the logits of a file's windows become the file's logits.
-AGGREGATIONS = ("mean", "min", "max")
-
-#: Sliding-window length when the model stores none (seconds; the recipes' crops are 6 s).
-DEFAULT_WINDOW_SECONDS = 6.0
+from speechbrain_ssdctx.evaluation.scores import bonafide_scores
+from speechbrain_ssdctx.inference.batching import ScoredFile, batches_by_length, stream_files
+from speechbrain_ssdctx.inference.model_folder import (
+    BUNDLED_MODELS,
+    bundled_models_dir,
+    check_model_yaml,
+    importable_interface,
+    is_bundled_name,
+    looks_like_hub_id,
+    shipped_interface,
+)
+from speechbrain_ssdctx.inference.settings import InferenceSettings
+from speechbrain_ssdctx.inference.windows import Windowing
 
 #: Windows per forward pass of :meth:`SpoofDetector.forward` on in-memory waveforms.
 WINDOWS_PER_PASS = 16
@@ -139,90 +116,22 @@ class FileScore(NamedTuple):
     logits: torch.Tensor | None = None
 
 
-def bundled_models_dir() -> pathlib.Path:
-    """The folder holding the bundled official AASIST weights and their YAML files."""
-    return pathlib.Path(str(resources.files("speechbrain_ssdctx") / "pretrained"))
-
-
-def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
-    """Pretrainer hook: loads a plain state_dict strictly, never unpickling objects.
-
-    ``torch.load(weights_only=True)`` only accepts tensors and plain containers, so a
-    tampered checkpoint cannot run code; every parameter must match (``strict=True``),
-    unlike SpeechBrain's default transfer hook, which only logs missing keys.
-
-    Arguments
-    ---------
-    module : torch.nn.Module
-        The module to fill.
-    path : str or os.PathLike
-        A file written by ``torch.save(module.state_dict(), path)``.
-
-    Example
-    -------
-    >>> tmpdir = getfixture("tmpdir")
-    >>> torch.save(torch.nn.Linear(2, 1).state_dict(), tmpdir / "lin.ckpt")
-    >>> module = torch.nn.Linear(2, 1)
-    >>> load_weights(module, tmpdir / "lin.ckpt")
-    """
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-        module.load_state_dict(state_dict, strict=True)
-    except pickle.UnpicklingError as error:
-        raise ValueError(
-            f"'{path}' holds Python objects besides weights; refusing to unpickle them "
-            f"(torch.load weights_only=True): {error}"
-        ) from error
-    except (RuntimeError, OSError, ValueError) as error:
-        raise ValueError(f"Cannot load the weights in '{path}': {error}") from error
-
-
-def is_bundled_name(source: str | os.PathLike) -> bool:
-    """Whether ``source`` names a bundled model rather than a path.
-
-    A bundled short name wins over a folder of the same name in the current directory;
-    write the folder as a path (``./aasist``, or any argument holding a slash) to load it.
-
-    Example
-    -------
-    >>> is_bundled_name("AASIST-L"), is_bundled_name("./aasist"), is_bundled_name("x/aasist")
-    (True, False, False)
-    """
-    text = os.fspath(source)
-    return text.lower() in BUNDLED_MODELS and not any(c in text for c in "/\\~")
-
-
-@dataclass
-class _Pending:
-    """A file being scored: its windows' logits as they come back, or its error."""
-
-    path: str
-    windows: dict[int, tuple[int, int, torch.Tensor]] = field(default_factory=dict)
-    expected: int | None = None  # number of windows, known once the file is read
-    error: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.error is not None or (
-            self.expected is not None and len(self.windows) == self.expected
-        )
-
-
 class SpoofDetector(Pretrained):
     """Synthetic speech detection on files and batches of waveforms.
 
     The hyperparameters file (``hyperparams.yaml`` of a model folder) defines:
     ``detector`` (any module whose ``forward(wavs, lengths)`` returns
     ``(embedding, logits)`` with logits ``[batch, 2]``, index 1 = bona fide),
-    ``modules: {detector: ...}``, a ``pretrainer``, ``sample_rate``, ``window_policy``
-    (see the module docstring), ``window_samples`` (for ``"first"``), ``threshold`` and
-    optionally ``window_seconds``, ``hop_seconds`` and ``aggregate`` (for ``"sliding"``;
-    default: ``window_samples`` or 6 s, half a window, ``"mean"``), ``score_type``
-    (``"log_odds"``, the default: logit(bona fide) - logit(spoof); ``"bonafide_logit"``:
-    the raw bona fide logit, the score of the official AASIST code) and ``min_samples``
-    (the shortest input the detector accepts; shorter windows are repeat-padded to it) and
-    ``calibration`` (``slope``, ``offset``, ``prior``: the affine map of scores to
-    log-likelihood ratios that ``ssdctx-export`` stores, see
+    ``modules: {detector: ...}``, a ``pretrainer``, and the inference settings
+    (:class:`~speechbrain_ssdctx.inference.settings.InferenceSettings`, read and checked
+    when the model loads: :attr:`settings`): ``sample_rate``, ``window_policy``,
+    ``window_samples`` and ``threshold``, and optionally ``window_seconds``,
+    ``hop_seconds``, ``aggregate``, ``score_type`` (``"log_odds"``, the default:
+    logit(bona fide) - logit(spoof); ``"bonafide_logit"``: the raw bona fide logit, the
+    score of the official AASIST code), ``min_samples`` (the shortest input the detector
+    accepts; shorter windows are repeat-padded to it) and ``calibration`` (``slope``,
+    ``offset``, ``prior``: the affine map of scores to log-likelihood ratios that
+    ``ssdctx-export`` stores, see
     :class:`~speechbrain_ssdctx.evaluation.calibration.Calibration`).
 
     Arguments
@@ -245,14 +154,8 @@ class SpoofDetector(Pretrained):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._window: dict = {}
-        stored = self.hparams.window_policy
-        if stored not in WINDOW_POLICIES:
-            raise ValueError(f"window_policy must be one of {WINDOW_POLICIES}, got '{stored}'")
-        if stored == "first" and not self.hparams.window_samples:
-            raise ValueError("window_policy 'first' needs a positive window_samples")
-        if self.score_type not in SCORE_TYPES:
-            raise ValueError(f"score_type must be one of {SCORE_TYPES}, got '{self.score_type}'")
+        #: The settings stored with the model (see :class:`InferenceSettings`).
+        self.settings = InferenceSettings.from_hparams(vars(self.hparams))
         self.set_window()
 
     @classmethod
@@ -307,17 +210,17 @@ class SpoofDetector(Pretrained):
             local = bundled_models_dir()
             hparams_file = BUNDLED_MODELS[source.lower()]
         if local.is_dir():
-            _check_model_yaml(local / hparams_file, local)
+            check_model_yaml(local / hparams_file, local)
             kwargs["fetch_config"] = FetchConfig(allow_network=False)
             source = str(local.resolve())
-        elif not _looks_like_hub_id(source):
+        elif not looks_like_hub_id(source):
             raise FileNotFoundError(
                 f"Model '{source}' is neither a folder, a bundled model "
                 f"({', '.join(BUNDLED_MODELS)}) nor a HuggingFace id (org/name)"
             )
-        interface = _shipped_interface(source, hparams_file, savedir, kwargs.get("fetch_config"))
+        interface = shipped_interface(source, hparams_file, savedir, kwargs.get("fetch_config"))
         try:
-            with _importable_interface(interface):
+            with importable_interface(interface):
                 return super().from_hparams(
                     source=source,
                     hparams_file=hparams_file,
@@ -354,74 +257,50 @@ class SpoofDetector(Pretrained):
         SpoofDetector
             ``self``.
         """
-        hparams = self.hparams
-        stored = hparams.window_policy
-        policy = policy or ("sliding" if stored == "full" else stored)
-        if policy not in WINDOW_POLICIES:
-            raise ValueError(f"window policy must be one of {WINDOW_POLICIES}, got '{policy}'")
-        if policy == "first" and not hparams.window_samples:
-            raise ValueError("window policy 'first' needs the model's window_samples")
-        rate = hparams.sample_rate
-        default_window = (
-            hparams.window_samples / rate if hparams.window_samples else DEFAULT_WINDOW_SECONDS
-        )
-        window = window_seconds or getattr(hparams, "window_seconds", None) or default_window
-        hop = hop_seconds or getattr(hparams, "hop_seconds", None) or window / 2
-        aggregate = aggregate or getattr(hparams, "aggregate", None) or "mean"
-        if not 0 < hop <= window:
-            raise ValueError(f"hop must be in (0, window]: got window {window} s, hop {hop} s")
-        if aggregate not in AGGREGATIONS:
-            raise ValueError(f"aggregate must be one of {AGGREGATIONS}, got '{aggregate}'")
-        self._window = {
-            "policy": policy,
-            "window": max(1, round(window * rate)),
-            "hop": max(1, round(hop * rate)),
-            "aggregate": aggregate,
-        }
+        settings = self.settings.in_use(policy, window_seconds, hop_seconds, aggregate)
+        self.windowing = Windowing(settings, self.min_samples)
         return self
 
     @property
     def window_policy(self) -> str:
         """The window policy in use (``"sliding"`` for a model stored with ``"full"``)."""
-        return self._window["policy"]
+        return self.windowing.settings.window_policy
 
     @property
     def window_seconds(self) -> float:
         """Window length of the ``"sliding"`` policy, in seconds."""
-        return self._window["window"] / self.hparams.sample_rate
+        return self.windowing.window / self.settings.sample_rate
 
     @property
     def hop_seconds(self) -> float:
         """Hop of the ``"sliding"`` policy, in seconds."""
-        return self._window["hop"] / self.hparams.sample_rate
+        return self.windowing.hop / self.settings.sample_rate
 
     @property
     def aggregate(self) -> str:
         """How windows' logits are aggregated."""
-        return self._window["aggregate"]
+        return self.windowing.settings.aggregate
 
     @property
     def score_type(self) -> str:
         """How logits become a score: ``"log_odds"`` (default) or ``"bonafide_logit"``."""
-        return getattr(self.hparams, "score_type", DEFAULT_SCORE_TYPE)
+        return self.settings.score_type
 
     @property
     def threshold(self) -> float:
         """The decision threshold on the score stored with the model."""
-        return float(self.hparams.threshold)
+        return self.settings.threshold
 
     @property
     def calibration(self) -> Calibration | None:
         """The stored score calibration, or None for an uncalibrated model."""
-        values = getattr(self.hparams, "calibration", None)
-        return None if values is None else Calibration.from_mapping(values, "hyperparams.yaml")
+        return self.settings.calibration
 
     @property
     def min_samples(self) -> int:
         """Shortest input of the detector: ``min_samples`` of the hyperparameters, else the
         detector's ``min_samples`` attribute, else 1."""
-        value = getattr(self.hparams, "min_samples", None)
-        return int(value or getattr(self.mods.detector, "min_samples", 1))
+        return int(self.settings.min_samples or getattr(self.mods.detector, "min_samples", 1))
 
     def segments(self, blocks: Iterable[torch.Tensor]) -> Iterator[tuple[int, torch.Tensor]]:
         """The windows to score of one signal, as ``(start sample, window)`` pairs.
@@ -448,15 +327,7 @@ class SpoofDetector(Pretrained):
         >>> [(start, len(w)) for start, w in detector.segments([torch.ones(16000 * 9)])]
         [(0, 64000), (32000, 64000), (64000, 64000), (80000, 64000)]
         """
-        policy = self.window_policy
-        if policy in ("official", "first"):
-            size = OFFICIAL_NUM_SAMPLES if policy == "official" else self.hparams.window_samples
-            head = _take(blocks, size)
-            yield 0, self._padded(crop_or_pad(head, size, random=False) if head.numel() else head)
-        elif policy == "full":
-            yield 0, self._padded(torch.cat([b.reshape(-1) for b in blocks] or [torch.zeros(0)]))
-        else:
-            yield from self._sliding(blocks)
+        return self.windowing.segments(blocks)
 
     def window(self, wav: torch.Tensor) -> torch.Tensor:
         """The first window the policy scores of one 1-D waveform (the only one unless the
@@ -470,30 +341,6 @@ class SpoofDetector(Pretrained):
         torch.Size([64600])
         """
         return next(self.segments([wav]))[1]
-
-    def _sliding(self, blocks: Iterable[torch.Tensor]) -> Iterator[tuple[int, torch.Tensor]]:
-        window, hop = self._window["window"], self._window["hop"]
-        buffer, offset, start, covered, total = torch.zeros(0), 0, 0, 0, 0
-        for block in blocks:
-            buffer = torch.cat([buffer, block.reshape(-1).float()])
-            total += block.numel()
-            while start + window <= total:
-                yield start, buffer[start - offset: start - offset + window].clone()
-                covered, start = start + window, start + hop
-            keep_from = min(start, total - window)  # the tail may become the last window
-            if keep_from > offset:
-                buffer, offset = buffer[keep_from - offset:], keep_from
-        if covered == 0:  # no longer than one window: the whole signal
-            yield 0, self._padded(buffer)
-        elif covered < total:  # a last window that ends with the signal
-            yield total - window, buffer[total - window - offset:].clone()
-
-    def _padded(self, wav: torch.Tensor) -> torch.Tensor:
-        if wav.numel() == 0:
-            raise AudioFileError("holds no audio samples")
-        if wav.numel() < self.min_samples:
-            wav = crop_or_pad(wav, self.min_samples, random=False)
-        return wav
 
     # ---- waveforms in memory -----------------------------------------------------------
 
@@ -520,7 +367,7 @@ class SpoofDetector(Pretrained):
             If the file is missing, corrupt, not audio or holds no samples; the message
             names the file.
         """
-        wav = load_audio(path, sample_rate=self.hparams.sample_rate, resample=True)
+        wav = load_audio(path, sample_rate=self.settings.sample_rate, resample=True)
         if wav.numel() == 0:
             raise AudioFileError(f"'{path}' holds no audio samples")
         return wav
@@ -555,15 +402,12 @@ class SpoofDetector(Pretrained):
             for start, segment in self.segments([wav[:n]])
         ]
         per_row: dict[int, list] = defaultdict(list)
-        for group in _by_length(windows).values():
-            size = max(WINDOWS_PER_PASS, wavs.shape[0])
-            for first in range(0, len(group), size):
-                chunk = group[first: first + size]
-                embeddings, logits = self._detect([segment for _, _, segment in chunk])
-                for (row, start, _), emb, logit in zip(chunk, embeddings, logits, strict=True):
-                    per_row[row].append((start, emb, logit))
+        for chunk in batches_by_length(windows, max(WINDOWS_PER_PASS, wavs.shape[0])):
+            embeddings, logits = self._detect([segment for _, _, segment in chunk])
+            for (row, start, _), emb, logit in zip(chunk, embeddings, logits, strict=True):
+                per_row[row].append((start, emb, logit))
         rows = [sorted(per_row[row], key=lambda item: item[0]) for row in range(wavs.shape[0])]
-        logits = torch.stack([self._aggregate(torch.stack([x[2] for x in r])) for r in rows])
+        logits = torch.stack([self.windowing.merge(torch.stack([x[2] for x in r])) for r in rows])
         embeddings = torch.stack([torch.stack([x[1] for x in r]).mean(0) for r in rows])
         return embeddings, logits
 
@@ -575,13 +419,8 @@ class SpoofDetector(Pretrained):
             embeddings, logits = self.mods.detector(batch, lengths)
         return embeddings.float().cpu(), logits.float().cpu()
 
-    def _aggregate(self, logits: torch.Tensor) -> torch.Tensor:
-        """One file's logits ``[2]`` from its windows' ``[windows, 2]``."""
-        if logits.shape[0] == 1 or self.aggregate == "mean":
-            return logits.mean(0)
-        scores = self.scores_from_logits(logits)
-        index = scores.argmin() if self.aggregate == "min" else scores.argmax()
-        return logits[index]
+    def _logits(self, windows: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self._detect(windows)[1]
 
     def scores_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """Bona fide scores ``[batch]`` from logits ``[batch, 2]`` (see ``score_type``)."""
@@ -704,61 +543,23 @@ class SpoofDetector(Pretrained):
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        pending = [_Pending(os.fspath(path)) for path in paths]
-        streams: dict[int, AudioStream] = {}
-        for index, item in enumerate(pending):
-            try:
-                streams[index] = AudioStream(item.path, self.hparams.sample_rate)
-            except AudioFileError as error:
-                item.error = str(error)
-        buckets: dict[int, list] = defaultdict(list)
-        emitted = 0
-        for index in sorted(streams, key=lambda i: streams[i].num_samples):
-            item = pending[index]
-            try:
-                count = 0
-                for count, (start, segment) in enumerate(self.segments(streams[index]), 1):
-                    bucket = buckets[segment.numel()]
-                    bucket.append((index, count - 1, start, segment))
-                    if len(bucket) == batch_size:
-                        self._run_bucket(buckets.pop(segment.numel()), pending)
-                    # Shorter windows cannot come any more (files go by length): run them.
-                    for length in [k for k in buckets if k < segment.numel()]:
-                        self._run_bucket(buckets.pop(length), pending)
-                item.expected = count
-            except AudioFileError as error:
-                message = str(error)
-                item.error = message if item.path in message else f"{item.path} {message}"
-            while emitted < len(pending) and pending[emitted].done:
-                yield self._result(pending[emitted], window_scores)
-                emitted += 1
-        for length in list(buckets):
-            self._run_bucket(buckets.pop(length), pending)
-        for item in pending[emitted:]:
+        for item in stream_files(paths, self.windowing, self.settings.sample_rate,
+                                 self._logits, batch_size):
             yield self._result(item, window_scores)
 
-    def _run_bucket(self, bucket: list, pending: list[_Pending]) -> None:
-        """Scores a batch of equal-length windows and files them with their files."""
-        live = [entry for entry in bucket if pending[entry[0]].error is None]
-        if not live:
-            return
-        _, logits = self._detect([segment for *_, segment in live])
-        for (index, number, start, segment), row in zip(live, logits, strict=True):
-            pending[index].windows[number] = (start, segment.numel(), row)
-
-    def _result(self, item: _Pending, window_scores: bool) -> FileScore:
+    def _result(self, item: ScoredFile, window_scores: bool) -> FileScore:
         """The :class:`FileScore` of a file whose windows are all scored (or that failed)."""
         if item.error is not None:
             return FileScore(item.path, None, item.error)
         starts, sizes, rows = zip(*(item.windows[n] for n in sorted(item.windows)), strict=True)
-        logits = self._aggregate(torch.stack(rows))
+        logits = self.windowing.merge(torch.stack(rows))
         score = float(self.scores_from_logits(logits[None])[0])
         if not torch.isfinite(logits).all():
             return FileScore(item.path, None, f"{item.path}: the detector gave a non-finite "
                              f"score ({score}); the audio may be broken")
         windows = None
         if window_scores:
-            rate = self.hparams.sample_rate
+            rate = self.settings.sample_rate
             scores = self.scores_from_logits(torch.stack(rows)).tolist()
             windows = [
                 WindowScore(start / rate, (start + size) / rate, value)
@@ -767,89 +568,7 @@ class SpoofDetector(Pretrained):
         return FileScore(item.path, score, None, windows, logits)
 
 
-def _take(blocks: Iterable[torch.Tensor], size: int) -> torch.Tensor:
-    """The first ``size`` samples of consecutive blocks (fewer if the signal is shorter)."""
-    parts, have = [], 0
-    for block in blocks:
-        parts.append(block.reshape(-1)[: size - have])
-        have += parts[-1].numel()
-        if have >= size:
-            break
-    return torch.cat(parts).float() if parts else torch.zeros(0)
-
-
-def _by_length(windows: list[tuple]) -> dict[int, list[tuple]]:
-    groups: dict[int, list[tuple]] = defaultdict(list)
-    for item in windows:
-        groups[item[-1].numel()].append(item)
-    return groups
-
-
 def _raise_on_error(result: FileScore) -> FileScore:
     if result.error is not None:
         raise AudioFileError(result.error)
     return result
-
-
-def _check_model_yaml(path: pathlib.Path, folder: pathlib.Path) -> None:
-    """Refuses a model folder whose YAML lacks what loading needs, before running any of it."""
-    if not path.is_file():
-        raise FileNotFoundError(f"Model folder '{folder}' has no '{path.name}'")
-    try:
-        keys = ruamel.yaml.YAML().load(path.read_text(encoding="utf-8")) or {}
-    except (ruamel.yaml.YAMLError, UnicodeDecodeError) as error:
-        first = " ".join(str(error).split())
-        raise ValueError(
-            f"Model folder '{folder}': '{path.name}' is not valid YAML: {first}"
-        ) from None
-    missing = [key for key in ("modules", "pretrainer") if key not in keys]
-    if missing:
-        raise ValueError(
-            f"Model folder '{folder}': '{path.name}' defines no {' or '.join(missing)} "
-            "(a model folder written by ssdctx-export has both)"
-        )
-
-
-def _looks_like_hub_id(source: str) -> bool:
-    """Whether ``source`` has the form ``org/name`` of a HuggingFace model id."""
-    parts = source.split("/")
-    return (
-        len(parts) == 2 and all(parts) and not source.startswith((".", "~")) and "\\" not in source
-    )
-
-
-#: The interface module of exported models; the hyperparameters refer to the code it
-#: ships as ``custom_interface.<name>``.
-INTERFACE_MODULE = "custom_interface"
-
-#: The interface file of exported models (``foreign_class``'s ``pymodule_file``).
-INTERFACE_FILE = f"{INTERFACE_MODULE}.py"
-
-#: The class ``foreign_class`` returns from the interface file.
-INTERFACE_CLASS = SpoofDetector.__name__
-
-
-def _shipped_interface(source, hparams_file, savedir, fetch_config) -> pathlib.Path | None:
-    """The model's ``custom_interface.py`` when its hyperparameters use code shipped in it
-    (an exported model with the user's own modules), fetched next to them."""
-    config = fetch_config or FetchConfig()
-    text = fetch(filename=hparams_file, source=source, savedir=savedir,
-                 fetch_config=config).read_text(encoding="utf-8")
-    if f":{INTERFACE_MODULE}." not in text:
-        return None
-    return fetch(filename=INTERFACE_FILE, source=source, savedir=savedir,
-                 fetch_config=config)
-
-
-@contextlib.contextmanager
-def _importable_interface(path: pathlib.Path | None):
-    """Makes ``custom_interface`` import from ``path`` (not from a model loaded before)."""
-    if path is None:
-        yield
-        return
-    sys.modules.pop(INTERFACE_MODULE, None)
-    sys.path.insert(0, str(path.parent))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(path.parent))

@@ -145,8 +145,13 @@ class SSLEncoder(nn.Module):
 
     Example
     -------
-    >>> folder = build_tiny_ssl_model(tempfile.mkdtemp())
-    >>> encoder = SSLEncoder(str(folder), output_all_hiddens=True)
+    >>> from transformers import Wav2Vec2Config
+    >>> config = Wav2Vec2Config(
+    ...     hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+    ...     conv_dim=(32, 32, 32), conv_kernel=(10, 8, 8), conv_stride=(5, 8, 8),
+    ...     num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+    ... )
+    >>> encoder = SSLEncoder(config=config.to_dict(), output_all_hiddens=True)
     >>> hidden = encoder(torch.randn(2, 16000))
     >>> hidden.shape, encoder.hidden_size, encoder.num_outputs
     (torch.Size([3, 2, 49, 32]), 32, 3)
@@ -182,7 +187,7 @@ class SSLEncoder(nn.Module):
             self.lobe = _lobe(str(source), str(save_path), overrides, False, **options)
         else:
             with tempfile.TemporaryDirectory() as folder:
-                _write_model_files(folder, config, do_normalize=bool(normalize_wav))
+                write_model_files(folder, config, do_normalize=bool(normalize_wav))
                 self.lobe = _lobe(folder, folder, overrides, True, **options)
         if normalize_wav is not None:
             self.lobe.normalize_wav = normalize_wav
@@ -290,9 +295,27 @@ def _is_hub_id_or_folder(source: str) -> bool:
     return len(parts) == 2 and all(parts) and not source.startswith((".", "~"))
 
 
-def _write_model_files(folder: str | Path, config: dict | None, do_normalize: bool) -> None:
-    """Writes ``config.json`` (if given) and ``preprocessor_config.json`` (what the lobe
-    reads besides the weights)."""
+def write_model_files(folder: str | Path, config: dict | None, do_normalize: bool) -> None:
+    """Writes ``config.json`` (if given) and ``preprocessor_config.json``: what SpeechBrain's
+    lobe reads from a model folder besides the weights.
+
+    Arguments
+    ---------
+    folder : str or pathlib.Path
+        An existing folder.
+    config : dict or None
+        The model's configuration (``config.json``), or None to write only the
+        preprocessor's.
+    do_normalize : bool
+        Whether the model expects each waveform normalised to zero mean, unit variance.
+
+    Example
+    -------
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_model_files(folder, None, do_normalize=True)
+    >>> json.loads((folder / "preprocessor_config.json").read_text())["do_normalize"]
+    True
+    """
     folder = Path(folder)
     if config is not None:
         (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
@@ -316,9 +339,15 @@ class SSLDetector(nn.Module):
     Example
     -------
     >>> from functools import partial
-    >>> folder = build_tiny_ssl_model(tempfile.mkdtemp(), model_type="wavlm")
+    >>> from transformers import WavLMConfig
+    >>> config = WavLMConfig(
+    ...     hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+    ...     conv_dim=(32, 32, 32), conv_kernel=(10, 8, 8), conv_stride=(5, 8, 8),
+    ...     num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+    ... )
     >>> detector = SSLDetector(
-    ...     SSLEncoder(str(folder), output_all_hiddens=True), partial(LayerPoolingHead)
+    ...     SSLEncoder(config=config.to_dict(), output_all_hiddens=True),
+    ...     partial(LayerPoolingHead),
     ... )
     >>> embedding, logits = detector(torch.randn(2, 16000))
     >>> embedding.shape, logits.shape, detector.min_samples
@@ -592,83 +621,11 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * weights).sum(dim=-2) / weights.sum(dim=-2)
 
 
-def build_tiny_ssl_model(
-    folder: str | Path,
-    model_type: str = "wav2vec2",
-    hidden_size: int = 32,
-    num_layers: int = 2,
-    seed: int = 0,
-) -> Path:
-    """Saves a tiny randomly initialised SSL model that ``SSLEncoder`` loads offline.
-
-    The architecture is the large models' (pre-LN transformer, 20 ms frames: convolution
-    strides 5 x 8 x 8 = 320 samples, as wav2vec 2.0's 5 x 2^6) at a width that trains on a
-    CPU in seconds: for tests, benchmarks and smoke runs (``--ssl_hub=<folder>``), not for
-    detection.
-
-    Arguments
-    ---------
-    folder : str or pathlib.Path
-        Where to write ``config.json``, the weights and ``preprocessor_config.json``.
-    model_type : str
-        ``"wav2vec2"``, ``"wavlm"`` or ``"hubert"``.
-    hidden_size : int
-        Transformer width (multiple of 4).
-    num_layers : int
-        Number of transformer layers.
-    seed : int
-        Seed of the random weights.
-
-    Returns
-    -------
-    pathlib.Path
-        ``folder``.
-
-    Example
-    -------
-    >>> folder = build_tiny_ssl_model(tempfile.mkdtemp(), model_type="hubert")
-    >>> sorted(path.name for path in folder.iterdir())
-    ['config.json', 'model.safetensors', 'preprocessor_config.json']
-    """
-    import transformers
-
-    configs = {
-        "wav2vec2": transformers.Wav2Vec2Config,
-        "wavlm": transformers.WavLMConfig,
-        "hubert": transformers.HubertConfig,
-    }
-    if model_type not in configs:
-        raise ValueError(f"model_type must be one of {sorted(configs)}, got {model_type!r}")
-    config = configs[model_type](
-        hidden_size=hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        intermediate_size=2 * hidden_size,
-        conv_dim=(hidden_size,) * 3,
-        conv_kernel=(10, 8, 8),
-        conv_stride=(5, 8, 8),
-        num_feat_extract_layers=3,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
-        feat_extract_norm="layer",
-        do_stable_layer_norm=True,
-        layerdrop=0.0,
-        mask_time_prob=0.0,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = transformers.AutoModel.from_config(config)
-    folder = Path(folder)
-    model.save_pretrained(folder)
-    _write_model_files(folder, None, do_normalize=True)
-    return folder
-
-
 __all__ = [
     "AASISTBackend",
     "LayerPoolingHead",
     "SSLDetector",
     "SSLEncoder",
-    "build_tiny_ssl_model",
     "masked_mean",
+    "write_model_files",
 ]
