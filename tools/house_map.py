@@ -64,12 +64,20 @@ def house(root: pathlib.Path) -> dict:
             "cycles": cycles, "top": [m for m in rooms if m.count(".") == 1]}
 
 
+def group_of(module: str) -> str:
+    """The subpackage a module is in (``(top level)`` for a module at the top)."""
+    return module.split(".")[1] if module.count(".") > 1 else "(top level)"
+
+
 def print_table(drawing: dict, package: str) -> None:
-    groups = collections.Counter(m.split(".")[1] if m.count(".") > 1 else "(top level)"
-                                 for m in drawing["rooms"])
-    print("| subpackage | modules |\n|---|---|")
+    groups = collections.Counter(group_of(m) for m in drawing["rooms"])
+    uses = collections.defaultdict(set)
+    for a, b in drawing["edges"]:
+        if group_of(a) != group_of(b) or group_of(a) == "(top level)":
+            uses[group_of(a)].add(b.split(".")[1] if group_of(b) == "(top level)" else group_of(b))
+    print("| subpackage | modules | imports from |\n|---|---|---|")
     for group, count in sorted(groups.items()):
-        print(f"| {group} | {count} |")
+        print(f"| {group} | {count} | {', '.join(sorted(uses[group])) or '-'} |")
     lines = sum(len(drawing["files"][m].read_text(encoding="utf-8").splitlines())
                 for m in drawing["rooms"])
     print(f"\n{package}: {len(drawing['top'])} modules at the top level, "
