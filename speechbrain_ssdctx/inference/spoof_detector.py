@@ -33,6 +33,7 @@ import os
 import pathlib
 import pickle
 import sys
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from speechbrain_ssdctx.data.audio import (
     crop_or_pad,
     load_audio,
 )
+from speechbrain_ssdctx.data.audio_checks import AudioRangeWarning
 from speechbrain_ssdctx.data.stream import AudioStream
 from speechbrain_ssdctx.evaluation.calibration import Calibration, posterior
 from speechbrain_ssdctx.evaluation.metrics import DetectionCosts
@@ -130,6 +132,8 @@ class FileScore(NamedTuple):
         Per-window scores, when asked for.
     logits : torch.Tensor or None
         The file's aggregated logits ``[2]``.
+    warnings : tuple of str
+        What is wrong with a file that was scored (samples far outside [-1, 1]).
     """
 
     path: str
@@ -137,6 +141,7 @@ class FileScore(NamedTuple):
     error: str | None = None
     windows: list[WindowScore] | None = None
     logits: torch.Tensor | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def bundled_models_dir() -> pathlib.Path:
@@ -200,6 +205,7 @@ class _Pending:
     windows: dict[int, tuple[int, int, torch.Tensor]] = field(default_factory=dict)
     expected: int | None = None  # number of windows, known once the file is read
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -253,6 +259,7 @@ class SpoofDetector(Pretrained):
             raise ValueError("window_policy 'first' needs a positive window_samples")
         if self.score_type not in SCORE_TYPES:
             raise ValueError(f"score_type must be one of {SCORE_TYPES}, got '{self.score_type}'")
+        _check_sample_rate(self.hparams.sample_rate, self.mods.detector)
         self.set_window()
 
     @classmethod
@@ -677,8 +684,10 @@ class SpoofDetector(Pretrained):
 
         A file that cannot be read, holds no samples or NaN / infinite samples, or gets a
         non-finite score yields a ``FileScore`` with its ``error`` (nothing is raised), so
-        one bad file never loses the others. Files are read in order of length and their
-        windows batched with windows of the same length only (never padded).
+        one bad file never loses the others; a file scored despite a problem (samples far
+        outside [-1, 1]) says so in ``FileScore.warnings``. Files are read in order of
+        length and their windows batched with windows of the same length only (never
+        padded).
 
         Arguments
         ---------
@@ -726,6 +735,7 @@ class SpoofDetector(Pretrained):
                     for length in [k for k in buckets if k < segment.numel()]:
                         self._run_bucket(buckets.pop(length), pending)
                 item.expected = count
+                item.warnings = streams[index].warnings
             except AudioFileError as error:
                 message = str(error)
                 item.error = message if item.path in message else f"{item.path} {message}"
@@ -764,7 +774,7 @@ class SpoofDetector(Pretrained):
                 WindowScore(start / rate, (start + size) / rate, value)
                 for start, size, value in zip(starts, sizes, scores, strict=True)
             ]
-        return FileScore(item.path, score, None, windows, logits)
+        return FileScore(item.path, score, None, windows, logits, tuple(item.warnings))
 
 
 def _take(blocks: Iterable[torch.Tensor], size: int) -> torch.Tensor:
@@ -788,7 +798,22 @@ def _by_length(windows: list[tuple]) -> dict[int, list[tuple]]:
 def _raise_on_error(result: FileScore) -> FileScore:
     if result.error is not None:
         raise AudioFileError(result.error)
+    for message in result.warnings:
+        warnings.warn(message, AudioRangeWarning, stacklevel=3)
     return result
+
+
+def _check_sample_rate(declared: int, detector: torch.nn.Module) -> None:
+    """Refuses a model whose ``sample_rate`` differs from the rate its detector's modules
+    were built for (a ``sample_rate`` attribute: AASIST, SpeechBrain's Fbank, ...)."""
+    for name, module in detector.named_modules(prefix="detector"):
+        built = getattr(module, "sample_rate", None)
+        if isinstance(built, int) and built != declared:
+            raise ValueError(
+                f"the model declares sample_rate: {declared}, but {name} was built for "
+                f"{built} Hz: its audio would be resampled to the wrong rate (set "
+                f"sample_rate: {built} in hyperparams.yaml)"
+            )
 
 
 def _check_model_yaml(path: pathlib.Path, folder: pathlib.Path) -> None:
