@@ -8,7 +8,9 @@ users' audio, export, Hub), ``cli``, ``pretrained`` and ``utils``.
 """
 
 from speechbrain_ssdctx.utils.legacy_paths import install_legacy_finder
+from speechbrain_ssdctx.utils.quiet_logs import drop_torchvision_notice
 
 __version__ = "0.2.0"
 
 install_legacy_finder()  # the import paths of 0.1.0 keep working (CHANGELOG.md)
+drop_torchvision_notice()  # SpeechBrain's image saver, unused here (utils/quiet_logs.py)

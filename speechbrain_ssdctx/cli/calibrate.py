@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
+from speechbrain_ssdctx.cli.outputs import check_not_inputs
 from speechbrain_ssdctx.data.preparation import BONAFIDE
 from speechbrain_ssdctx.evaluation.calibration import Calibration
 from speechbrain_ssdctx.evaluation.dcf import DetectionCosts, act_dcf, cllr
@@ -96,11 +98,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+@quiet_on_closed_reader
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``ssdctx-calibrate``; returns the exit status."""
     args = parse_args(argv)
+    inputs = [getattr(args, name, None) for name in ("scores", "key", "calibration")]
     try:
+        check_not_inputs({"--out": args.out}, inputs)
         args.run(args)
+    except BrokenPipeError:
+        raise
     except (OSError, ValueError) as error:
         print(f"ssdctx-calibrate: error: {error}", file=sys.stderr)
         return 1

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
 from speechbrain_ssdctx.evaluation.bootstrap import paired_bootstrap
 from speechbrain_ssdctx.evaluation.calibration import Calibration
 from speechbrain_ssdctx.evaluation.evaluate import (
@@ -161,11 +162,14 @@ def evaluate(args: argparse.Namespace) -> dict:
     return report
 
 
+@quiet_on_closed_reader
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ssdctx-eval; returns 0, or 1 after printing an error."""
     args = parse_args(argv)
     try:
         report = evaluate(args)
+    except BrokenPipeError:
+        raise
     except (OSError, ValueError, KeyError) as error:
         print(f"ssdctx-eval: error: {error}", file=sys.stderr)
         return 1

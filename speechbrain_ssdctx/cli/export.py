@@ -28,6 +28,7 @@ from collections.abc import Sequence
 
 import yaml
 
+from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
 from speechbrain_ssdctx.data.audio import WINDOW_POLICIES
 from speechbrain_ssdctx.evaluation.scores import SCORE_TYPES
 from speechbrain_ssdctx.inference.export import export_from_hparams, export_model
@@ -124,6 +125,7 @@ def _card(args) -> ModelCard:
     return ModelCard(**{key: value for key, value in given.items() if value is not None})
 
 
+@quiet_on_closed_reader
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``ssdctx-export``; returns the exit status."""
     args = parse_args(argv)
@@ -144,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.push_to_hub:
             url = push_to_hub(out_dir, args.push_to_hub, private=args.private)
             print(f"Uploaded to {url}")
+    except BrokenPipeError:
+        raise
     except (ValueError, HubUploadError, OSError) as error:  # ExportError is a ValueError
         print(f"ssdctx-export: error: {error}", file=sys.stderr)
         return 1

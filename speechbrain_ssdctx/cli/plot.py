@@ -28,6 +28,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
+from speechbrain_ssdctx.cli.outputs import check_not_inputs
 from speechbrain_ssdctx.data.audio_files import find_audio, utterance_ids
 from speechbrain_ssdctx.evaluation.evaluate import read_key
 from speechbrain_ssdctx.evaluation.plots import (
@@ -214,16 +216,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@quiet_on_closed_reader
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``ssdctx-plot``; returns the exit status."""
     args = parse_args(argv)
     try:
+        check_not_inputs(_outputs(args), _inputs(args))
         args.run(args)
+    except BrokenPipeError:
+        raise
     except (OSError, ValueError) as error:
         print(f"ssdctx-plot: error: {error}", file=sys.stderr)
         return 1
     print(f"Wrote {args.out}")
     return 0
+
+
+def _outputs(args: argparse.Namespace) -> dict[str, str | None]:
+    return {"--out": args.out, "--table": getattr(args, "table", None),
+            "--json": getattr(args, "json", None)}
+
+
+def _inputs(args: argparse.Namespace) -> list[str | None]:
+    """The files a subcommand reads (score files, protocol, audio given as files)."""
+    scores = args.scores if isinstance(getattr(args, "scores", None), list) else [
+        getattr(args, "scores", None)]
+    return [*scores, args.protocol, getattr(args, "view_of", None),
+            *getattr(args, "inputs", [])]
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ its extension; the ASVspoof score file format), or with ``--format tsv`` a heade
 A batch tool: every readable file is scored and every good score written; a file that
 cannot be scored (unreadable, empty, NaN or infinite samples, a non-finite score) is
 reported on stderr and in a side file (``<out>.failed.tsv``: path and reason), and the
-exit status is 1. ``--strict`` stops at the first such file instead, writing nothing.
+exit status is 1. ``--strict`` stops at the first such file instead, writing nothing. A
+file scored despite a problem (samples far outside [-1, 1]) is reported on stderr and in
+``<out>.warnings.tsv`` (path and warning).
 Arguments, utterance ids and output paths are checked before the model is loaded.
 
 Authors
@@ -42,6 +44,8 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
+from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
+from speechbrain_ssdctx.cli.outputs import check_not_inputs
 from speechbrain_ssdctx.data.audio_files import find_audio, utterance_ids
 from speechbrain_ssdctx.evaluation.evaluate import (
     asv_operating_point_of,
@@ -56,6 +60,12 @@ from speechbrain_ssdctx.utils.atomic import atomic_open
 
 #: Suffix of the default side file listing the files that failed.
 FAILED_SUFFIX = ".failed.tsv"
+
+#: Suffix of the default side file listing the warnings about files that were scored.
+WARNINGS_SUFFIX = ".warnings.tsv"
+
+#: The rate of the bundled models and the recipes; another one is stated.
+USUAL_SAMPLE_RATE = 16000
 
 
 class UsageError(ValueError):
@@ -125,6 +135,14 @@ def write_failures(path: str | os.PathLike, failures: Sequence[tuple[str, str]])
         writer.writerows((p, " ".join(reason.split())) for p, reason in failures)
 
 
+def write_warnings(path: str | os.PathLike, warnings: Sequence[tuple[str, str]]) -> None:
+    """Writes the ``path``, ``warning`` of every file scored despite a problem (TSV)."""
+    with atomic_open(path, newline="") as stream:
+        writer = csv.writer(stream, delimiter="\t", lineterminator="\n")
+        writer.writerow(["path", "warning"])
+        writer.writerows((p, " ".join(warning.split())) for p, warning in warnings)
+
+
 def write_window_scores(path: str | os.PathLike, rows: Sequence[tuple]) -> None:
     """Writes ``utt_id``, ``start``, ``end`` (seconds), ``score``, ``path`` per window."""
     with atomic_open(path, newline="") as stream:
@@ -159,6 +177,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"where to list the files that failed (default: <out>{FAILED_SUFFIX} with --out)",
     )
     parser.add_argument(
+        "--warnings",
+        help="where to list the files scored with a warning (default: "
+        f"<out>{WARNINGS_SUFFIX} with --out)",
+    )
+    parser.add_argument(
         "--strict", action="store_true",
         help="stop at the first file that cannot be scored, writing no score file",
     )
@@ -186,11 +209,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@quiet_on_closed_reader
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``ssdctx-score``; returns the exit status (1 if any file failed or on errors)."""
     args = parse_args(argv)
     try:
         return score(args)
+    except BrokenPipeError:
+        raise
     except (OSError, ValueError) as error:  # UsageError, AudioFileError, ProtocolError, ...
         print(f"ssdctx-score: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
@@ -213,12 +239,17 @@ def score(args: argparse.Namespace) -> int:
         args.model, savedir=args.savedir, run_opts={"device": args.device}
     )
     detector.set_window(args.window, args.window_seconds, args.hop_seconds, args.aggregate)
+    if detector.hparams.sample_rate != USUAL_SAMPLE_RATE:
+        print(f"ssdctx-score: note: this model scores audio at {detector.hparams.sample_rate} "
+              "Hz (its hyperparams.yaml says so); every file is resampled to that rate",
+              file=sys.stderr)
     progress = tqdm(
         total=len(plan.files), unit="file", desc="scoring", disable=args.no_progress,
         file=sys.stderr,
     )
     scores: dict[int, float] = {}
     failures: list[tuple[str, str]] = []
+    warnings: list[tuple[str, str]] = []
     windows: list[tuple] = []
     results = detector.score_each(
         plan.files, batch_size=args.batch_size, window_scores=bool(args.window_scores)
@@ -235,6 +266,9 @@ def score(args: argparse.Namespace) -> int:
                 return 1
             continue
         scores[index] = result.score
+        for warning in result.warnings:
+            warnings.append((result.path, warning))
+            progress.write(f"ssdctx-score: warning: {warning}", file=sys.stderr)
         utt = plan.ids[index]
         windows += [(utt, w.start, w.end, repr(w.score), result.path) for w in result.windows or []]
         if not args.out:
@@ -243,6 +277,7 @@ def score(args: argparse.Namespace) -> int:
             progress.write(line, file=sys.stdout)
     progress.close()
     _write_outputs(args, plan, scores, failures, windows)
+    _write_warnings(args, plan, warnings)
     if plan.key is not None and scores:
         scored = {plan.ids[i]: value for i, value in scores.items()}
         print(protocol_report(scored, *plan.key, plan.asv, args))
@@ -252,8 +287,9 @@ def score(args: argparse.Namespace) -> int:
 class _Plan:
     """What the checks of the arguments produced."""
 
-    def __init__(self, files, ids, key, asv, failed):
+    def __init__(self, files, ids, key, asv, failed, warned):
         self.files, self.ids, self.key, self.asv, self.failed = files, ids, key, asv, failed
+        self.warned = warned  # where the warnings go
 
 
 def _check_arguments(args: argparse.Namespace) -> _Plan:
@@ -266,7 +302,9 @@ def _check_arguments(args: argparse.Namespace) -> _Plan:
     unique = args.format == "txt" or bool(args.protocol)
     ids = utterance_ids(files, unique=unique, spaces=args.format == "tsv" and not args.protocol)
     failed = args.failed or (f"{args.out}{FAILED_SUFFIX}" if args.out else None)
-    outputs = {"--out": args.out, "--failed": failed, "--window-scores": args.window_scores}
+    warned = args.warnings or (f"{args.out}{WARNINGS_SUFFIX}" if args.out else None)
+    outputs = {"--out": args.out, "--failed": failed, "--warnings": warned,
+               "--window-scores": args.window_scores}
     named = {}
     for what, path in outputs.items():
         if path:
@@ -274,11 +312,12 @@ def _check_arguments(args: argparse.Namespace) -> _Plan:
             if resolved in named:
                 raise UsageError(f"{what} and {named[resolved]} are the same file '{path}'")
             named[resolved] = what
+    check_not_inputs(outputs, [args.protocol, args.asv_scores])
     if args.hop_seconds and args.window_seconds and args.hop_seconds > args.window_seconds:
         raise UsageError("--hop-seconds must not exceed --window-seconds")
     key = read_key(args.protocol) if args.protocol else None
     asv = asv_operating_point_of(args.asv_scores) if args.asv_scores else None
-    return _Plan(files, ids, key, asv, failed)
+    return _Plan(files, ids, key, asv, failed, warned)
 
 
 def _write_outputs(args, plan: _Plan, scores: dict, failures: list, windows: list) -> None:
@@ -303,6 +342,19 @@ def _write_outputs(args, plan: _Plan, scores: dict, failures: list, windows: lis
             f"{' to ' + args.out if args.out else ''}",
             file=sys.stderr,
         )
+
+
+def _write_warnings(args, plan: _Plan, warnings: list) -> None:
+    """Writes the warnings' side file (or removes a stale default one); says how many."""
+    if warnings and plan.warned:
+        write_warnings(plan.warned, warnings)
+    elif plan.warned and args.warnings is None and pathlib.Path(plan.warned).is_file():
+        pathlib.Path(plan.warned).unlink()  # a previous run's list: no longer true
+    if warnings:
+        listed = f" (listed in {plan.warned})" if plan.warned else ""
+        files = len({path for path, _ in warnings})
+        print(f"ssdctx-score: {files} of {len(plan.files)} files scored with a warning{listed}",
+              file=sys.stderr)
 
 
 def protocol_report(

@@ -21,6 +21,7 @@ from speechbrain_ssdctx.data.asvspoof import (
 )
 from speechbrain_ssdctx.data.asvspoof5 import prepare_asvspoof5
 from speechbrain_ssdctx.data.audio import AudioFileError, apply_window, crop_or_pad, load_audio
+from speechbrain_ssdctx.data.audio_checks import AudioRangeWarning
 from speechbrain_ssdctx.data.corpora import (
     CORPORA,
     DEMO,
@@ -33,6 +34,7 @@ from speechbrain_ssdctx.data.corpora import (
 )
 from speechbrain_ssdctx.data.in_the_wild import prepare_in_the_wild
 from speechbrain_ssdctx.data.labelled import prepare_labelled_csv
+from speechbrain_ssdctx.data.resampling import Resampler
 
 __all__ = [
     "CORPORA",
@@ -41,8 +43,10 @@ __all__ = [
     "Corpus",
     "CorpusSet",
     "KeyFormat",
+    "AudioRangeWarning",
     "MissingAudioError",
     "ProtocolError",
+    "Resampler",
     "apply_window",
     "crop_or_pad",
     "demo_corpus_folder",

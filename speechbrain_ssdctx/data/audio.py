@@ -2,9 +2,12 @@
 
 ``load_audio`` reads any file libsndfile reads (FLAC, WAV, ...) into a mono float32
 tensor at 16 kHz; a file at another rate is an error unless ``resample=True`` (then it is
-resampled with ``torchaudio.functional.resample``). ``crop_or_pad`` makes the fixed-length
-training crops (random crop when longer, repeat padding when shorter, as the official
-AASIST code) and ``apply_window`` applies an explicit evaluation policy.
+resampled with :class:`~speechbrain_ssdctx.data.resampling.Resampler`, torchaudio's
+filter in memory bounded for any rate). A truncated WAV file or a dangling link is an
+error, samples far outside [-1, 1] a warning (``speechbrain_ssdctx.data.audio_checks``).
+``crop_or_pad`` makes the fixed-length training crops (random crop when longer, repeat
+padding when shorter, as the official AASIST code) and ``apply_window`` applies an
+explicit evaluation policy.
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -13,10 +16,18 @@ Authors
 from __future__ import annotations
 
 import os
+import warnings
 
 import soundfile
 import torch
-import torchaudio
+
+from speechbrain_ssdctx.data.audio_checks import (
+    AudioRangeWarning,
+    dangling_link,
+    out_of_range,
+    truncated_wav,
+)
+from speechbrain_ssdctx.data.resampling import resampler
 
 __all__ = [
     "AudioFileError",
@@ -24,6 +35,7 @@ __all__ = [
     "OFFICIAL_NUM_SAMPLES",
     "WINDOW_POLICIES",
     "apply_window",
+    "check_audio_file",
     "crop_or_pad",
     "load_audio",
 ]
@@ -46,13 +58,27 @@ class AudioFileError(ValueError):
     """An audio file that cannot be used; the message names the file and the problem."""
 
 
+def check_audio_file(path: str | os.PathLike) -> None:
+    """Raises :class:`AudioFileError` for a dangling link or a truncated WAV file, which
+    libsndfile would read without a word (as nothing, or as a shorter file).
+
+    Example
+    -------
+    >>> check_audio_file("tests/fixtures/edge_cases/silence_1s_16k.wav")
+    """
+    reason = dangling_link(path) or truncated_wav(path)
+    if reason:
+        raise AudioFileError(f"Audio file {os.fspath(path)} {reason}")
+
+
 def load_audio(
     path: str | os.PathLike, sample_rate: int = 16000, resample: bool = False
 ) -> torch.Tensor:
     """Reads an audio file as a mono float32 waveform.
 
     Multi-channel audio is mixed down (channel mean). Unreadable, empty or truncated
-    files raise ``AudioFileError`` naming the file.
+    files and dangling links raise ``AudioFileError`` naming the file; samples far outside
+    [-1, 1] give an :class:`~speechbrain_ssdctx.data.audio_checks.AudioRangeWarning`.
 
     Arguments
     ---------
@@ -76,12 +102,16 @@ def load_audio(
     >>> wav.shape, wav.dtype
     (torch.Size([16000]), torch.float32)
     """
+    check_audio_file(path)
     try:
         data, file_rate = soundfile.read(os.fspath(path), dtype="float32", always_2d=True)
     except (soundfile.SoundFileError, RuntimeError) as error:
         raise AudioFileError(f"Cannot read audio file {path}: {error}") from None
     if data.shape[0] == 0:
         raise AudioFileError(f"Audio file {path} holds no samples.")
+    far = out_of_range(data, 0, file_rate)
+    if far:
+        warnings.warn(f"Audio file {path} {far}", AudioRangeWarning, stacklevel=2)
     wav = torch.from_numpy(data).mean(dim=1)
     if file_rate != sample_rate:
         if not resample:
@@ -89,7 +119,7 @@ def load_audio(
                 f"Audio file {path} is at {file_rate} Hz, expected {sample_rate} Hz "
                 "(pass resample=True to resample it)."
             )
-        wav = torchaudio.functional.resample(wav, file_rate, sample_rate)
+        wav = resampler(file_rate, sample_rate)(wav)
     return wav
 
 

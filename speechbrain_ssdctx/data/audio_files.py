@@ -28,6 +28,9 @@ class UtteranceIdError(ValueError):
 def find_audio(inputs: Sequence[str | os.PathLike], extensions=AUDIO_EXTENSIONS) -> list[str]:
     """Files given directly, plus audio files found recursively in given folders.
 
+    A symbolic link in a folder that points nowhere is kept (it fails when read, and
+    ``ssdctx-score`` lists it with its failures) rather than skipped without a word.
+
     Arguments
     ---------
     inputs : sequence of str or os.PathLike
@@ -50,14 +53,20 @@ def find_audio(inputs: Sequence[str | os.PathLike], extensions=AUDIO_EXTENSIONS)
     for item in map(pathlib.Path, inputs):
         if item.is_dir():
             found = [p for p in item.rglob("*") if p.suffix.lower() in extensions]
-            files.extend(str(p) for p in sorted(found) if p.is_file())
+            files.extend(str(p) for p in sorted(found) if p.is_file() or _dangling(p))
         elif item.is_file():
             files.append(str(item))
+        elif _dangling(item):
+            raise FileNotFoundError(f"'{item}' is a dangling symbolic link to '{item.readlink()}'")
         else:
             raise FileNotFoundError(f"No such audio file or folder: '{item}'")
     if not files:
         raise FileNotFoundError(f"No audio files ({', '.join(extensions)}) in {list(inputs)}")
     return files
+
+
+def _dangling(path: pathlib.Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def utterance_ids(paths: Sequence[str], unique: bool = True, spaces: bool = False) -> list[str]:

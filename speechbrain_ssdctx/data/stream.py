@@ -1,12 +1,15 @@
 """Reading audio files block by block, in bounded memory, at the model's sample rate.
 
 :class:`AudioStream` yields the same samples as ``load_audio(path, rate, resample=True)``
-(channels averaged, then ``torchaudio.functional.resample``), but a block at a time: a
-file of any length is read with a few seconds of it in memory. Resampling is done per
-block on a stretch of input whose start is aligned to the resampler's period and that
-overlaps its neighbours by more than the filter's reach, so the blocks join into exactly
-the whole-file result (up to float rounding, about 1e-6). Samples that are NaN or infinite raise
-:class:`~speechbrain_ssdctx.data.audio.AudioFileError` naming the file and the time.
+(channels averaged, then :class:`~speechbrain_ssdctx.data.resampling.Resampler`), but a
+block at a time: a file of any length is read with a few seconds of it in memory.
+Resampling is done per block on a stretch of input whose start is aligned to the
+resampler's period and that overlaps its neighbours by more than the filter's reach, so
+the blocks join into exactly the whole-file result (up to float rounding, about 1e-6).
+Samples that are NaN or infinite raise
+:class:`~speechbrain_ssdctx.data.audio.AudioFileError` naming the file and the time, as
+do a truncated WAV file and a dangling link; samples far outside [-1, 1] are noted in
+:attr:`AudioStream.warnings`.
 
 Authors
  * speechbrain-ssdctx contributors
@@ -14,7 +17,6 @@ Authors
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from collections.abc import Iterator
@@ -22,15 +24,12 @@ from collections.abc import Iterator
 import numpy as np
 import soundfile
 import torch
-import torchaudio
 
-from speechbrain_ssdctx.data.audio import AudioFileError
+from speechbrain_ssdctx.data.audio import AudioFileError, check_audio_file
+from speechbrain_ssdctx.data.audio_checks import out_of_range
+from speechbrain_ssdctx.data.resampling import resampler
 
 __all__ = ["AudioStream"]
-
-#: torchaudio.functional.resample's defaults (its filter reach depends on them).
-_LOWPASS_FILTER_WIDTH = 6
-_ROLLOFF = 0.99
 
 
 class AudioStream:
@@ -48,8 +47,9 @@ class AudioStream:
     Raises
     ------
     AudioFileError
-        When the file cannot be opened (at construction) or read, or holds NaN or
-        infinite samples (while iterating); the message names the file.
+        When the file cannot be opened, is a truncated WAV file or a dangling link (at
+        construction), cannot be read, or holds NaN or infinite samples (while
+        iterating); the message names the file.
 
     Example
     -------
@@ -63,20 +63,19 @@ class AudioStream:
     def __init__(self, path: str | os.PathLike, sample_rate: int, block_seconds: float = 10.0):
         self.path = os.fspath(path)
         self.sample_rate = int(sample_rate)
+        #: What is wrong but not fatal in the samples read so far (e.g. out of range).
+        self.warnings: list[str] = []
+        check_audio_file(self.path)
         try:
             info = soundfile.info(self.path)
         except (soundfile.SoundFileError, RuntimeError) as error:
             raise AudioFileError(f"Cannot read audio file {self.path}: {error}") from None
         self.file_rate, self.frames = int(info.samplerate), int(info.frames)
-        divisor = math.gcd(self.file_rate, self.sample_rate)
-        self._in_period = self.file_rate // divisor  # input samples per resampler period
-        self._out_period = self.sample_rate // divisor  # output samples per period
+        rates = resampler(self.file_rate, self.sample_rate)
+        self._in_period = rates.in_period  # input samples per resampler period
+        self._out_period = rates.out_period  # output samples per period
         self._periods_per_block = max(1, round(block_seconds * self.sample_rate / self._out_period))
-        reach = math.ceil(
-            _LOWPASS_FILTER_WIDTH * self._in_period
-            / (min(self._in_period, self._out_period) * _ROLLOFF)
-        )
-        self._margin_periods = reach // self._in_period + 2
+        self._margin_periods = rates.width // self._in_period + 2
 
     @property
     def num_samples(self) -> int:
@@ -101,6 +100,9 @@ class AudioStream:
                     data = audio.read(size, dtype="float32", always_2d=True)
                     if data.shape[0] == 0:
                         return
+                    far = not self.warnings and out_of_range(data, position, self.file_rate)
+                    if far:
+                        self.warnings.append(f"Audio file {self.path} {far}")
                     block = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
                     if not np.isfinite(block).all():
                         where = position + int(np.flatnonzero(~np.isfinite(block))[0])
@@ -134,7 +136,7 @@ class AudioStream:
                 return
             start = max(0, first - margin)
             piece = torch.from_numpy(buffer[(start - buffer_start) * self._in_period:])
-            resampled = _resampler(self.file_rate, self.sample_rate)(
+            resampled = resampler(self.file_rate, self.sample_rate)(
                 piece[: (first + step + margin - start) * self._in_period]
             )
             offset = (first - start) * self._out_period
@@ -152,9 +154,3 @@ class AudioStream:
             buffer = buffer[drop * self._in_period:]
             buffer_start += drop
 
-
-@functools.lru_cache(maxsize=8)
-def _resampler(file_rate: int, sample_rate: int) -> torchaudio.transforms.Resample:
-    """One resampler per pair of rates: it computes its filter once (the functional form
-    recomputes it on every call), shared by all streams."""
-    return torchaudio.transforms.Resample(file_rate, sample_rate)

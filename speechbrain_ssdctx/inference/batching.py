@@ -39,6 +39,8 @@ class ScoredFile:
         ``{window number: (start sample, length, logits [2])}``.
     expected : int or None
         The number of windows, known once the file is read.
+    warnings : list of str
+        What is wrong with the file although it can be scored (from its stream).
     error : str or None
         Why the file cannot be scored.
     """
@@ -47,6 +49,7 @@ class ScoredFile:
     windows: dict[int, tuple[int, int, torch.Tensor]] = field(default_factory=dict)
     expected: int | None = None
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -110,6 +113,7 @@ def stream_files(
             for count, (start, segment) in enumerate(windowing.segments(streams[index]), 1):
                 buckets.add(index, count - 1, start, segment)
             item.expected = count
+            item.warnings = streams[index].warnings
         except AudioFileError as error:
             message = str(error)
             item.error = message if item.path in message else f"{item.path} {message}"

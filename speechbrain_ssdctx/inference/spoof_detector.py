@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
@@ -30,6 +31,7 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.fetching import FetchConfig
 
 from speechbrain_ssdctx.data.audio import AudioFileError, load_audio
+from speechbrain_ssdctx.data.audio_checks import AudioRangeWarning
 from speechbrain_ssdctx.evaluation.calibration import Calibration, posterior
 from speechbrain_ssdctx.evaluation.dcf import DetectionCosts
 from speechbrain_ssdctx.evaluation.scores import bonafide_scores
@@ -107,6 +109,8 @@ class FileScore(NamedTuple):
         Per-window scores, when asked for.
     logits : torch.Tensor or None
         The file's aggregated logits ``[2]``.
+    warnings : tuple of str
+        What is wrong with a file that was scored (samples far outside [-1, 1]).
     """
 
     path: str
@@ -114,6 +118,7 @@ class FileScore(NamedTuple):
     error: str | None = None
     windows: list[WindowScore] | None = None
     logits: torch.Tensor | None = None
+    warnings: tuple[str, ...] = ()
 
 
 class SpoofDetector(Pretrained):
@@ -156,6 +161,7 @@ class SpoofDetector(Pretrained):
         super().__init__(*args, **kwargs)
         #: The settings stored with the model (see :class:`InferenceSettings`).
         self.settings = InferenceSettings.from_hparams(vars(self.hparams))
+        _check_sample_rate(self.hparams.sample_rate, self.mods.detector)
         self.set_window()
 
     @classmethod
@@ -516,8 +522,10 @@ class SpoofDetector(Pretrained):
 
         A file that cannot be read, holds no samples or NaN / infinite samples, or gets a
         non-finite score yields a ``FileScore`` with its ``error`` (nothing is raised), so
-        one bad file never loses the others. Files are read in order of length and their
-        windows batched with windows of the same length only (never padded).
+        one bad file never loses the others; a file scored despite a problem (samples far
+        outside [-1, 1]) says so in ``FileScore.warnings``. Files are read in order of
+        length and their windows batched with windows of the same length only (never
+        padded).
 
         Arguments
         ---------
@@ -565,10 +573,25 @@ class SpoofDetector(Pretrained):
                 WindowScore(start / rate, (start + size) / rate, value)
                 for start, size, value in zip(starts, sizes, scores, strict=True)
             ]
-        return FileScore(item.path, score, None, windows, logits)
+        return FileScore(item.path, score, None, windows, logits, tuple(item.warnings))
 
 
 def _raise_on_error(result: FileScore) -> FileScore:
     if result.error is not None:
         raise AudioFileError(result.error)
+    for message in result.warnings:
+        warnings.warn(message, AudioRangeWarning, stacklevel=3)
     return result
+
+
+def _check_sample_rate(declared: int, detector: torch.nn.Module) -> None:
+    """Refuses a model whose ``sample_rate`` differs from the rate its detector's modules
+    were built for (a ``sample_rate`` attribute: AASIST, SpeechBrain's Fbank, ...)."""
+    for name, module in detector.named_modules(prefix="detector"):
+        built = getattr(module, "sample_rate", None)
+        if isinstance(built, int) and built != declared:
+            raise ValueError(
+                f"the model declares sample_rate: {declared}, but {name} was built for "
+                f"{built} Hz: its audio would be resampled to the wrong rate (set "
+                f"sample_rate: {built} in hyperparams.yaml)"
+            )
