@@ -59,7 +59,7 @@ def compose_hparams(hparams_file: str | os.PathLike) -> str:
     Example
     -------
     >>> text = compose_hparams("hparams/lcnn_inf_ini.yaml")
-    >>> "<<" in text, "\\nin_the_wild_folder: " in text
+    >>> "<<" in text, "\\nin_the_wild_folder:" in text
     (False, True)
     """
     stream = io.StringIO()
