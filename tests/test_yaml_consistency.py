@@ -167,3 +167,16 @@ def test_the_blocks_share_no_key_and_the_composer_refuses_a_second_declaration(t
     typo.write_text("output_folder: out\n<<data: !include:blocks/data.yaml\n    test_csv: []\n")
     with pytest.raises(ValueError, match="has no key test_csv"):
         compose_hparams(typo)
+
+
+def test_a_file_without_blocks_reads_as_it_is_and_a_merge_loop_is_named(tmp_path):
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("# a comment\na: 1\nb: !ref <a>  # kept\n<<: {c: 2}\n")  # YAML's own merge
+    assert compose_hparams(plain) == plain.read_text()
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("a: 1\n<<again: !include:loop.yaml\n")
+    with pytest.raises(ValueError, match="merges itself"):
+        compose_hparams(loop)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("<<recipe: !include:plain.yaml\n    a: 5\n")
+    assert top_level(compose_hparams(nested))["a"] == 5

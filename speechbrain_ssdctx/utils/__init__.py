@@ -1,4 +1,5 @@
 """Helpers shared by the package, each in its own module: distributed training
 (``distributed``), random generators and their checkpointed state (``reproducibility``),
 state kept outside ``state_dict`` (``module_state``), the allocator setting
-(``allocator``), atomic writes (``atomic``) and text reading (``textio``)."""
+(``allocator``), atomic writes (``atomic``), text reading (``textio``) and the training
+YAMLs' shared blocks (``hparams_blocks``)."""

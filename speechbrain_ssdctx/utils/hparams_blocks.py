@@ -62,8 +62,12 @@ def compose_hparams(hparams_file: str | os.PathLike) -> str:
     >>> "<<" in text, "\\nin_the_wild_folder:" in text
     (False, True)
     """
+    path = pathlib.Path(hparams_file)
+    text = path.read_text(encoding="utf-8")
+    if not any(_is_block(key) for key in _top_level(text)):
+        return text  # no block: the file as it is
     stream = io.StringIO()
-    _yaml().dump(_merged(pathlib.Path(hparams_file), ()), stream)
+    _yaml().dump(_merged(path, ()), stream)
     return stream.getvalue()
 
 
@@ -113,17 +117,24 @@ def _yaml() -> ruamel.yaml.YAML:
     return ruamel.yaml.YAML()  # round trip, as HyperPyYAML reads: tags kept
 
 
+def _top_level(text: str) -> dict:
+    tree = _yaml().load(text)
+    return tree if isinstance(tree, dict) else {}
+
+
+def _is_block(key) -> bool:
+    return str(key).startswith(MERGE_PREFIX)
+
+
 def _merged(path: pathlib.Path, seen: tuple[pathlib.Path, ...]) -> CommentedMap:
     """The top level of ``path`` with its blocks merged in (recursively)."""
     real = path.resolve()
     if real in seen:
         raise BlockError(f"{path}: merges itself ({' -> '.join(map(str, seen))})")
-    tree = _yaml().load(path.read_text(encoding="utf-8"))
     merged = CommentedMap()
-    for key, value in (tree or {}).items():
+    for key, value in _top_level(path.read_text(encoding="utf-8")).items():
         entries = (
-            _block_entries(path, key, value, (*seen, real))
-            if str(key).startswith(MERGE_PREFIX) else {key: value}
+            _block_entries(path, key, value, (*seen, real)) if _is_block(key) else {key: value}
         )
         for name, entry in entries.items():
             if name in merged:
