@@ -104,6 +104,14 @@ def save_hparams(
         The overrides the run applied.
     destination : str or path-like
         The file to write (``<output_folder>/hyperparams.yaml``).
+
+    Example
+    -------
+    >>> import pathlib, tempfile
+    >>> saved = pathlib.Path(tempfile.mkdtemp()) / "hyperparams.yaml"
+    >>> save_hparams("hparams/lcnn.yaml", {"seed": 3}, saved)
+    >>> "\\noutput_folder: results/lcnn/3\\n" in saved.read_text()
+    True
     """
     resolved = resolve_references(open_hparams(hparams_file), overrides).getvalue()
     header = (
