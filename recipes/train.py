@@ -49,9 +49,9 @@ if __name__ == "__main__":
     )
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
+    start.save_hparams()  # hyperparams.yaml: the YAML as run, its blocks merged
     start.announce()
 
     manifests = prepare_manifests(hparams)

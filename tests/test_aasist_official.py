@@ -12,6 +12,7 @@ from hyperpyyaml import load_hyperpyyaml
 from recipe_utils import HPARAMS
 
 from speechbrain_ssdctx.training.brain import DetectorBrain
+from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 
 #: config/AASIST.conf of the official repository (and its main.py / utils.py).
 OFFICIAL = {"batch_size": 24, "num_epochs": 100, "nb_samp": 64600, "base_lr": 1e-4,
@@ -21,8 +22,8 @@ OFFICIAL = {"batch_size": 24, "num_epochs": 100, "nb_samp": 64600, "base_lr": 1e
 
 @pytest.fixture(scope="module")
 def hparams(tmp_path_factory):
-    with open(HPARAMS / "aasist_official.yaml") as stream:
-        return load_hyperpyyaml(stream, {"output_folder": str(tmp_path_factory.mktemp("o"))})
+    return load_hyperpyyaml(open_hparams(HPARAMS / "aasist_official.yaml"),
+                            {"output_folder": str(tmp_path_factory.mktemp("o"))})
 
 
 def official_cosine(epoch: int) -> float:

@@ -22,6 +22,7 @@ from speechbrain_ssdctx.training.checkpoints import (
     recover_safely,
     write_complete_marker,
 )
+from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 
 
 def make_run(folder: Path, seed: int = 0):
@@ -144,8 +145,8 @@ def test_poisoned_checkpoint_never_runs_code(tmp_path, monkeypatch, name):
 
 
 def lcnn_brain(output: Path, n_mels: int) -> DetectorBrain:
-    with open(HPARAMS / "lcnn_inf_ini.yaml") as stream:
-        hparams = load_hyperpyyaml(stream, {"output_folder": str(output), "n_mels": n_mels})
+    hparams = load_hyperpyyaml(open_hparams(HPARAMS / "lcnn_inf_ini.yaml"),
+                               {"output_folder": str(output), "n_mels": n_mels})
     return DetectorBrain(
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
         run_opts={"noprogressbar": True}, checkpointer=hparams["checkpointer"],

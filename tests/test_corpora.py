@@ -41,7 +41,6 @@ model_card_module = importlib.import_module("speechbrain_ssdctx.inference.model_
 
 #: Training YAMLs that do not define every corpus's hyperparameter yet (the SSL recipes
 #: lack asvspoof5_folder, in_the_wild_folder and test_csvs).
-INCOMPLETE_YAMLS = {"ssl_aasist.yaml", "ssl_aasist_inf_ini.yaml", "ssl_layers_inf_ini.yaml"}
 
 
 def corpus_hparam_values(tmp_path: Path) -> dict[str, str]:
@@ -66,11 +65,7 @@ def test_every_corpus_hparam_a_training_yaml_defines_passes_its_typed_checks(yam
     assert values and all(resolved[key] is not None for key in values)
 
 
-@pytest.mark.parametrize("yaml", [
-    pytest.param(path, marks=pytest.mark.xfail(
-        path.name in INCOMPLETE_YAMLS, strict=True,
-        reason="the SSL YAMLs lack asvspoof5_folder, in_the_wild_folder, test_csvs"))
-    for path in TRAINING_YAMLS], ids=lambda path: path.name)
+@pytest.mark.parametrize("yaml", TRAINING_YAMLS, ids=lambda path: path.name)
 def test_every_training_yaml_defines_every_corpus_hparam(yaml, tmp_path):
     defined = run_hparams(yaml, ["--demo_schedule=null"])
     assert set(corpus_hparam_values(tmp_path)) <= set(defined)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
 WORLD = 2
 PER_CLASS = 4  # --max_utterances_per_class: 8 training utterances
 EPOCHS = 2
-#: Changes to the recipe's YAML: what the run must pick up from the file itself.
+#: Changes to the recipe's run block: what the run must pick up from the YAML itself.
 DECLARED = {
     "\nbatch_size: 64 ": "\nbatch_size: 8 ",        # batch_semantics: global (unchanged)
     "\ngrad_accumulation_factor: 1 ": "\ngrad_accumulation_factor: 2 ",
@@ -42,13 +42,15 @@ def torchrun(nproc=WORLD) -> list[str]:
 def run(tmp_path_factory):
     """The recipe under torchrun with an edited copy of lcnn_inf_ini.yaml."""
     tmp_path = tmp_path_factory.mktemp("ddp")
-    text = (HPARAMS / "lcnn_inf_ini.yaml").read_text()
+    shutil.copytree(HPARAMS / "models", tmp_path / "models")  # its !include:models/...
+    shutil.copytree(HPARAMS / "blocks", tmp_path / "blocks")  # and the blocks it merges
+    text = (tmp_path / "blocks" / "run.yaml").read_text()  # the multi-GPU block
     for old, new in DECLARED.items():
         assert text.count(old) == 1, old
         text = text.replace(old, new)
+    (tmp_path / "blocks" / "run.yaml").write_text(text)
     hparams = tmp_path / "lcnn_ddp.yaml"
-    hparams.write_text(text)
-    shutil.copytree(HPARAMS / "models", tmp_path / "models")  # its !include:models/...
+    hparams.write_text((HPARAMS / "lcnn_inf_ini.yaml").read_text())
     output = tmp_path / "run"
     command = [
         *torchrun(), str(ROOT / "tests" / "ddp_worker.py"), str(tmp_path), str(hparams),

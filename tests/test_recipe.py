@@ -18,6 +18,7 @@ from speechbrain_ssdctx.evaluation.scores import read_score_file
 from speechbrain_ssdctx.inference.hub import detector_definition
 from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 from speechbrain_ssdctx.training.brain import DetectorBrain
+from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 
 pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
 
@@ -70,8 +71,8 @@ def test_short_run_of_every_system(hparams, tmp_path):
 
     # The detector's block, as run, rebuilds the trained detector class on its own.
     definition = detector_definition(output / "hyperparams.yaml")
-    with open(HPARAMS / hparams) as stream:
-        training = load_hyperpyyaml(stream, {"output_folder": str(tmp_path / "unused")})
+    training = load_hyperpyyaml(open_hparams(HPARAMS / hparams),
+                                {"output_folder": str(tmp_path / "unused")})
     assert type(load_hyperpyyaml(definition.text)[definition.key]) is type(training["detector"])
 
 
@@ -84,8 +85,7 @@ def demo_corpus_manifest(output: Path, split: str) -> Path:
 def quick_brain(tmp_path, **overrides):
     """A DetectorBrain from lcnn_inf_ini.yaml, built in-process with overrides."""
     overrides = {"output_folder": str(tmp_path), "n_mels": 32, **overrides}
-    with open(HPARAMS / "lcnn_inf_ini.yaml") as stream:
-        hparams = load_hyperpyyaml(stream, overrides)
+    hparams = load_hyperpyyaml(open_hparams(HPARAMS / "lcnn_inf_ini.yaml"), overrides)
     brain = DetectorBrain(
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
         run_opts={"noprogressbar": True}, checkpointer=hparams["checkpointer"],
@@ -155,8 +155,8 @@ def test_bf16_training_runs_with_float32_scores(tmp_path):
 
 def test_quick_overrides_are_documented_defaults():
     # The quick-run overrides only shrink the run; the YAML keeps the paper's settings.
-    with open(HPARAMS / "lcnn_inf_ini.yaml") as stream:
-        hparams = load_hyperpyyaml(stream, {"output_folder": "/tmp/unused"})
+    hparams = load_hyperpyyaml(open_hparams(HPARAMS / "lcnn_inf_ini.yaml"),
+                               {"output_folder": "/tmp/unused"})
     assert hparams["number_of_epochs"] == 100 and hparams["batch_size"] == 64
     assert hparams["train_seconds"] == 6.0 and hparams["lr"] == 3e-4
     assert (hparams["lambda_inf"], hparams["lambda_ini"]) == (0.1, 1.0)

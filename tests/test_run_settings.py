@@ -14,28 +14,33 @@ from speechbrain_ssdctx.training.brain import DetectorBrain
 from speechbrain_ssdctx.training.startup import start_recipe
 from speechbrain_ssdctx.training.typed_hparams import HparamError
 from speechbrain_ssdctx.utils.distributed import per_process_batch_size, resolve_run_options
+from speechbrain_ssdctx.utils.hparams_blocks import compose_hparams
 
-#: The block every training YAML declares, each key with a comment.
+#: The block every training YAML merges (hparams/blocks/run.yaml), each key with a comment.
 MULTI_GPU_KEYS = (
     "batch_size", "batch_semantics", "eval_batch_size", "grad_accumulation_factor",
     "distributed_backend", "sync_batchnorm", "find_unused_parameters", "precision",
     "eval_precision", "num_workers", "pin_memory",
 )
-TRAINING_YAMLS = sorted(p for p in HPARAMS.glob("*.yaml") if "epoch_counter:" in p.read_text())
+RUN_BLOCK = HPARAMS / "blocks" / "run.yaml"
+TRAINING_YAMLS = sorted(HPARAMS.glob("*.yaml"))
 
 
 def test_every_training_yaml_declares_the_commented_block():
     assert len(TRAINING_YAMLS) >= 7
+    lines = RUN_BLOCK.read_text().splitlines()
+    for key in MULTI_GPU_KEYS:
+        found = [i for i, line in enumerate(lines) if line.startswith(f"{key}:")]
+        assert len(found) == 1, key
+        line, above = lines[found[0]], lines[found[0] - 1]
+        assert "#" in line or above.startswith("#"), (key, "no comment")
     for path in TRAINING_YAMLS:
-        lines = path.read_text().splitlines()
+        text = compose_hparams(path)  # the file with its blocks merged, as the recipe runs it
+        composed = text.splitlines()
         for key in MULTI_GPU_KEYS:
-            found = [i for i, line in enumerate(lines) if line.startswith(f"{key}:")]
-            assert len(found) == 1, (path.name, key)
-            line, above = lines[found[0]], lines[found[0] - 1]
-            assert "#" in line or above.startswith("#"), (path.name, key, "no comment")
+            assert sum(line.startswith(f"{key}:") for line in composed) == 1, (path.name, key)
         # class_weights in every recipe, reaching the classification loss of the context.
-        text = path.read_text()
-        assert sum(line.startswith("class_weights:") for line in lines) == 1, path.name
+        assert sum(line.startswith("class_weights:") for line in composed) == 1, path.name
         loss = re.search(r"!new:speechbrain_ssdctx\.method\.losses\.ClassificationLoss\n"
                          r"\s+class_weights: !ref <class_weights>", text)
         assert loss, path.name

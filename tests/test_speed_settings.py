@@ -11,12 +11,13 @@ from recipe_utils import ROOT, recipe_env
 STEP = """
 import sys, torch
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 from speechbrain_ssdctx.utils.allocator import retain_freed_memory
 if sys.argv[2] == "retain":
     assert retain_freed_memory()
 torch.manual_seed(0)
-with open("hparams/lcnn_inf_ini.yaml") as stream:
-    hparams = load_hyperpyyaml(stream, {"output_folder": sys.argv[3]})
+stream = open_hparams("hparams/lcnn_inf_ini.yaml")
+hparams = load_hyperpyyaml(stream, {"output_folder": sys.argv[3]})
 detector, context = hparams["detector"], hparams["context"]
 context.memory.enqueue(torch.randn(4096, 80), torch.randint(0, 2, (4096,)))
 wavs = 0.1 * torch.randn(8, 16000)

@@ -27,6 +27,7 @@ from speechbrain_ssdctx.models.ssl import (  # noqa: E402
     SSLDetector,
     SSLEncoder,
 )
+from speechbrain_ssdctx.utils.hparams_blocks import open_hparams  # noqa: E402
 
 pytestmark = pytest.mark.slow  # builds and runs tiny HuggingFace SSL models
 
@@ -367,10 +368,10 @@ def test_every_ssl_recipe_is_covered():
 @pytest.mark.parametrize(("recipe", "overrides"), SSL_RECIPES)
 def test_recipes_build_with_any_ssl_hub(tiny, tmp_path, recipe, overrides):
     for kind in ("wav2vec2", "wavlm"):
-        with open(HPARAMS / recipe) as stream:
-            hparams = load_hyperpyyaml(
-                stream, {"ssl_hub": tiny[kind], "output_folder": str(tmp_path), **overrides}
-            )
+        hparams = load_hyperpyyaml(
+            open_hparams(HPARAMS / recipe),
+            {"ssl_hub": tiny[kind], "output_folder": str(tmp_path), **overrides},
+        )
         detector = hparams["detector"]
         assert isinstance(detector, SSLDetector) and hparams["modules"]["detector"] is detector
         assert type(detector.ssl.lobe.model).__name__.lower().startswith(kind)
@@ -389,7 +390,8 @@ def test_recipes_build_with_any_ssl_hub(tiny, tmp_path, recipe, overrides):
 
 def test_a_mistyped_ssl_hub_is_named_in_one_line(tmp_path):
     missing = tmp_path / "nowhere"
-    with open(HPARAMS / "ssl_aasist.yaml") as stream, pytest.raises(FileNotFoundError) as error:
+    stream = open_hparams(HPARAMS / "ssl_aasist.yaml")
+    with pytest.raises(FileNotFoundError) as error:
         load_hyperpyyaml(stream, {"ssl_hub": str(missing), "output_folder": str(tmp_path)})
     message = str(error.value)
     assert "\n" not in message and "ssl_hub" in message and str(missing) in message

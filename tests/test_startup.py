@@ -11,6 +11,7 @@ from recipe_utils import HPARAMS, ROOT, recipe_env
 from speechbrain_ssdctx.data import demo_corpus_folder
 from speechbrain_ssdctx.training.startup import TRACEBACK_ENV, report_user_errors, start_recipe
 from speechbrain_ssdctx.training.typed_hparams import HparamError
+from speechbrain_ssdctx.utils.hparams_blocks import compose_hparams
 
 LCNN = str(HPARAMS / "lcnn_inf_ini.yaml")
 
@@ -44,7 +45,7 @@ def test_bad_override_is_one_line_naming_key_value_and_expectation(override, tmp
 def test_typo_in_the_yaml_itself_is_named(tmp_path):
     text = (HPARAMS / "lcnn_inf_ini.yaml").read_text()
     assert "\nuse_ini: True\n" in text
-    shutil.copytree(HPARAMS, tmp_path / "hparams")  # the detector blocks it !include:s
+    shutil.copytree(HPARAMS, tmp_path / "hparams")  # with models/ and blocks/ it includes
     edited = tmp_path / "hparams" / "lcnn_inf_ini.yaml"
     edited.write_text(text.replace("\nuse_ini: True\n", "\nuse_ini: Ture\n"))
     with pytest.raises(HparamError, match=rf"use_ini: 'Ture' \(from {edited}\) is not a boolean"):
@@ -77,7 +78,7 @@ def test_good_switches_reach_the_modules(tmp_path):
 def test_demo_schedule_applies_without_data_unless_overridden(tmp_path):
     import ruamel.yaml
 
-    declared = ruamel.yaml.YAML().load((HPARAMS / "lcnn_inf_ini.yaml").read_text())
+    declared = ruamel.yaml.YAML().load(compose_hparams(HPARAMS / "lcnn_inf_ini.yaml"))
     schedule = dict(declared["demo_schedule"])
     assert schedule["number_of_epochs"] < declared["number_of_epochs"]
 

@@ -87,6 +87,7 @@ from speechbrain_ssdctx.inference.model_folder import (
 from speechbrain_ssdctx.inference.settings import InferenceSettings
 from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 from speechbrain_ssdctx.method.contract import ContractAdapter
+from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 
 #: Keys the export writes into ``hyperparams.yaml`` besides the detector's definition.
 INFERENCE_KEYS = (
@@ -146,8 +147,7 @@ def detector_definition(
     ('detector', True)
     """
     try:
-        with open(hparams_file, encoding="utf-8") as stream:
-            text = resolve_references(stream, overrides or {}).getvalue()
+        text = resolve_references(open_hparams(hparams_file), overrides or {}).getvalue()
     except (OSError, ValueError, yaml.YAMLError, ruamel.yaml.YAMLError) as error:
         raise ExportError(f"Cannot read '{hparams_file}': {error}") from error
     tree = ruamel.yaml.YAML().load(text)
@@ -466,15 +466,13 @@ def export_model(
 
 def _load(hparams_file: pathlib.Path, overrides: dict | None) -> dict:
     try:
-        with open(hparams_file, encoding="utf-8") as stream:
-            return load_hyperpyyaml(stream, overrides or {})
+        return load_hyperpyyaml(open_hparams(hparams_file), overrides or {})
     except Exception as error:  # HyperPyYAML raises many types (YAML, import, call)
         raise ExportError(f"Cannot load '{hparams_file}': {error}") from error
 
 
 def _resolved_text(hparams_file: pathlib.Path, overrides: dict | None) -> str:
-    with open(hparams_file, encoding="utf-8") as stream:
-        return resolve_references(stream, overrides or {}).getvalue()
+    return resolve_references(open_hparams(hparams_file), overrides or {}).getvalue()
 
 
 def _restore(hparams, detector, detector_key, checkpoints, min_key, max_key):

@@ -41,6 +41,7 @@ from speechbrain_ssdctx.training.typed_hparams import (
     check_overrides,
 )
 from speechbrain_ssdctx.utils.distributed import resolve_run_options
+from speechbrain_ssdctx.utils.hparams_blocks import BlockError, open_hparams, save_hparams
 
 __all__ = [
     "DEMO_KEY", "TRACEBACK_ENV", "RecipeStart", "is_demo_run",
@@ -58,7 +59,7 @@ DEMO_KEY = "demo_schedule"
 #: Errors that are a user's mistake (a file, a folder, a value): one line, no traceback.
 USER_ERRORS = (
     HparamError, CheckpointError, AudioFileError, ProtocolError, OSError,
-    ruamel.yaml.YAMLError,
+    ruamel.yaml.YAMLError, BlockError,
 )
 
 
@@ -125,6 +126,16 @@ class RecipeStart:
     hparams: dict
     demo: dict = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+
+    def save_hparams(self) -> None:
+        """Writes ``hyperparams.yaml`` (the hyperparameters as run) into the output folder.
+
+        What ``sb.create_experiment_directory(hyperparams_to_save=...)`` writes, of the YAML
+        with its blocks merged (``speechbrain_ssdctx.utils.hparams_blocks``); main process only.
+        """
+        if sb.utils.distributed.if_main_process():
+            saved = os.path.join(self.hparams["output_folder"], "hyperparams.yaml")
+            save_hparams(self.hparams_file, self.overrides, saved)
 
     def announce(self) -> None:
         """Logs, loudly, that this is a demo run and what changed (once logging is set up)."""
@@ -197,8 +208,7 @@ def start_recipe(argv: Sequence[str]) -> RecipeStart:
     except ValueError as error:
         raise HparamError(str(error)) from None
     sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file, encoding="utf-8") as stream:
-        hparams = load_hyperpyyaml(stream, overrides)
+    hparams = load_hyperpyyaml(open_hparams(hparams_file), overrides)  # blocks merged
     return RecipeStart(hparams_file, run_opts, overrides, hparams, demo)
 
 
@@ -277,8 +287,7 @@ def _parse_overrides(text: str) -> dict:
 
 def _resolve(hparams_file: str, overrides: dict) -> dict:
     """The file's top level with references resolved and overrides applied (no object built)."""
-    with open(hparams_file, encoding="utf-8") as stream:
-        text = resolve_references(stream, overrides).getvalue()
+    text = resolve_references(open_hparams(hparams_file), overrides).getvalue()
     return dict(ruamel.yaml.YAML().load(io.StringIO(text)) or {})
 
 
