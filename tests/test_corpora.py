@@ -39,10 +39,6 @@ model_card_module = importlib.import_module("speechbrain_ssdctx.inference.model_
 # ---- the project's corpora -------------------------------------------------------------------
 
 
-#: Training YAMLs that do not define every corpus's hyperparameter yet (the SSL recipes
-#: lack asvspoof5_folder, in_the_wild_folder and test_csvs).
-
-
 def corpus_hparam_values(tmp_path: Path) -> dict[str, str]:
     """A valid override value for every hyperparameter of every registered corpus."""
     folder, keys, labels = tmp_path / "data", tmp_path / "keys", tmp_path / "mine.csv"
