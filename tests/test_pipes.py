@@ -115,11 +115,12 @@ def test_600000_line_score_file_through_a_pipe(tmp_path):
     bonafide = rng.random(n) < 0.1
     values = np.where(bonafide, rng.normal(2, 1, n), rng.normal(-2, 1, n))
     ids = [f"DF_E_{i:07d}" for i in range(n)]
-    (tmp_path / "s.txt").write_text("".join(f"{u} {v!r}\n" for u, v in zip(ids, values.tolist())))
+    lines = (f"{u} {v!r}\n" for u, v in zip(ids, values.tolist(), strict=True))
+    (tmp_path / "s.txt").write_text("".join(lines))
     (tmp_path / "k.txt").write_text("".join(
         f"LA_0023 {u} mp3m4a asvspoof {'bonafide' if b else 'A14'} "
         f"{'bonafide' if b else 'spoof'} notrim eval traditional_vocoder - - -\n"
-        for u, b in zip(ids, bonafide)))
+        for u, b in zip(ids, bonafide, strict=True)))
     # The EER by a direct sweep over thresholds (independent of the package).
     order = np.argsort(values, kind="stable")
     labels = bonafide[order]
