@@ -41,10 +41,11 @@ from speechbrain_ssdctx.training.experiment import (
 from speechbrain_ssdctx.training.startup import is_demo_run, report_user_errors, start_recipe
 from speechbrain_ssdctx.utils.distributed import finish_distributed
 
-if __name__ == "__main__":
-    report_user_errors("train.py")
+
+def main() -> None:
+    """Prepares the data, trains, evaluates and reports (one run of the recipe)."""
     start = start_recipe(sys.argv[1:])  # checks, demo schedule, DDP group, hparams
-    hparams_file, run_opts, overrides, hparams = (
+    _hparams_file, run_opts, overrides, hparams = (
         start.hparams_file, start.run_opts, start.overrides, start.hparams
     )
     sb.create_experiment_directory(
@@ -76,3 +77,10 @@ if __name__ == "__main__":
         print(results_markdown(results, demo=is_demo_run(hparams)))
         print(start.summary(results))
     finish_distributed()
+
+
+if __name__ == "__main__":
+    # One line for a user's mistake, even after create_experiment_directory replaced
+    # sys.excepthook (its hook would print the traceback).
+    with report_user_errors("train.py"):
+        main()

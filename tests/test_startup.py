@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from recipe_utils import HPARAMS, ROOT, recipe_env
+from recipe_utils import HPARAMS, ROOT, recipe_env, train_command
 
 from speechbrain_ssdctx.data import demo_corpus_folder
 from speechbrain_ssdctx.training.startup import TRACEBACK_ENV, report_user_errors, start_recipe
@@ -129,3 +129,41 @@ def test_recipe_command_line_mistake_ends_in_one_line(tmp_path):
         f"False (YAML reads yes/no/on/off as text) (set {TRACEBACK_ENV}=1 for the traceback)"
     ]
     assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def one_line_stderr(process) -> str:
+    """The stderr of a recipe that stopped on a user's mistake: one line, no traceback."""
+    assert process.returncode == 1, process.stderr
+    assert "Traceback" not in process.stderr
+    lines = [line for line in process.stderr.splitlines()
+             if line.strip() and not line.startswith("speechbrain.")]  # SpeechBrain's notes
+    assert len(lines) == 1, process.stderr
+    assert lines[0].startswith("train.py: error: ")
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_missing_audio_after_the_experiment_folder_is_one_line(tmp_path):
+    # SpeechBrain's create_experiment_directory replaces sys.excepthook before the data
+    # are prepared: the line must survive it, and name the recipe's own key.
+    process = subprocess.run(
+        train_command("lcnn_inf_ini.yaml", tmp_path / "run",
+                      f"--data_folder={ROOT / 'tests/fixtures/asvspoof2019_la/LA'}"),
+        cwd=tmp_path, env=recipe_env(), capture_output=True, text=True, timeout=600,
+    )
+    line = one_line_stderr(process)
+    assert "files missing" in line and "--skip_missing_audio=True" in line
+    assert (tmp_path / "run" / "log.txt").is_file()  # it was past the experiment folder
+
+
+@pytest.mark.slow
+def test_resuming_with_another_model_shape_is_one_line(tmp_path):
+    run = tmp_path / "run"
+    first = subprocess.run(train_command("lcnn_inf_ini.yaml", run), cwd=tmp_path,
+                           env=recipe_env(), capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    process = subprocess.run(
+        train_command("lcnn_inf_ini.yaml", run, "--n_mels=32", "--number_of_epochs=2"),
+        cwd=tmp_path, env=recipe_env(), capture_output=True, text=True, timeout=600,
+    )
+    assert "checkpoint" in one_line_stderr(process).lower()

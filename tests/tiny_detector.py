@@ -60,3 +60,13 @@ def model_folder(folder: Path, policy="full", samples="null", window=1.0, hop=0.
 
 def load(folder: Path, **kwargs) -> SpoofDetector:
     return SpoofDetector.from_hparams(model_folder(folder, **kwargs), savedir=folder / "load")
+
+
+class SlowEnergyDetector(EnergyDetector):
+    """``EnergyDetector`` taking 50 ms per batch: a run that can be stopped midway."""
+
+    def forward(self, wavs, lengths=None):
+        import time
+
+        time.sleep(0.05)
+        return super().forward(wavs, lengths)

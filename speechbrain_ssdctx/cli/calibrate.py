@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
+from speechbrain_ssdctx.cli.inputs import check_one_stdin
 from speechbrain_ssdctx.cli.outputs import check_not_inputs
 from speechbrain_ssdctx.data.preparation import BONAFIDE
 from speechbrain_ssdctx.evaluation.calibration import Calibration
@@ -105,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inputs = [getattr(args, name, None) for name in ("scores", "key", "calibration")]
     try:
         check_not_inputs({"--out": args.out}, inputs)
+        check_one_stdin(dict(zip(("scores", "--key", "calibration"), inputs, strict=True)))
         args.run(args)
     except BrokenPipeError:
         raise

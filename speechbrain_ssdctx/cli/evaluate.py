@@ -19,7 +19,10 @@ Usage::
     ssdctx-eval scores.txt --key meta.csv --calibration calibration.json --compare other.txt
 
 Score files hold ``utt_id score`` per line (higher = more bona fide) or the ASVspoof 5
-tables with their header.
+tables with their header. Score files and keys may be pipes, FIFOs, process substitutions
+or ``-`` (stdin, for one of them), each read once::
+
+    zcat DF_scores.txt.gz | ssdctx-eval - --key <(zcat DF_trial_metadata.txt.gz)
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -29,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
+from speechbrain_ssdctx.cli.inputs import read_streams
 from speechbrain_ssdctx.evaluation.bootstrap import paired_bootstrap
 from speechbrain_ssdctx.evaluation.calibration import Calibration
 from speechbrain_ssdctx.evaluation.evaluate import (
@@ -59,6 +62,11 @@ from speechbrain_ssdctx.evaluation.scores import (
 __all__ = ["main"]
 
 
+#: The text inputs (attribute: option), each a file, a pipe, a FIFO or ``-`` (stdin).
+_TEXT_INPUTS = {"scores": "scores", "protocol": "--protocol", "key": "--key",
+                "manifest": "--manifest", "asv_scores": "--asv-scores", "compare": "--compare"}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command line of ``ssdctx-eval``."""
     corpora = dict.fromkeys(corpus.title for corpus, _ in key_formats())
@@ -67,7 +75,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description=f"The official ASVspoof metrics of a score file ({', '.join(corpora)}, "
         "any manifest), with bootstrap intervals.",
     )
-    parser.add_argument("scores", type=Path, help="score file ('utt_id score' lines or a TSV)")
+    parser.add_argument("scores", type=Path,
+                        help="score file ('utt_id score' lines or a TSV; '-' for stdin)")
     key = parser.add_mutually_exclusive_group(required=True)
     key.add_argument("--protocol", type=Path, help="ASVspoof 2019 CM protocol")
     key.add_argument("--key", type=Path, help=f"any key: {', '.join(KEY_KINDS.values())}")
@@ -116,7 +125,7 @@ def _track2(args, rows, kind, key) -> dict:
     if args.bootstrap or args.compare or args.calibration:
         raise ValueError("--bootstrap, --compare and --calibration are for CM score files.")
     return evaluate_sasv_scores(
-        read_sasv_score_file(args.scores), rows, os.fspath(args.scores), os.fspath(key)
+        read_sasv_score_file(args.scores), rows, str(args.scores), str(key)
     )
 
 
@@ -126,19 +135,20 @@ def _comparison(args, rows, scores) -> dict:
     rows = [row for row in rows if subset is None or row["subset"] == subset]
     ids = [row["ID"] for row in rows]
     other = read_score_file(args.compare)
-    a = align_scores(scores, ids, None, os.fspath(args.scores), "the key")
-    b = align_scores(other, ids, None, os.fspath(args.compare), "the key")
+    a = align_scores(scores, ids, None, str(args.scores), "the key")
+    b = align_scores(other, ids, None, str(args.compare), "the key")
     labels = np.array([row["label"] == "bonafide" for row in rows])
     groups = None if args.group_by is None else [row[args.group_by] for row in rows]
     result = paired_bootstrap(
         a, b, labels, args.bootstrap or 1000, args.confidence, groups, args.seed
     )
     result["eer_difference"] = result["eer_difference"].to_dict()
-    return {"other": os.fspath(args.compare), **result}
+    return {"other": str(args.compare), **result}
 
 
 def evaluate(args: argparse.Namespace) -> dict:
     """The report of parsed ``ssdctx-eval`` arguments."""
+    read_streams(args, _TEXT_INPUTS)
     rows, kind, key = _read_rows(args)
     if score_file_kind(args.scores) == "sasv":
         return _track2(args, rows, kind, key)
@@ -153,7 +163,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     if args.group_by is not None and rows and args.group_by not in rows[0]:
         raise ValueError(f"{key} has no {args.group_by!r} column (--group-by).")
     report = evaluate_scores(
-        scores, rows, asv, c012, args.subset, os.fspath(args.scores), os.fspath(key),
+        scores, rows, asv, c012, args.subset, str(args.scores), str(key),
         calibration=calibration, bootstrap=args.bootstrap, group_by=args.group_by,
         confidence=args.confidence, seed=args.seed,
     )
@@ -176,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(results_markdown({args.scores.name: report}))
+        print(results_markdown({Path(str(args.scores)).name: report}))
     return 0
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
+from speechbrain_ssdctx.cli.inputs import check_one_stdin
 from speechbrain_ssdctx.cli.outputs import check_not_inputs
 from speechbrain_ssdctx.data.audio_files import find_audio, utterance_ids
 from speechbrain_ssdctx.evaluation.evaluate import read_key
@@ -222,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         check_not_inputs(_outputs(args), _inputs(args))
+        check_one_stdin({"scores": getattr(args, "scores", None), "--protocol": args.protocol,
+                         "inputs": getattr(args, "inputs", None)})
         args.run(args)
     except BrokenPipeError:
         raise

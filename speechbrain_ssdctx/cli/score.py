@@ -29,6 +29,15 @@ file scored despite a problem (samples far outside [-1, 1]) is reported on stder
 ``<out>.warnings.tsv`` (path and warning).
 Arguments, utterance ids and output paths are checked before the model is loaded.
 
+An input that is ``-`` (stdin), a pipe or a process substitution is a list of audio files
+and folders, one per line: ``find data -name '*.flac' | ssdctx-score - --model aasist``.
+
+With ``--out``, each score is written as it is computed, to ``<out>.partial``, which
+becomes ``<out>`` when every file is done: ``<out>`` never looks complete when it is not.
+Stopped by Ctrl-C (SIGINT) or SIGTERM, the run keeps the scores computed so far in
+``<out>.partial``, says ``interrupted: kept N of M scores`` and exits 130 (143 for
+SIGTERM); the same command with ``--resume`` scores only the files not in it.
+
 Authors
  * speechbrain-ssdctx contributors 2025
 """
@@ -36,15 +45,19 @@ Authors
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import pathlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from tqdm import tqdm
 
 from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
+from speechbrain_ssdctx.cli.inputs import check_one_stdin
 from speechbrain_ssdctx.cli.outputs import check_not_inputs
 from speechbrain_ssdctx.data.audio_files import find_audio, utterance_ids
 from speechbrain_ssdctx.evaluation.evaluate import (
@@ -54,7 +67,6 @@ from speechbrain_ssdctx.evaluation.evaluate import (
     read_key,
 )
 from speechbrain_ssdctx.evaluation.report import results_markdown
-from speechbrain_ssdctx.evaluation.scores import write_score_file
 from speechbrain_ssdctx.training.typed_hparams import HparamError, check_device
 from speechbrain_ssdctx.utils.atomic import atomic_open
 
@@ -66,6 +78,105 @@ WARNINGS_SUFFIX = ".warnings.tsv"
 
 #: The rate of the bundled models and the recipes; another one is stated.
 USUAL_SAMPLE_RATE = 16000
+
+#: Suffix of the score file while it is written (it becomes ``--out`` once complete).
+PARTIAL_SUFFIX = ".partial"
+
+#: Exit status of a run stopped by a signal, as shells report it (128 + signal number).
+INTERRUPTED_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class Interrupted(Exception):
+    """Scoring stopped by SIGINT or SIGTERM (``signum``)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While scoring, SIGINT and SIGTERM raise :class:`Interrupted` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in INTERRUPTED_STATUS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class ScoreWriter:
+    """Writes each score line as it comes to ``<out>.partial``; ``<out>`` once complete.
+
+    Every line is written whole and flushed, so the partial file always holds whole
+    lines of the scores computed so far. With ``resume`` the lines of an existing partial
+    file are kept (a torn last line, from a killed run, is dropped) and ``done`` holds
+    their keys (the utterance id, or the path with ``--format tsv``) and scores.
+
+    Arguments
+    ---------
+    out : str
+        The score file to write.
+    style : str
+        ``"txt"`` (``utt_id score``) or ``"tsv"`` (``utt_id<TAB>score<TAB>path``, a header).
+    resume : bool
+        Keep the scores of an earlier, interrupted run.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "scores.txt"
+    >>> writer = ScoreWriter(str(out), "txt", resume=False)
+    >>> writer.add("a", 0.5, "a.wav")
+    >>> writer.close(complete=False)
+    >>> ScoreWriter(str(out), "txt", resume=True).done
+    {'a': 0.5}
+    """
+
+    def __init__(self, out: str, style: str, resume: bool):
+        self.out, self.style = out, style
+        self.partial = pathlib.Path(out + PARTIAL_SUFFIX)
+        self.done = self._read_done() if resume and self.partial.is_file() else {}
+        self.stream = open(self.partial, "a" if self.done else "w", encoding="utf-8", newline="")
+        if not self.done and style == "tsv":
+            self._write(["utt_id", "score", "path"])
+
+    def _read_done(self) -> dict[str, float]:
+        text = self.partial.read_text(encoding="utf-8")
+        whole = text[: text.rfind("\n") + 1]
+        if whole != text:
+            self.partial.write_text(whole, encoding="utf-8")
+        rows = list(csv.reader(whole.splitlines(), delimiter="\t")) if self.style == "tsv" else [
+            line.split() for line in whole.splitlines()]
+        if self.style == "tsv":
+            return {row[2]: float(row[1]) for row in rows[1:]}
+        return {row[0]: float(row[1]) for row in rows}
+
+    def _write(self, fields: list[str]) -> None:
+        if self.style == "tsv":
+            csv.writer(self.stream, delimiter="\t", lineterminator="\n").writerow(fields)
+        else:
+            self.stream.write(" ".join(fields) + "\n")
+        self.stream.flush()
+
+    def add(self, utt: str, score: float, path: str) -> None:
+        """Writes one score line (whole, flushed)."""
+        self._write([utt, repr(score), path] if self.style == "tsv" else [utt, repr(score)])
+
+    def close(self, complete: bool) -> None:
+        """Closes the partial file; renames it to ``out`` when every file is done."""
+        self.stream.flush()
+        os.fsync(self.stream.fileno())
+        self.stream.close()
+        if complete:
+            os.replace(self.partial, self.out)
 
 
 class UsageError(ValueError):
@@ -117,16 +228,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-def write_tsv(path: str | os.PathLike, ids: Sequence[str], scores, paths: Sequence[str]):
-    """Writes ``utt_id``, ``score``, ``path`` columns with a header, atomically."""
-    with atomic_open(path, newline="") as stream:
-        writer = csv.writer(stream, delimiter="\t", lineterminator="\n")
-        writer.writerow(["utt_id", "score", "path"])
-        writer.writerows(
-            (utt, repr(score), p) for utt, score, p in zip(ids, scores, paths, strict=True)
-        )
-
-
 def write_failures(path: str | os.PathLike, failures: Sequence[tuple[str, str]]) -> None:
     """Writes the ``path``, ``reason`` of every file that failed (TSV with a header)."""
     with atomic_open(path, newline="") as stream:
@@ -158,14 +259,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Score audio files with a synthetic speech detector "
         "(higher score = more likely bona fide).",
     )
-    parser.add_argument("inputs", nargs="+", help="audio files and folders (searched recursively)")
     parser.add_argument(
         "--model",
         required=True,
         help="bundled model (aasist, aasist-l; these names win over folders of the same "
         "name: write ./aasist for a folder), exported model folder or HuggingFace id",
     )
+    parser.add_argument("inputs", nargs="+", help="audio files and folders (searched "
+                        "recursively); '-' or a pipe: a list of them, one per line")
     parser.add_argument("--out", help="score file to write (default: print to stdout)")
+    parser.add_argument("--resume", action="store_true",
+                        help=f"keep the scores of an interrupted run (<out>{PARTIAL_SUFFIX}) "
+                        "and score only the other files")
     parser.add_argument(
         "--format",
         choices=("txt", "tsv"),
@@ -243,45 +348,82 @@ def score(args: argparse.Namespace) -> int:
         print(f"ssdctx-score: note: this model scores audio at {detector.hparams.sample_rate} "
               "Hz (its hyperparams.yaml says so); every file is resampled to that rate",
               file=sys.stderr)
-    progress = tqdm(
-        total=len(plan.files), unit="file", desc="scoring", disable=args.no_progress,
-        file=sys.stderr,
-    )
-    scores: dict[int, float] = {}
+    writer = ScoreWriter(args.out, args.format, args.resume) if args.out else None
+    done = writer.done if writer else {}
+    keys = plan.files if args.format == "tsv" else plan.ids
+    scores = {index: done[key] for index, key in enumerate(keys) if key in done}
+    todo = [index for index in range(len(plan.files)) if keys[index] not in done]
+    if scores:
+        print(f"ssdctx-score: resuming: {len(scores)} of {len(plan.files)} files scored "
+              f"already ({writer.partial})", file=sys.stderr)
     failures: list[tuple[str, str]] = []
     warnings: list[tuple[str, str]] = []
     windows: list[tuple] = []
-    results = detector.score_each(
-        plan.files, batch_size=args.batch_size, window_scores=bool(args.window_scores)
+    progress = tqdm(
+        total=len(todo), unit="file", desc="scoring", disable=args.no_progress,
+        file=sys.stderr,
     )
-    for index, result in enumerate(results):
-        progress.update()
-        if result.error is not None:
-            failures.append((result.path, result.error))
-            progress.write(f"ssdctx-score: failed: {result.error}", file=sys.stderr)
-            if args.strict:
-                progress.close()
-                print("ssdctx-score: stopped at the first failure (--strict); nothing written",
-                      file=sys.stderr)
-                return 1
-            continue
-        scores[index] = result.score
-        for warning in result.warnings:
-            warnings.append((result.path, warning))
-            progress.write(f"ssdctx-score: warning: {warning}", file=sys.stderr)
-        utt = plan.ids[index]
-        windows += [(utt, w.start, w.end, repr(w.score), result.path) for w in result.windows or []]
-        if not args.out:
-            line = f"{utt}\t{result.score!r}\t{result.path}" if args.format == "tsv" else (
-                f"{utt} {result.score!r}")
-            progress.write(line, file=sys.stdout)
+    try:
+        with stop_on_signals():
+            status = _score_files(args, plan, detector, todo, writer, progress,
+                                  (scores, failures, warnings, windows))
+    except Interrupted as stop:
+        progress.close()
+        if writer:
+            writer.close(complete=False)
+        _write_outputs(args, plan, scores, failures, windows, writer and writer.partial)
+        _write_warnings(args, plan, warnings)
+        kept = f" in {writer.partial} (--resume scores the rest)" if writer else ""
+        print(f"ssdctx-score: interrupted ({stop}): kept {len(scores)} of {len(plan.files)} "
+              f"scores{kept}", file=sys.stderr)
+        return INTERRUPTED_STATUS[stop.signum]
     progress.close()
+    if status is not None:
+        if writer:
+            writer.close(complete=False)
+            if not done:
+                writer.partial.unlink()  # --strict writes no score file
+        return status
+    if writer:
+        writer.close(complete=True)
     _write_outputs(args, plan, scores, failures, windows)
     _write_warnings(args, plan, warnings)
     if plan.key is not None and scores:
         scored = {plan.ids[i]: value for i, value in scores.items()}
         print(protocol_report(scored, *plan.key, plan.asv, args))
     return 1 if failures else 0
+
+
+def _score_files(args, plan, detector, todo, writer, progress, collected) -> int | None:
+    """Scores ``plan.files[todo]``, writing each score; 1 at a failure with ``--strict``."""
+    scores, failures, warnings, windows = collected
+    results = detector.score_each(
+        [plan.files[i] for i in todo], batch_size=args.batch_size,
+        window_scores=bool(args.window_scores),
+    )
+    for index, result in zip(todo, results, strict=False):
+        progress.update()
+        if result.error is not None:
+            failures.append((result.path, result.error))
+            progress.write(f"ssdctx-score: failed: {result.error}", file=sys.stderr)
+            if args.strict:
+                print("ssdctx-score: stopped at the first failure (--strict); nothing written",
+                      file=sys.stderr)
+                return 1
+            continue
+        utt = plan.ids[index]
+        if writer:
+            writer.add(utt, result.score, result.path)
+        scores[index] = result.score
+        for warning in result.warnings:
+            warnings.append((result.path, warning))
+            progress.write(f"ssdctx-score: warning: {warning}", file=sys.stderr)
+        windows += [(utt, w.start, w.end, repr(w.score), result.path) for w in result.windows or []]
+        if not args.out:
+            line = f"{utt}\t{result.score!r}\t{result.path}" if args.format == "tsv" else (
+                f"{utt} {result.score!r}")
+            progress.write(line, file=sys.stdout)
+    return None
 
 
 class _Plan:
@@ -298,6 +440,8 @@ def _check_arguments(args: argparse.Namespace) -> _Plan:
         check_device(args.device)
     except HparamError as error:
         raise UsageError(f"--{error}") from None
+    check_one_stdin({"inputs": args.inputs, "--protocol": args.protocol,
+                     "--asv-scores": args.asv_scores})
     files = find_audio(args.inputs)
     unique = args.format == "txt" or bool(args.protocol)
     ids = utterance_ids(files, unique=unique, spaces=args.format == "tsv" and not args.protocol)
@@ -320,14 +464,10 @@ def _check_arguments(args: argparse.Namespace) -> _Plan:
     return _Plan(files, ids, key, asv, failed, warned)
 
 
-def _write_outputs(args, plan: _Plan, scores: dict, failures: list, windows: list) -> None:
-    """Writes the scores, the failures' side file and the window scores; says what failed."""
-    order = sorted(scores)
-    ids, values = [plan.ids[i] for i in order], [scores[i] for i in order]
-    if args.out and args.format == "txt":
-        write_score_file(args.out, ids, values)
-    elif args.out:
-        write_tsv(args.out, ids, values, [plan.files[i] for i in order])
+def _write_outputs(
+    args, plan: _Plan, scores: dict, failures: list, windows: list, written_to=None
+) -> None:
+    """Writes the failures' side file and the window scores; says what failed."""
     if args.window_scores:
         write_window_scores(args.window_scores, windows)
     if failures and plan.failed:
@@ -339,7 +479,7 @@ def _write_outputs(args, plan: _Plan, scores: dict, failures: list, windows: lis
         print(
             f"ssdctx-score: {len(failures)} of {len(plan.files)} files could not be scored"
             f"{listed}; {len(scores)} of {len(plan.files)} scores written"
-            f"{' to ' + args.out if args.out else ''}",
+            f"{' to ' + str(written_to or args.out) if args.out else ''}",
             file=sys.stderr,
         )
 

@@ -15,6 +15,8 @@ import os
 import pathlib
 from collections.abc import Sequence
 
+from speechbrain_ssdctx.utils.textio import is_stream, read_input, read_lines
+
 __all__ = ["AUDIO_EXTENSIONS", "UtteranceIdError", "find_audio", "utterance_ids"]
 
 #: Extensions collected when a folder is walked.
@@ -30,11 +32,14 @@ def find_audio(inputs: Sequence[str | os.PathLike], extensions=AUDIO_EXTENSIONS)
 
     A symbolic link in a folder that points nowhere is kept (it fails when read, and
     ``ssdctx-score`` lists it with its failures) rather than skipped without a word.
+    An input that is ``-`` (stdin), a pipe, a FIFO or a process substitution
+    (``<(find data -name '*.flac')``) is a list of audio files and folders, one per line
+    (blank lines skipped), read once.
 
     Arguments
     ---------
     inputs : sequence of str or os.PathLike
-        Files and folders.
+        Files, folders and lists.
     extensions : tuple of str
         Lower-case extensions of the audio files to collect from folders.
 
@@ -50,7 +55,11 @@ def find_audio(inputs: Sequence[str | os.PathLike], extensions=AUDIO_EXTENSIONS)
     ['LA_D_1003356.flac']
     """
     files = []
-    for item in map(pathlib.Path, inputs):
+    for given in inputs:
+        if is_stream(given):
+            files.extend(_listed_audio(given, extensions))
+            continue
+        item = pathlib.Path(given)
         if item.is_dir():
             found = [p for p in item.rglob("*") if p.suffix.lower() in extensions]
             files.extend(str(p) for p in sorted(found) if p.is_file() or _dangling(p))
@@ -62,6 +71,26 @@ def find_audio(inputs: Sequence[str | os.PathLike], extensions=AUDIO_EXTENSIONS)
             raise FileNotFoundError(f"No such audio file or folder: '{item}'")
     if not files:
         raise FileNotFoundError(f"No audio files ({', '.join(extensions)}) in {list(inputs)}")
+    return files
+
+
+def _listed_audio(stream: str | os.PathLike, extensions) -> list[str]:
+    """The audio of the files and folders a list (stdin, a pipe) names, one per line."""
+    source = read_input(stream)
+    try:
+        lines = read_lines(source, ValueError)
+    except ValueError as error:
+        raise ValueError(
+            f"{error} A pipe or '-' given as input is read as a list of audio files, one per "
+            "line: audio itself cannot come through a pipe (write it to a file)."
+        ) from None
+    files = []
+    for number, line in lines:
+        if line.strip():
+            try:
+                files += find_audio([line.strip()], extensions)
+            except FileNotFoundError as error:
+                raise FileNotFoundError(f"{source}, line {number}: {error}") from None
     return files
 
 

@@ -72,6 +72,8 @@ class KeyFormat:
         What it is, in words (e.g. ``"In-the-Wild meta.csv"``).
     reader : callable
         ``reader(path) -> list of dict``: one row per trial (``ID``, ``label``, ...).
+        ``path`` is the key's path, or for a pipe or stdin the ``TextInput`` holding its
+        text (``speechbrain_ssdctx.utils.textio``: read it with ``read_lines``).
     matches : callable
         ``matches(fields, track) -> bool``: whether a key is in this format, from its
         first line (a CSV: its lower-cased column names; other files: its whitespace

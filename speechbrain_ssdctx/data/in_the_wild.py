@@ -30,7 +30,7 @@ from speechbrain_ssdctx.data.preparation import (
     report_problems,
     write_manifest,
 )
-from speechbrain_ssdctx.utils.textio import read_lines
+from speechbrain_ssdctx.utils.textio import is_readable, read_input, read_lines
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +59,9 @@ def read_in_the_wild_meta(path: str | os.PathLike) -> list[dict[str, str]]:
     >>> read_in_the_wild_meta(path)
     [{'ID': '0', 'wav': '0.wav', 'label': 'bonafide', 'attack': '-', 'speaker': 'Alec Guinness'}]
     """
-    path = Path(path)
-    if not path.is_file():
+    if not is_readable(path):
         raise ProtocolError(f"In-the-Wild metadata not found: {path}")
+    path = read_input(path)
     text = "\n".join(line for _, line in read_lines(path, ProtocolError))
     reader = csv.reader(io.StringIO(text))
     header = [name.strip().lower() for name in next(reader, [])]

@@ -31,7 +31,7 @@ from speechbrain_ssdctx.data.preparation import (
     report_problems,
     write_manifest,
 )
-from speechbrain_ssdctx.utils.textio import read_lines
+from speechbrain_ssdctx.utils.textio import is_readable, read_input, read_lines
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +60,9 @@ def read_labelled_csv(path: str | os.PathLike) -> list[dict[str, str]]:
     >>> [(row["ID"], row["label"]) for row in read_labelled_csv(path)]
     [('a', 'bonafide'), ('b', 'spoof')]
     """
-    path = Path(path)
-    if not path.is_file():
+    if not is_readable(path):
         raise ProtocolError(f"Labelled CSV not found: {path}")
+    path = read_input(path)
     text = "\n".join(line for _, line in read_lines(path, ProtocolError))
     reader = csv.DictReader(io.StringIO(text))
     columns = [name.strip().lower() for name in reader.fieldnames or []]

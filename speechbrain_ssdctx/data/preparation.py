@@ -14,6 +14,7 @@ Authors
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from pathlib import Path
 import soundfile
 
 from speechbrain_ssdctx.utils.atomic import atomic_open, remove_orphan_temporaries
-from speechbrain_ssdctx.utils.textio import read_lines
+from speechbrain_ssdctx.utils.textio import is_readable, read_lines
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +69,7 @@ def read_fields(path: str | os.PathLike) -> list[tuple[int, list[str]]]:
     >>> read_fields(path)
     [(1, ['LA_0079', 'LA_T_1', '-', '-', 'bonafide'])]
     """
-    path = Path(path)
-    if not path.is_file():
+    if not is_readable(path):
         raise ProtocolError(f"Protocol file not found: {path}")
     rows = [(n, line.split()) for n, line in read_lines(path, ProtocolError) if line.strip()]
     if not rows:
@@ -130,8 +130,8 @@ def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
     list of dict
         One row per trial (all values are strings).
     """
-    with open(path, newline="", encoding="utf-8-sig") as stream:
-        rows = list(csv.DictReader(stream))
+    text = "\n".join(line for _, line in read_lines(path, ProtocolError))
+    rows = list(csv.DictReader(io.StringIO(text)))
     if rows and "ID" in rows[0]:
         check_unique_ids(path, ((number + 2, row) for number, row in enumerate(rows)))
     return rows
@@ -200,7 +200,8 @@ def report_problems(problems: list[str], dropped: int, skip_missing: bool) -> No
     """Stops on missing or unreadable audio, or logs how many trials were dropped."""
     if problems and not skip_missing:
         raise MissingAudioError(
-            "; ".join(problems) + ". Pass skip_missing=True (--skip-missing) to drop them."
+            "; ".join(problems) + ". To drop them: skip_missing=True (recipes/train.py: "
+            "--skip_missing_audio=True; recipes/prepare_asvspoof.py: --skip-missing)."
         )
     if problems:
         logger.warning("Dropped %d trials: %s.", dropped, "; ".join(problems))

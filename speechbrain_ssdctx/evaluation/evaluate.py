@@ -44,7 +44,7 @@ from speechbrain_ssdctx.evaluation.tdcf import (
     tdcf_coefficients,
 )
 from speechbrain_ssdctx.evaluation.trials import evaluate_trials
-from speechbrain_ssdctx.utils.textio import read_lines
+from speechbrain_ssdctx.utils.textio import TextInput, is_readable, read_input, read_lines
 
 __all__ = [
     "KEY_KINDS",
@@ -326,7 +326,9 @@ def evaluate_sasv_scores(
     return report
 
 
-def read_key(path: str | os.PathLike, track: str | None = None) -> tuple[list[dict], str]:
+def read_key(
+    path: str | os.PathLike | TextInput, track: str | None = None
+) -> tuple[list[dict], str]:
     """Reads a key and says what it is (a ``KEY_KINDS`` name).
 
     A CSV file with ``ID`` and ``label`` columns is a manifest. Other keys are read by the
@@ -336,12 +338,14 @@ def read_key(path: str | os.PathLike, track: str | None = None) -> tuple[list[di
     evaluation-package keys: Track 2 when it also has ``asv-label``), else by the number of
     fields (5: a 2019 CM protocol; 8: a 2021 LA key; 9 or 10 with the key in field 9: an
     ASVspoof 5 protocol; 9 or more, with the key in field 6 if 9 or 10: a 2021 DF key),
-    unless ``track`` (``"LA"`` or ``"DF"``) names the 2021 track.
+    unless ``track`` (``"LA"`` or ``"DF"``) names the 2021 track. The key is read once
+    (a pipe, a FIFO or ``-`` for stdin are keys too); a key without a file name (a pipe,
+    stdin) is a CSV key when its first line holds commas.
 
     Arguments
     ---------
-    path : str or path-like
-        The protocol, key or manifest.
+    path : str, path-like or TextInput
+        The protocol, key or manifest (a file, a pipe, a FIFO, ``-``).
     track : str, optional
         The 2021 track, when the key is a 2021 one.
 
@@ -359,11 +363,13 @@ def read_key(path: str | os.PathLike, track: str | None = None) -> tuple[list[di
     >>> kind, len(rows)
     ('2019', 24844)
     """
-    path = Path(path)
-    if not path.is_file():
+    if not is_readable(path):
         raise ProtocolError(f"Key file not found: {path}")
+    given, path = path, read_input(path)
     first = next((line for _, line in read_lines(path, ProtocolError) if line.strip()), "")
-    is_csv = path.suffix.lower() == ".csv"
+    is_csv = path.suffix == ".csv" or (path.stream and not path.suffix and "," in first)
+    if not path.stream:
+        path = given  # a file: the readers of registered corpora may take its path
     if is_csv:
         fields = [name.strip().lower() for name in first.split(",")]
         if "id" in fields and "label" in fields:

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from speechbrain_ssdctx.utils.atomic import atomic_open
-from speechbrain_ssdctx.utils.textio import parse_number, read_lines
+from speechbrain_ssdctx.utils.textio import TextInput, parse_number, read_input, read_lines
 
 __all__ = [
     "DEFAULT_SCORE_TYPE",
@@ -123,7 +123,7 @@ def _split(line: str, tabs: bool) -> list[str]:
     return line.rstrip("\n").split("\t") if tabs else line.split()
 
 
-def _header(path: Path, lines: list[tuple[int, str]]) -> tuple[list[str] | None, bool]:
+def _header(path: TextInput, lines: list[tuple[int, str]]) -> tuple[list[str] | None, bool]:
     """The header columns of a score file (None if it has none) and whether it uses tabs."""
     first = next((line for _, line in lines if line.strip()), "")
     tabs = "\t" in first
@@ -133,8 +133,11 @@ def _header(path: Path, lines: list[tuple[int, str]]) -> tuple[list[str] | None,
     return None, tabs
 
 
-def score_file_kind(path: str | os.PathLike) -> str:
+def score_file_kind(path: str | os.PathLike | TextInput) -> str:
     """``"sasv"`` for an ASVspoof 5 Track 2 score file, ``"cm"`` for any other.
+
+    A pipe or stdin is read once: give the :class:`TextInput` of ``read_input`` here and
+    to the reader (``read_score_file``, ``read_sasv_score_file``).
 
     Example
     -------
@@ -144,18 +147,19 @@ def score_file_kind(path: str | os.PathLike) -> str:
     >>> score_file_kind(path)
     'sasv'
     """
-    header, _ = _header(Path(path), read_lines(path, ScoreFileError)[:1])
+    path = read_input(path)
+    header, _ = _header(path, read_lines(path, ScoreFileError)[:1])
     return "sasv" if header is not None and "sasv-score" in header else "cm"
 
 
-def _score(path: Path, number: int, text: str, what: str) -> float:
+def _score(path: TextInput, number: int, text: str, what: str) -> float:
     try:
         return parse_number(text)
     except ValueError as error:
         raise ScoreFileError(f"{path}, line {number}: score of {what}: {error}.") from None
 
 
-def read_score_file(path: str | os.PathLike) -> dict[str, float]:
+def read_score_file(path: str | os.PathLike | TextInput) -> dict[str, float]:
     """Reads a CM score file: ``utt_id score`` lines, or a table with a header.
 
     Empty lines are ignored. The header ``filename<TAB>cm-score`` (ASVspoof 5) or
@@ -166,8 +170,9 @@ def read_score_file(path: str | os.PathLike) -> dict[str, float]:
 
     Arguments
     ---------
-    path : str or path-like
-        The score file (UTF-8, with or without a byte-order mark).
+    path : str, path-like or TextInput
+        The score file (UTF-8, with or without a byte-order mark), a pipe, a FIFO, ``-``
+        (stdin) or a ``TextInput`` (``speechbrain_ssdctx.utils.textio.read_input``).
 
     Returns
     -------
@@ -185,7 +190,7 @@ def read_score_file(path: str | os.PathLike) -> dict[str, float]:
     >>> read_score_file(tmp)
     {'E_000001': 0.01}
     """
-    path = Path(path)
+    path = read_input(path)
     lines = read_lines(path, ScoreFileError)
     header, tabs = _header(path, lines)
     if header is not None and "sasv-score" in header:
@@ -244,7 +249,7 @@ def _data_lines(lines: list[tuple[int, str]], skip: int) -> list[tuple[int, str]
     return [(number, line) for number, line in lines if line and not line.isspace()]
 
 
-def read_sasv_score_file(path: str | os.PathLike) -> dict[tuple[str, str], SasvScore]:
+def read_sasv_score_file(path: str | os.PathLike | TextInput) -> dict[tuple[str, str], SasvScore]:
     """Reads an ASVspoof 5 Track 2 score file (``spk filename cm-score asv-score sasv-score``).
 
     A ``-`` in the CM or ASV column means the system gives no such score (an end-to-end
@@ -252,8 +257,8 @@ def read_sasv_score_file(path: str | os.PathLike) -> dict[tuple[str, str], SasvS
 
     Arguments
     ---------
-    path : str or path-like
-        The score file, tab-separated, with the header.
+    path : str, path-like or TextInput
+        The score file, tab-separated, with the header (or a pipe, ``-``, a ``TextInput``).
 
     Returns
     -------
@@ -269,7 +274,7 @@ def read_sasv_score_file(path: str | os.PathLike) -> dict[tuple[str, str], SasvS
     >>> read_sasv_score_file(tmp)
     {('E_0101', 'E_000001'): SasvScore(cm=None, asv=None, sasv=0.04)}
     """
-    path = Path(path)
+    path = read_input(path)
     lines = read_lines(path, ScoreFileError)
     header, tabs = _header(path, lines)
     if header is None or any(column not in header for column in SASV_COLUMNS):

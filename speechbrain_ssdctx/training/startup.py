@@ -45,7 +45,7 @@ from speechbrain_ssdctx.utils.hparams_blocks import BlockError, open_hparams, sa
 
 __all__ = [
     "DEMO_KEY", "TRACEBACK_ENV", "RecipeStart", "is_demo_run",
-    "report_user_errors", "run_hparams", "run_value", "start_recipe",
+    "UserErrors", "report_user_errors", "run_hparams", "run_value", "start_recipe",
 ]
 
 logger = logging.getLogger(__name__)
@@ -63,16 +63,60 @@ USER_ERRORS = (
 )
 
 
-def report_user_errors(program: str) -> None:
-    """Makes an uncaught user mistake print one line (and exit 1) instead of a traceback.
-
-    Installs a ``sys.excepthook`` for :data:`USER_ERRORS`; other exceptions (bugs) keep
-    their traceback, and ``--traceback`` / ``SSDCTX_TRACEBACK=1`` keeps every traceback.
+class UserErrors:
+    """Used as ``with report_user_errors("train.py"):``: a user mistake raised inside
+    prints one line and exits 1, whatever ``sys.excepthook`` is by then (SpeechBrain's
+    ``create_experiment_directory`` replaces it with one that logs a traceback).
 
     Arguments
     ---------
     program : str
         The program name that starts the line.
+
+    Example
+    -------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     try:
+    ...         with UserErrors("train.py"):
+    ...             raise HparamError("lr: -1 is not > 0")
+    ...     except SystemExit as stop:
+    ...         print(stop.code)
+    1
+    >>> err.getvalue().split(" (set")[0]
+    'train.py: error: lr: -1 is not > 0'
+    """
+
+    def __init__(self, program: str):
+        self.program = program
+
+    def __enter__(self) -> UserErrors:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is not None and issubclass(kind, USER_ERRORS) and not traceback_requested():
+            print(one_line_error(self.program, error), file=sys.stderr)
+            raise SystemExit(1)
+
+
+def report_user_errors(program: str) -> UserErrors:
+    """Makes an uncaught user mistake print one line (and exit 1) instead of a traceback.
+
+    Installs a ``sys.excepthook`` for :data:`USER_ERRORS`; other exceptions (bugs) keep
+    their traceback, and ``--traceback`` / ``SSDCTX_TRACEBACK=1`` keeps every traceback.
+    SpeechBrain's ``create_experiment_directory`` replaces ``sys.excepthook``: a recipe
+    keeps the one line after it by running inside the returned context,
+    ``with report_user_errors("train.py"): ...`` (as ``recipes/train.py`` does).
+
+    Arguments
+    ---------
+    program : str
+        The program name that starts the line.
+
+    Returns
+    -------
+    UserErrors
+        A context manager doing the same for what is raised inside it.
     """
     default = sys.excepthook
 
@@ -83,6 +127,7 @@ def report_user_errors(program: str) -> None:
             default(kind, error, traceback)
 
     sys.excepthook = hook
+    return UserErrors(program)
 
 
 def traceback_requested() -> bool:
