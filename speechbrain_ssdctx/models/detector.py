@@ -10,6 +10,8 @@ Authors
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 
@@ -20,11 +22,16 @@ from speechbrain_ssdctx.utils.module_state import HookedStateMixin
 class Detector(HookedStateMixin, nn.Module):
     """Synthetic speech detector: waveform -> features -> encoder -> embedding -> logits.
 
-    ``wavs -> features(wavs) -> normalize(feats, lengths) -> encoder(feats, lengths)
-    -> embedding -> classifier(embedding) -> logits``. The front end is inside the forward
-    path, so InF can mask the waveform first. The lobes may return SpeechBrain's shapes
-    (see :mod:`speechbrain_ssdctx.method.contract`): an encoder output ``[batch, 1, dim]``
-    (x-vector, ECAPA-TDNN) is squeezed to ``[batch, dim]``; a classifier output
+    ``wavs -> features(wavs, lengths) -> normalize(feats, lengths) -> encoder(feats,
+    lengths) -> embedding -> classifier(embedding) -> logits``. The front end is inside
+    the forward path, so InF can mask the waveform first. A front end whose ``forward``
+    takes relative lengths (a ``lengths`` or ``wav_lens`` argument: SSL front ends such as
+    :class:`~speechbrain_ssdctx.models.ssl.SSLEncoder` and SpeechBrain's HuggingFace lobes,
+    whose transformers then mask the padding) gets them, in training, evaluation and
+    exported models alike; others (``Fbank``) get the waveforms only. The lobes may
+    return SpeechBrain's shapes (see :mod:`speechbrain_ssdctx.method.contract`): an encoder
+    output ``[batch, 1, dim]`` (x-vector, ECAPA-TDNN) is squeezed to ``[batch, dim]``; a
+    classifier output
     ``[batch, 1, 2]`` (SpeechBrain's ``Classifier``: cosine scores for AAM-softmax, or
     log-probabilities) or a single bona fide logit becomes ``[batch, 2]`` logits.
 
@@ -86,6 +93,7 @@ class Detector(HookedStateMixin, nn.Module):
         self.encoder = encoder
         self.classifier = classifier
         self.pass_lengths = pass_lengths
+        self.features_lengths_arg = lengths_argument(features)
         self.embedding_dim = embedding_dim if embedding_dim is not None else _input_size(classifier)
 
     def forward(
@@ -114,7 +122,10 @@ class Detector(HookedStateMixin, nn.Module):
         batch = wavs.shape[0]
         if lengths is None:
             lengths = torch.ones(batch, device=wavs.device)
-        feats = self.features(wavs)
+        if self.features_lengths_arg is None:
+            feats = self.features(wavs)
+        else:
+            feats = self.features(wavs, **{self.features_lengths_arg: lengths})
         if self.normalize is not None:
             feats = self.normalize(feats, lengths)
         encoded = self.encoder(feats, lengths) if self.pass_lengths else self.encoder(feats)
@@ -129,6 +140,39 @@ class Detector(HookedStateMixin, nn.Module):
                 f"but embedding_dim is {self.embedding_dim}"
             )
         return embedding, logits
+
+
+#: The names SpeechBrain gives the relative-lengths argument of a module's ``forward``.
+LENGTHS_ARGUMENTS = ("lengths", "wav_lens")
+
+
+def lengths_argument(module: nn.Module) -> str | None:
+    """The name of the relative-lengths argument of ``module``'s ``forward``, or None.
+
+    ``lengths`` (SpeechBrain's convention) or ``wav_lens`` (SpeechBrain's HuggingFace
+    lobes), as SpeechBrain's ``lengths_arg_name`` finds them.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        A front end.
+
+    Returns
+    -------
+    str or None
+
+    Example
+    -------
+    >>> from speechbrain.lobes.features import Fbank
+    >>> from speechbrain.nnet.pooling import StatisticsPooling
+    >>> lengths_argument(Fbank()), lengths_argument(StatisticsPooling())
+    (None, 'lengths')
+    """
+    try:
+        parameters = inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return None
+    return next((name for name in LENGTHS_ARGUMENTS if name in parameters), None)
 
 
 def _input_size(classifier: nn.Module) -> int:
@@ -146,4 +190,4 @@ def _input_size(classifier: nn.Module) -> int:
     )
 
 
-__all__ = ["Detector"]
+__all__ = ["Detector", "lengths_argument"]

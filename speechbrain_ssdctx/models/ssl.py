@@ -189,8 +189,12 @@ class SSLEncoder(nn.Module):
             with tempfile.TemporaryDirectory() as folder:
                 write_model_files(folder, config, do_normalize=bool(normalize_wav))
                 self.lobe = _lobe(folder, folder, overrides, True, **options)
-        if normalize_wav is not None:
-            self.lobe.normalize_wav = normalize_wav
+        # Standardised here, over each row's valid samples: the lobe's layer norm would
+        # take a padded row's zeros in.
+        self.normalize_wav = (
+            bool(self.lobe.normalize_wav) if normalize_wav is None else bool(normalize_wav)
+        )
+        self.lobe.normalize_wav = False
         self.freeze = freeze
         self.output_all_hiddens = output_all_hiddens
         if gradient_checkpointing:
@@ -238,13 +242,16 @@ class SSLEncoder(nn.Module):
         wavs : torch.Tensor
             ``[batch, time]`` waveforms at 16 kHz.
         lengths : torch.Tensor, optional
-            ``[batch]`` relative lengths (padding is masked in the transformer).
+            ``[batch]`` relative lengths (padding is left out of the waveform's
+            standardisation and masked in the transformer).
 
         Returns
         -------
         torch.Tensor
             ``[num_outputs, batch, frames, hidden_size]``.
         """
+        if self.normalize_wav:
+            wavs = standardise(wavs, lengths)
         hidden = self.lobe(wavs, lengths)
         return hidden if self.output_all_hiddens else hidden.unsqueeze(0)
 
@@ -285,6 +292,42 @@ class SSLEncoder(nn.Module):
             "normalize_wav": normalize,
             "config_overrides": None,
         }
+
+
+def standardise(wavs: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Each row to zero mean and unit variance over its valid samples (padding: zeros).
+
+    What ``Wav2Vec2FeatureExtractor(do_normalize=True)`` does to each utterance alone
+    (``(x - mean) / sqrt(var + 1e-5)``, biased variance; SpeechBrain's lobe takes a padded
+    row whole instead).
+
+    Arguments
+    ---------
+    wavs : torch.Tensor
+        ``[batch, time]`` waveforms, right-padded.
+    lengths : torch.Tensor, optional
+        ``[batch]`` relative lengths (all ones when omitted).
+
+    Returns
+    -------
+    torch.Tensor
+
+    Example
+    -------
+    >>> wavs = torch.tensor([[1.0, 3.0, 0.0, 0.0]])
+    >>> standardise(wavs, torch.tensor([0.5]))
+    tensor([[-1.0000,  1.0000,  0.0000,  0.0000]])
+    """
+    samples = None if lengths is None else torch.round(lengths * wavs.shape[1]).clamp(min=1)
+    if samples is None or bool((samples >= wavs.shape[1]).all()):  # no padding
+        return F.layer_norm(wavs, wavs.shape[1:])
+    samples = samples.long()
+    valid = torch.arange(wavs.shape[1], device=wavs.device) < samples.unsqueeze(1)
+    count = samples.unsqueeze(1).to(wavs.dtype)
+    mean = (wavs * valid).sum(1, keepdim=True) / count
+    variance = (((wavs - mean) * valid) ** 2).sum(1, keepdim=True) / count
+    standardised = (wavs - mean) / torch.sqrt(variance + 1e-5)
+    return torch.where(valid, standardised, torch.zeros_like(standardised))
 
 
 def _is_hub_id_or_folder(source: str) -> bool:

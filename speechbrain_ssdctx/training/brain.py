@@ -61,7 +61,7 @@ from speechbrain_ssdctx.utils.distributed import (
     resolve_run_options,
     resolve_switch,
 )
-from speechbrain_ssdctx.utils.reproducibility import RNGState
+from speechbrain_ssdctx.utils.reproducibility import RNGState, rank_generator
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ class DetectorBrain(sb.Brain):
             run_opts = RunOptions.from_dictionary(run_opts or {})
         run_opts = resolve_run_options(run_opts, hparams or {})
         super().__init__(modules, opt_class, hparams, run_opts, checkpointer)
+        self.loader_generator = rank_generator()
+        self._loader_seed = self.loader_generator.initial_seed()
         self.rng_state = RNGState(self._module_generators())
         self.checkpointer = SafeCheckpointer.of(self.checkpointer)
         if self.checkpointer is not None:
@@ -308,15 +310,27 @@ class DetectorBrain(sb.Brain):
             self.modules.context.after_step(self.modules.detector)
 
     def on_stage_start(self, stage, epoch=None):
-        """Resets the per-stage accumulators: loss parts, a new metric-stats object."""
+        """Resets the per-stage accumulators: loss parts, a new metric-stats object; seeds
+        the training loader's generator for the epoch (see :meth:`make_dataloader`)."""
         self._part_sums: dict[str, float] = defaultdict(float)
         self._part_count = 0
+        if stage == sb.Stage.TRAIN and epoch is not None:
+            self.loader_generator.manual_seed((self._loader_seed + epoch) % 2**63)
         if stage != sb.Stage.TRAIN:
             self.score_stats = self.make_score_stats()
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """Shards dev and test sets over DDP ranks too (SpeechBrain only shards training);
-        the stage's ``ScoreStats`` gathers the scores back."""
+        the stage's ``ScoreStats`` gathers the scores back.
+
+        The training loader draws from its own generator (:attr:`loader_generator`,
+        seeded from the run's seed, the rank and the epoch when the epoch starts) rather
+        than from the global one: a DataLoader draws its workers' base seed when an
+        epoch's iterator is made, which, after a resume from an intra-epoch checkpoint,
+        would shift the restored global stream (crops, dropout) by one draw.
+        """
+        if stage == sb.Stage.TRAIN:
+            loader_kwargs.setdefault("generator", self.loader_generator)
         if stage != sb.Stage.TRAIN and self.distributed_launch:
             loader_kwargs["sampler"] = DistributedSampler(dataset, shuffle=False)
         return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)

@@ -23,7 +23,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_ssdctx.data.corpora import DEMO, corpus_inputs, find_set, training_corpus
 from speechbrain_ssdctx.data.dataio import load_datasets
-from speechbrain_ssdctx.data.preparation import BONAFIDE, read_manifest
+from speechbrain_ssdctx.data.preparation import BONAFIDE, ProtocolError, read_manifest
 from speechbrain_ssdctx.evaluation.calibration import Calibration
 from speechbrain_ssdctx.evaluation.evaluate import (
     asv_operating_point_of,
@@ -98,7 +98,48 @@ def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
     limit = hparams["max_utterances_per_class"]
     if limit is not None:
         datasets = {name: _balanced_slice(data, limit) for name, data in datasets.items()}
+    if "train" in datasets:
+        for warning in training_set_warnings(datasets["train"], hparams):
+            logger.warning(warning)
     return datasets
+
+
+def training_set_warnings(dataset, hparams) -> list[str]:
+    """Checks that the training set holds both classes; the warnings of a run that may not.
+
+    Arguments
+    ---------
+    dataset : DynamicItemDataset
+        The training set (``label_id``: bona fide = ``bonafide_index``).
+    hparams : dict
+        ``allow_single_class`` (default False) lets a set with one class train, warned
+        about (in the log and in each set's results: ``warnings``).
+
+    Returns
+    -------
+    list of str
+        The warnings (none for a set with both classes).
+
+    Raises
+    ------
+    ProtocolError
+        If the set is empty, or holds one class and ``allow_single_class`` is not set.
+    """
+    with dataset.output_keys_as(["label_id"]):
+        labels = [int(item["label_id"]) for item in dataset]
+    if not labels:
+        raise ProtocolError("the training set is empty: its protocol lists no utterance")
+    bonafide = sum(label == hparams.get("bonafide_index", 1) for label in labels)
+    counts = f"{bonafide} bona fide, {len(labels) - bonafide} spoof"
+    if 0 < bonafide < len(labels):
+        return []
+    if not hparams.get("allow_single_class", False):
+        raise ProtocolError(
+            f"the training set holds one class only ({counts}): a detector needs both; "
+            "--allow_single_class=True trains it anyway"
+        )
+    return [f"the training set holds one class only ({counts}): trained anyway "
+            "(allow_single_class)"]
 
 
 def _balanced_slice(dataset, limit: int):
@@ -130,6 +171,7 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
     """
     output = Path(hparams["output_folder"])
     results, calibration = {}, None
+    warnings = training_set_warnings(datasets["train"], hparams) if "train" in datasets else []
     loader = brain.loader_kwargs(sb.Stage.TEST)
     for name in evaluation_set_names(manifests):
         if name not in datasets:
@@ -153,6 +195,8 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
             score_name=f"{name} scores", key_name=str(manifests[name]), calibration=calibration,
         )
         results[name]["key"] = str(manifests[name])
+        if warnings:
+            results[name]["warnings"] = warnings
         title = _title(name, hparams)
         if title is not None:
             results[name]["title"] = title

@@ -34,6 +34,7 @@ from speechbrain_ssdctx.data.audio import AudioFileError
 from speechbrain_ssdctx.data.corpora import DEMO, training_corpus
 from speechbrain_ssdctx.evaluation.report import set_title
 from speechbrain_ssdctx.training.checkpoints import CheckpointError
+from speechbrain_ssdctx.training.run_lock import RunLock, RunLockedError
 from speechbrain_ssdctx.training.typed_hparams import (
     HparamError,
     check_device,
@@ -59,7 +60,7 @@ DEMO_KEY = "demo_schedule"
 #: Errors that are a user's mistake (a file, a folder, a value): one line, no traceback.
 USER_ERRORS = (
     HparamError, CheckpointError, AudioFileError, ProtocolError, OSError,
-    ruamel.yaml.YAMLError, BlockError,
+    ruamel.yaml.YAMLError, BlockError, RunLockedError,
 )
 
 
@@ -163,6 +164,8 @@ class RecipeStart:
         The loaded hyperparameters (objects built).
     demo : dict
         The demo schedule's values applied (empty: not a demo run).
+    lock : RunLock or None
+        The output folder's lock, held by the main process for the whole run.
     """
 
     hparams_file: str
@@ -170,6 +173,7 @@ class RecipeStart:
     overrides: dict
     hparams: dict
     demo: dict = field(default_factory=dict)
+    lock: RunLock | None = None
     started: float = field(default_factory=time.monotonic)
 
     def save_hparams(self) -> None:
@@ -232,6 +236,9 @@ def start_recipe(argv: Sequence[str]) -> RecipeStart:
     ------
     HparamError
         An unknown override key, a wrongly typed value or a bad device.
+    RunLockedError
+        Another run writes the output folder (the main process holds its lock: see
+        :class:`~speechbrain_ssdctx.training.run_lock.RunLock`).
 
     Example
     -------
@@ -253,8 +260,11 @@ def start_recipe(argv: Sequence[str]) -> RecipeStart:
     except ValueError as error:
         raise HparamError(str(error)) from None
     sb.utils.distributed.ddp_init_group(run_opts)
+    lock = None
+    if sb.utils.distributed.if_main_process():  # one run per output folder
+        lock = RunLock(tree["output_folder"]).acquire()
     hparams = load_hyperpyyaml(open_hparams(hparams_file), overrides)  # blocks merged
-    return RecipeStart(hparams_file, run_opts, overrides, hparams, demo)
+    return RecipeStart(hparams_file, run_opts, overrides, hparams, demo, lock)
 
 
 def run_hparams(hparams_file: str | os.PathLike, overrides: Sequence[str] | str = ()) -> dict:

@@ -193,6 +193,7 @@ RECIPE_HPARAMS: dict[str, Expect] = {
     "save_folder": _OUTPUT,
     "manifest_folder": _OUTPUT,
     "skip_missing_audio": _BOOL,
+    "allow_single_class": _BOOL,
     "max_utterances_per_class": Expect("int", minimum=1, nullable=True),
     "sample_rate": _INT_POSITIVE,
     "train_seconds": _POSITIVE,
