@@ -185,8 +185,8 @@ def check_hparams(
     ---------
     hparams : str, os.PathLike or io.StringIO
         The file (its ``!include:`` paths are relative to its folder), or a stream whose
-        ``name`` is the file's path (as :func:`~speechbrain_ssdctx.utils.hparams_blocks.open_hparams`
-        gives).
+        ``name`` is the file's path (as
+        :func:`~speechbrain_ssdctx.utils.hparams_blocks.open_hparams` gives).
     policy : TrustPolicy
         What may be built (:data:`MODEL_POLICY`, :data:`RUN_POLICY`).
     overrides : dict, optional
@@ -204,10 +204,11 @@ def check_hparams(
     >>> check_hparams("speechbrain_ssdctx/pretrained/aasist.yaml")
     >>> stream = io.StringIO("a: 1\\nb: !apply:os.system [echo hi]\\n")
     >>> stream.name = "hyperparams.yaml"
-    >>> check_hparams(stream)
-    Traceback (most recent call last):
-    ...
-    speechbrain_ssdctx.inference.trust.UntrustedCodeError: hyperparams.yaml line 2: !apply:os.system is not allowed; pass trust_remote_code=True / --trust-remote-code if you trust this model
+    >>> try:
+    ...     check_hparams(stream)
+    ... except UntrustedCodeError as error:
+    ...     print(str(error).split(";")[0])
+    hyperparams.yaml line 2: !apply:os.system is not allowed
     """
     findings = untrusted_tags(hparams, policy, overrides)
     if findings:
