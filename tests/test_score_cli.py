@@ -258,7 +258,7 @@ def test_bundled_short_name_wins_over_a_local_folder(tmp_path, monkeypatch):
     detector = SpoofDetector.from_hparams("aasist")
     assert detector.mods.detector.variant == "AASIST" and not evidence.exists()
     with pytest.raises(AttributeError):  # written as a path: the folder is loaded (and runs)
-        SpoofDetector.from_hparams("./aasist")
+        SpoofDetector.from_hparams("./aasist", trust_remote_code=True)
     assert evidence.exists()
 
 

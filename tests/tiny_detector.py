@@ -37,7 +37,7 @@ window_samples: {samples}
 window_seconds: {window}
 hop_seconds: {hop}
 threshold: 0.0
-detector: !new:tiny_detector.EnergyDetector
+detector: !new:custom_interface.EnergyDetector
 modules:
     detector: !ref <detector>
 pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
@@ -49,12 +49,16 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 
 
 def model_folder(folder: Path, policy="full", samples="null", window=1.0, hop=0.5) -> Path:
-    """An exported-style model folder of ``EnergyDetector``."""
+    """An exported-style model folder of ``EnergyDetector`` (shipped in ``custom_interface.py``)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "hyperparams.yaml").write_text(
         YAML.format(policy=policy, samples=samples, window=window, hop=hop)
     )
     torch.save(EnergyDetector().state_dict(), folder / "detector.ckpt")
+    # as an export ships the user's modules: the loader allows custom_interface.* then
+    (folder / "custom_interface.py").write_text(
+        "from tiny_detector import EnergyDetector  # noqa: F401\n"
+    )
     return folder
 
 

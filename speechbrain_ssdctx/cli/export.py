@@ -81,6 +81,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     card.add_argument("--dataset", action="append", help="dataset name or Hub id (repeat)")
     card.add_argument("--language", action="append", help="language code (repeat)")
     card.add_argument("--results", help="results.json (the recipes' format) for the card")
+    parser.add_argument("--trust-remote-code", action="store_true", help="build whatever the "
+                        "run's hyperparams.yaml names (only for runs you trust)")
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="also upload to this Hub repo")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
     args = parser.parse_args(argv)
@@ -137,10 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 min_key=args.min_key, max_key=args.max_key, python_modules=args.python_module,
                 label_encoder=args.label_encoder, bonafide_label=args.bonafide_label,
                 settings=_settings(args), card=_card(args),
+                trust_remote_code=args.trust_remote_code,
             )
         else:
             out_dir = export_model(
-                args.paths[0], args.paths[1], settings=_settings(args), card=_card(args)
+                args.paths[0], args.paths[1], settings=_settings(args), card=_card(args),
+                trust_remote_code=args.trust_remote_code,
             )
         print(f"Exported to {out_dir}")
         if args.push_to_hub:

@@ -129,7 +129,9 @@ def tsne(args: argparse.Namespace) -> None:
     from speechbrain_ssdctx.method.masking import BandPassMasking
 
     files, ids, keys = keyed_audio(args.inputs, args.protocol)
-    detector = SpoofDetector.from_hparams(args.model, savedir=args.savedir)
+    detector = SpoofDetector.from_hparams(
+        args.model, savedir=args.savedir, trust_remote_code=args.trust_remote_code
+    )
     embeddings = torch.cat(
         [detector.encode_batch(detector.load_audio(path).unsqueeze(0)) for path in files]
     )
@@ -156,7 +158,9 @@ def bands(args: argparse.Namespace) -> None:
     from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 
     files, ids, keys = keyed_audio(args.inputs, args.protocol)
-    detector = SpoofDetector.from_hparams(args.model, savedir=args.savedir)
+    detector = SpoofDetector.from_hparams(
+        args.model, savedir=args.savedir, trust_remote_code=args.trust_remote_code
+    )
     waveforms = [detector.window(detector.load_audio(path)) for path in files]
     result = band_sensitivity(
         detector.score_batch, waveforms, [keys[utt]["label"] == "bonafide" for utt in ids],
@@ -171,6 +175,10 @@ def bands(args: argparse.Namespace) -> None:
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n",
                                            encoding="utf-8")
+
+
+#: Help of ``--trust-remote-code``.
+TRUST_HELP = "build whatever the model's hyperparams.yaml names (only for models you trust)"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -196,6 +204,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     tsne_parser.add_argument("--views", type=int, default=20, help="number of masked views")
     tsne_parser.add_argument("--seed", type=int, default=0, help="seed of masking and t-SNE")
     tsne_parser.add_argument("--savedir", help="where to keep files of a HuggingFace model")
+    tsne_parser.add_argument("--trust-remote-code", action="store_true", help=TRUST_HELP)
     tsne_parser.set_defaults(run=tsne)
 
     bands_parser = commands.add_parser("bands", help="band-sensitivity map of a model")
@@ -208,6 +217,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     bands_parser.add_argument("--table", help="also write the table as Markdown")
     bands_parser.add_argument("--json", help="also write the map as JSON")
     bands_parser.add_argument("--savedir", help="where to keep files of a HuggingFace model")
+    bands_parser.add_argument("--trust-remote-code", action="store_true", help=TRUST_HELP)
     bands_parser.set_defaults(run=bands)
 
     for sub in (det_parser, hist_parser, tsne_parser, bands_parser):

@@ -310,6 +310,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     window.add_argument("--window-scores", help="also write each window's score (TSV)")
     parser.add_argument("--savedir", help="where to keep files of a HuggingFace model")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda:0")
+    parser.add_argument("--trust-remote-code", action="store_true", help="build whatever "
+                        "the model's hyperparams.yaml names (only for models you trust)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser.parse_args(argv)
 
@@ -341,7 +343,8 @@ def score(args: argparse.Namespace) -> int:
     )
 
     detector = SpoofDetector.from_hparams(
-        args.model, savedir=args.savedir, run_opts={"device": args.device}
+        args.model, savedir=args.savedir, run_opts={"device": args.device},
+        trust_remote_code=args.trust_remote_code,
     )
     detector.set_window(args.window, args.window_seconds, args.hop_seconds, args.aggregate)
     if detector.hparams.sample_rate != USUAL_SAMPLE_RATE:

@@ -22,6 +22,13 @@ from speechbrain_ssdctx.inference.model_folder import (
 )
 from speechbrain_ssdctx.inference.settings import InferenceSettings
 from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
+from speechbrain_ssdctx.inference.trust import (
+    MODEL_POLICY,
+    RUN_POLICY,
+    TrustPolicy,
+    UntrustedCodeError,
+    check_hparams,
+)
 from speechbrain_ssdctx.utils.legacy_paths import legacy_attribute
 
 __all__ = [
@@ -29,9 +36,14 @@ __all__ = [
     "ExportError",
     "HubUploadError",
     "InferenceSettings",
+    "MODEL_POLICY",
     "ModelCard",
+    "RUN_POLICY",
     "SpoofDetector",
+    "TrustPolicy",
+    "UntrustedCodeError",
     "bundled_models_dir",
+    "check_hparams",
     "export_detector",
     "export_from_hparams",
     "export_model",

@@ -86,6 +86,12 @@ from speechbrain_ssdctx.inference.model_folder import (
 )
 from speechbrain_ssdctx.inference.settings import InferenceSettings
 from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
+from speechbrain_ssdctx.inference.trust import (
+    MODEL_POLICY,
+    RUN_POLICY,
+    check_hparams,
+    untrusted_tags,
+)
 from speechbrain_ssdctx.method.contract import ContractAdapter
 from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 
@@ -286,10 +292,10 @@ def export_detector(
     text = _ship_modules(definition.text, modules)
     _refuse_unshipped_modules(text)
     adapter = ContractAdapter(detector, settings.bonafide_index)
+    hyperparams = _hyperparams(text, definition.key, settings, card.name or out_dir.name)
+    _refuse_untrusted_output(hyperparams)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "hyperparams.yaml").write_text(
-        _hyperparams(text, definition.key, settings, card.name or out_dir.name), encoding="utf-8"
-    )
+    (out_dir / "hyperparams.yaml").write_text(hyperparams, encoding="utf-8")
     torch.save(adapter.state_dict(), out_dir / "detector.ckpt")
     (out_dir / INTERFACE_FILE).write_text(_interface(modules), encoding="utf-8")
     if training_hyperparams:
@@ -316,6 +322,7 @@ def export_from_hparams(
     bonafide_label: str = "bonafide",
     settings: InferenceSettings | None = None,
     card: ModelCard | None = None,
+    trust_remote_code: bool = False,
 ) -> pathlib.Path:
     """Exports the detector of any SpeechBrain recipe from its YAML and checkpoints.
 
@@ -352,6 +359,9 @@ def export_from_hparams(
         ``bonafide_index``) and the checkpoint (a ``threshold`` in its meta).
     card : ModelCard, optional
         What the model card says.
+    trust_remote_code : bool
+        Build whatever the YAML names; otherwise it is first checked against
+        :data:`~speechbrain_ssdctx.inference.trust.RUN_POLICY` (plus ``python_modules``).
 
     Returns
     -------
@@ -363,6 +373,9 @@ def export_from_hparams(
     definition = detector_definition(hparams_file, overrides, detector_key)
     module_paths = _python_modules(python_modules)
     folders = [hparams_file.resolve().parent, *{p.parent for p in module_paths.values()}]
+    if not trust_remote_code:
+        policy = RUN_POLICY.extended(shipped=tuple(module_paths))
+        check_hparams(open_hparams(hparams_file), policy, overrides, what="run")
     with _importable(folders), _scratch_directory():
         hparams = _load(hparams_file, overrides)
         detector = hparams[detector_key]
@@ -393,6 +406,7 @@ def export_model(
     out_dir: str | os.PathLike,
     settings: InferenceSettings | None = None,
     card: ModelCard | None = None,
+    trust_remote_code: bool = False,
 ) -> pathlib.Path:
     """Exports the best checkpoint (lowest dev EER) of a run of this project's recipes.
 
@@ -413,6 +427,9 @@ def export_model(
     card : ModelCard, optional
         What the model card says (the training data, results and demo flag default to
         the run's).
+    trust_remote_code : bool
+        Build whatever the run's ``hyperparams.yaml`` names, unchecked (see
+        :func:`export_from_hparams`).
 
     Returns
     -------
@@ -460,7 +477,8 @@ def export_model(
         recipe=card.recipe or (f"hparams/{experiment}.yaml" if experiment else None),
     )
     return export_from_hparams(
-        hparams_file, training_dir / "save", out_dir, min_key="EER", settings=derived, card=card
+        hparams_file, training_dir / "save", out_dir, min_key="EER", settings=derived, card=card,
+        trust_remote_code=trust_remote_code,
     )
 
 
@@ -621,6 +639,20 @@ def _refuse_unshipped_modules(text: str) -> None:
         raise ExportError(
             f"The detector uses the module(s) {local}, which are not installed packages: "
             "ship their code with python_modules (ssdctx-export --python-module FILE.py)"
+        )
+
+
+def _refuse_untrusted_output(hyperparams: str) -> None:
+    """Refuses to write a ``hyperparams.yaml`` that loading would refuse without an opt-in."""
+    stream = io.StringIO(hyperparams)
+    stream.name = "hyperparams.yaml"
+    findings = untrusted_tags(stream, MODEL_POLICY.extended(shipped=(INTERFACE_MODULE,)))
+    if findings:
+        raise ExportError(
+            f"The exported hyperparams.yaml would name {findings[0].tag}, which loading "
+            "refuses without trust_remote_code: build the detector from this package, "
+            "SpeechBrain's lobes / nnet / processing modules, torch.nn, or modules shipped "
+            "with --python-module"
         )
 
 

@@ -144,18 +144,25 @@ def check_model_yaml(path: pathlib.Path, folder: pathlib.Path) -> None:
         )
 
 
+def fetched_hparams(
+    source: str, hparams_file: str, savedir, fetch_config: FetchConfig | None
+) -> pathlib.Path:
+    """The model's hyperparameters file, fetched (linked or downloaded), nothing built."""
+    return fetch(filename=hparams_file, source=source, savedir=savedir,
+                 fetch_config=fetch_config or FetchConfig())
+
+
 def shipped_interface(
     source: str, hparams_file: str, savedir, fetch_config: FetchConfig | None
 ) -> pathlib.Path | None:
     """The model's ``custom_interface.py`` when its hyperparameters use code shipped in it
     (an exported model with the user's own modules), fetched next to them; else None."""
-    config = fetch_config or FetchConfig()
-    text = fetch(filename=hparams_file, source=source, savedir=savedir,
-                 fetch_config=config).read_text(encoding="utf-8")
+    text = fetched_hparams(source, hparams_file, savedir, fetch_config).read_text(
+        encoding="utf-8")
     if f":{INTERFACE_MODULE}." not in text:
         return None
     return fetch(filename=INTERFACE_FILE, source=source, savedir=savedir,
-                 fetch_config=config)
+                 fetch_config=fetch_config or FetchConfig())
 
 
 @contextlib.contextmanager

@@ -40,12 +40,14 @@ from speechbrain_ssdctx.inference.model_folder import (
     BUNDLED_MODELS,
     bundled_models_dir,
     check_model_yaml,
+    fetched_hparams,
     importable_interface,
     is_bundled_name,
     looks_like_hub_id,
     shipped_interface,
 )
 from speechbrain_ssdctx.inference.settings import InferenceSettings
+from speechbrain_ssdctx.inference.trust import check_model_hparams
 from speechbrain_ssdctx.inference.windows import Windowing
 
 #: Windows per forward pass of :meth:`SpoofDetector.forward` on in-memory waveforms.
@@ -171,6 +173,7 @@ class SpoofDetector(Pretrained):
         hparams_file: str = "hyperparams.yaml",
         savedir: str | os.PathLike | None = None,
         overrides: dict | None = None,
+        trust_remote_code: bool = False,
         **kwargs,
     ) -> SpoofDetector:
         """Loads a model from a bundled short name, a local folder or a HuggingFace id.
@@ -185,10 +188,12 @@ class SpoofDetector(Pretrained):
         (in its ``custom_interface.py``) gets that file fetched and importable while it
         loads.
 
-        .. warning::
-            A HyperPyYAML file runs code when it is loaded (its ``!new:`` and ``!name:``
-            tags import and call any Python object). Load models only from sources you
-            trust.
+        A HyperPyYAML file runs code when it is loaded (its ``!new:``, ``!name:`` and
+        ``!apply:`` tags import and call Python objects). Unless ``trust_remote_code``,
+        the file's tags are checked first, nothing built, against an allow-list
+        (:mod:`speechbrain_ssdctx.inference.trust`: this package, SpeechBrain's lobes,
+        nnet and processing modules, torch modules, the callables exports write); any
+        other tag is refused with the line naming it.
 
         Arguments
         ---------
@@ -201,6 +206,9 @@ class SpoofDetector(Pretrained):
             used in place and Hub files from the HuggingFace cache.
         overrides : dict, optional
             Changes to the hyperparameters (HyperPyYAML overrides).
+        trust_remote_code : bool
+            Build whatever the hyperparameters name, unchecked (only for models from
+            sources you trust).
         **kwargs
             Passed on to :func:`speechbrain.inference.interfaces.pretrained_from_hparams`
             (e.g. ``run_opts={"device": "cuda"}``).
@@ -225,6 +233,11 @@ class SpoofDetector(Pretrained):
                 f"({', '.join(BUNDLED_MODELS)}) nor a HuggingFace id (org/name)"
             )
         interface = shipped_interface(source, hparams_file, savedir, kwargs.get("fetch_config"))
+        if not trust_remote_code:
+            check_model_hparams(
+                fetched_hparams(source, hparams_file, savedir, kwargs.get("fetch_config")),
+                overrides, interface is not None and interface.is_file(),
+            )
         try:
             with importable_interface(interface):
                 return super().from_hparams(
