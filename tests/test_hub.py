@@ -30,6 +30,7 @@ from speechbrain_ssdctx.inference.hub import (
 )
 from speechbrain_ssdctx.method.contract import ContractAdapter
 from speechbrain_ssdctx.models import LCNN
+from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 
 pytestmark = pytest.mark.slow  # end-to-end: exports and loads models
 
@@ -52,10 +53,11 @@ def training_dir(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("train_out") / "run"
     overrides = {"output_folder": str(out), "n_mels": 32, "eval_window": "full"}
     out.mkdir()
-    with open(ROOT / "hparams" / "lcnn_inf_ini.yaml") as stream:
-        (out / "hyperparams.yaml").write_text(resolve_references(stream, overrides).getvalue())
-    with open(ROOT / "hparams" / "lcnn_inf_ini.yaml") as stream:
-        hparams = load_hyperpyyaml(stream, overrides)
+    recipe = ROOT / "hparams" / "lcnn_inf_ini.yaml"
+    (out / "hyperparams.yaml").write_text(
+        resolve_references(open_hparams(recipe), overrides).getvalue()
+    )
+    hparams = load_hyperpyyaml(open_hparams(recipe), overrides)
     generator = torch.Generator().manual_seed(0)
     for index, eer in enumerate(DEV_EERS):
         with torch.no_grad():

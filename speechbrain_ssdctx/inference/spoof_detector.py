@@ -40,6 +40,7 @@ from speechbrain_ssdctx.inference.model_folder import (
     BUNDLED_MODELS,
     bundled_models_dir,
     check_model_yaml,
+    folder_overrides,
     importable_interface,
     is_bundled_name,
     looks_like_hub_id,
@@ -225,6 +226,10 @@ class SpoofDetector(Pretrained):
                 f"({', '.join(BUNDLED_MODELS)}) nor a HuggingFace id (org/name)"
             )
         interface = shipped_interface(source, hparams_file, savedir, kwargs.get("fetch_config"))
+        overrides = {
+            **folder_overrides(source, hparams_file, savedir, kwargs.get("fetch_config")),
+            **overrides,
+        }
         try:
             with importable_interface(interface):
                 return super().from_hparams(
