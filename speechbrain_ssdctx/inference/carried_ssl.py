@@ -76,6 +76,9 @@ def carry_ssl_models(tree: CommentedMap, detector: torch.nn.Module, folder: path
     nodes = [node for node in _walk(tree) if _lobe_class(node) is not None]
     if not nodes:
         return False
+    if MODEL_FOLDER_KEY in tree:
+        raise ValueError(f"The detector's definition defines '{MODEL_FOLDER_KEY}', which "
+                         "the export writes to carry its SSL models")
     names = [_lobe_class(node).__name__ for node in nodes]
     lobes = [m for m in detector.modules() if is_hf_lobe(type(m)) and type(m).__name__ in names]
     if [type(lobe).__name__ for lobe in lobes] != names:
