@@ -115,6 +115,7 @@ export(1, __import__("pathlib").Path({out!r}))
 """
 
 
+@pytest.mark.slow  # a subprocess
 def test_an_export_killed_over_an_export_leaves_the_old_one_whole(tmp_path):
     out = tmp_path / "model"
     export(0, out)
@@ -239,6 +240,7 @@ def ssl_run(tmp_path, request):
     return recipe, overrides, hparams["detector"].eval()
 
 
+@pytest.mark.slow
 def test_a_module_list_recoverable_is_searched(ssl_run, tmp_path):
     recipe, overrides, detector = ssl_run
     out = export_from_hparams(recipe, pathlib.Path(overrides["output_folder"]) / "save",
@@ -246,6 +248,7 @@ def test_a_module_list_recoverable_is_searched(ssl_run, tmp_path):
     assert (out / "detector.ckpt").is_file()
 
 
+@pytest.mark.slow
 def test_an_ssl_lobe_export_scores_identically_without_the_ssl_folder(
     ssl_run, tmp_path, monkeypatch
 ):

@@ -738,7 +738,7 @@ PRETRAINER_PATH = "speechbrain.utils.parameter_transfer.Pretrainer"
 
 
 def _hyperparams(
-    text: str, key: str, settings: InferenceSettings, name: str, sha256: str
+    text: str, key: str, settings: InferenceSettings, name: str, sha256: str | None = None
 ) -> str:
     """The exported ``hyperparams.yaml``: the definition, then the inference settings.
 
@@ -771,10 +771,10 @@ def _hyperparams(
 
 
 def _inference_tree(
-    key: str, settings: InferenceSettings, sample_rate: bool, sha256: str
+    key: str, settings: InferenceSettings, sample_rate: bool, sha256: str | None
 ) -> CommentedMap:
     """The inference keys of ``hyperparams.yaml``: settings, scorer, modules, pretrainer
-    (whose hook checks the weights against ``weights_sha256``)."""
+    (whose hook checks the weights against ``weights_sha256``, when given)."""
     tree = CommentedMap()
     if sample_rate:
         tree["sample_rate"] = settings.sample_rate
@@ -791,13 +791,14 @@ def _inference_tree(
         detector=_ref(key), bonafide_index=_ref("bonafide_index"),
     )
     tree["modules"] = CommentedMap(detector=_ref("scorer"))
-    tree["weights_sha256"] = sha256
+    hook = TaggedScalar("", tag=f"!name:{LOAD_WEIGHTS_PATH}")
+    if sha256 is not None:
+        tree["weights_sha256"] = sha256
+        hook = _tagged(f"!name:{LOAD_WEIGHTS_PATH}", sha256=_ref("weights_sha256"))
     tree["pretrainer"] = _tagged(
         f"!new:{PRETRAINER_PATH}",
         loadables=CommentedMap(detector=_ref("scorer")),
-        custom_hooks=CommentedMap(
-            detector=_tagged(f"!name:{LOAD_WEIGHTS_PATH}", sha256=_ref("weights_sha256"))
-        ),
+        custom_hooks=CommentedMap(detector=hook),
     )
     if settings.calibration is not None:
         tree["calibration"] = CommentedMap(settings.calibration.to_dict())
