@@ -79,6 +79,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     card.add_argument("--license", default="apache-2.0", help="licence of the weights")
     card.add_argument("--training-data", help="training data, in words")
     card.add_argument("--dataset", action="append", help="dataset name or Hub id (repeat)")
+    card.add_argument("--data-license", help="licence of the training data (default: from "
+                      "the registry of corpora, for the datasets it knows)")
+    card.add_argument("--citation", help="publication to cite for the training data")
     card.add_argument("--language", action="append", help="language code (repeat)")
     card.add_argument("--results", help="results.json (the recipes' format) for the card")
     parser.add_argument("--trust-remote-code", action="store_true", help="build whatever the "
@@ -119,6 +122,8 @@ def _card(args) -> ModelCard:
         "license": args.license,
         "training_data": args.training_data,
         "datasets": args.dataset,
+        "data_licence": args.data_license,
+        "citation": args.citation,
         "language": args.language,
     }
     if args.results:

@@ -69,16 +69,17 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_ssdctx import __version__
+from speechbrain_ssdctx.data.corpora import DEMO, training_corpus
 from speechbrain_ssdctx.evaluation.calibration import Calibration
 from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE
-from speechbrain_ssdctx.inference.model_card import (
-    ASVSPOOF5_TRAINING_DATA,
-    ASVSPOOF_TRAINING_DATA,
-    DEMO_DATASET,
-    DEMO_TRAINING_DATA,
-    ModelCard,
-    model_card,
+from speechbrain_ssdctx.inference.carried_ssl import MODEL_FOLDER_KEY, carry_ssl_models
+from speechbrain_ssdctx.inference.export_folder import (
+    ExportError,
+    check_destination,
+    staged_export,
+    weights_sha256,
 )
+from speechbrain_ssdctx.inference.model_card import ModelCard, model_card
 from speechbrain_ssdctx.inference.model_folder import (
     INTERFACE_CLASS,
     INTERFACE_FILE,
@@ -98,11 +99,8 @@ from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 #: Keys the export writes into ``hyperparams.yaml`` besides the detector's definition.
 INFERENCE_KEYS = (
     *(setting.name for setting in fields(InferenceSettings)), "scorer", "modules", "pretrainer",
+    "weights_sha256", MODEL_FOLDER_KEY,
 )
-
-class ExportError(ValueError):
-    """A model cannot be exported; the message says which file or setting and why."""
-
 
 
 @dataclass
@@ -262,7 +260,9 @@ def export_detector(
     definition : DetectorDefinition
         The YAML that builds it (see :func:`detector_definition`).
     out_dir : str or os.PathLike
-        The model folder to write (created; existing files are replaced).
+        The model folder to write: a new or empty folder, or an earlier export, which is
+        replaced whole once the new export loads and scores like ``detector`` (see
+        :mod:`~speechbrain_ssdctx.inference.export_folder`); any other folder is refused.
     settings : InferenceSettings, optional
         How the model scores (defaults: 16 kHz, full file, log-odds, bona fide = 1).
     card : ModelCard, optional
@@ -292,20 +292,27 @@ def export_detector(
     text = _ship_modules(definition.text, modules)
     _refuse_unshipped_modules(text)
     adapter = ContractAdapter(detector, settings.bonafide_index)
-    hyperparams = _hyperparams(text, definition.key, settings, card.name or out_dir.name)
-    _refuse_untrusted_output(hyperparams)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "hyperparams.yaml").write_text(hyperparams, encoding="utf-8")
-    torch.save(adapter.state_dict(), out_dir / "detector.ckpt")
-    (out_dir / INTERFACE_FILE).write_text(_interface(modules), encoding="utf-8")
-    if training_hyperparams:
-        (out_dir / "training_hyperparams.yaml").write_text(
-            redact_local_paths(training_hyperparams), encoding="utf-8"
+    with staged_export(out_dir) as staging:
+        torch.save(adapter.state_dict(), staging / "detector.ckpt")
+        tree = _yaml().load(text) or CommentedMap()
+        try:
+            carry_ssl_models(tree, detector, staging)
+        except ValueError as error:
+            raise ExportError(str(error)) from None
+        hyperparams = _hyperparams(_dump(tree), definition.key, settings,
+                                   card.name or out_dir.name,
+                                   weights_sha256(staging / "detector.ckpt"))
+        _refuse_untrusted_output(hyperparams)
+        (staging / "hyperparams.yaml").write_text(hyperparams, encoding="utf-8")
+        (staging / INTERFACE_FILE).write_text(_interface(modules), encoding="utf-8")
+        if training_hyperparams:
+            (staging / "training_hyperparams.yaml").write_text(
+                redact_local_paths(training_hyperparams), encoding="utf-8"
+            )
+        (staging / "README.md").write_text(
+            model_card(card, settings, adapter, out_dir.name), encoding="utf-8"
         )
-    (out_dir / "README.md").write_text(
-        model_card(card, settings, adapter, out_dir.name), encoding="utf-8"
-    )
-    _check_scores(out_dir, adapter, settings)
+        _check_scores(staging, adapter, settings, out_dir)
     return out_dir
 
 
@@ -370,6 +377,10 @@ def export_from_hparams(
     """
     hparams_file = pathlib.Path(hparams_file).absolute()
     checkpoints = pathlib.Path(checkpoints).absolute()
+    saved = checkpoints.parent if (checkpoints / "CKPT.yaml").is_file() else checkpoints
+    training_folders = [hparams_file.resolve().parent, saved]
+    if not _inside(pathlib.Path(out_dir), training_folders):  # refused later, by name
+        check_destination(pathlib.Path(out_dir))  # before the YAML builds anything
     definition = detector_definition(hparams_file, overrides, detector_key)
     module_paths = _python_modules(python_modules)
     folders = [hparams_file.resolve().parent, *{p.parent for p in module_paths.values()}]
@@ -393,11 +404,10 @@ def export_from_hparams(
     card = card or ModelCard()
     if card.recipe is None and hparams_file.name != "hyperparams.yaml":  # not a copy as run
         card = replace(card, recipe=hparams_file.name)
-    saved = checkpoints.parent if (checkpoints / "CKPT.yaml").is_file() else checkpoints
     return export_detector(
         detector, definition, out_dir, settings, card, python_modules,
         training_hyperparams=_resolved_text(hparams_file, overrides),
-        training_folders=[hparams_file.resolve().parent, saved],
+        training_folders=training_folders,
     )
 
 
@@ -443,6 +453,7 @@ def export_model(
     if not hparams_file.is_file():
         raise ExportError(f"'{training_dir}' has no hyperparams.yaml (not a training run?)")
     _refuse_training_folders(pathlib.Path(out_dir), [training_dir])
+    check_destination(pathlib.Path(out_dir))
     with open(hparams_file, encoding="utf-8") as stream:  # values only, nothing built
         values = ruamel.yaml.YAML().load(stream)
     results = _read_results(training_dir / "results.json")
@@ -461,24 +472,42 @@ def export_model(
     )
     given = settings or InferenceSettings()
     derived = replace(derived, **{k: v for k, v in vars(given).items() if v is not None})
-    demo = values.get("data_folder", "") is None and values.get("asvspoof5_folder") is None
-    card = card or ModelCard()
-    experiment = values.get("experiment_name")
-    asvspoof5 = values.get("asvspoof5_folder") is not None
-    corpus = (DEMO_TRAINING_DATA, DEMO_DATASET[1]) if demo else (
-        (ASVSPOOF5_TRAINING_DATA, "asvspoof5") if asvspoof5 else
-        (ASVSPOOF_TRAINING_DATA, "asvspoof2019"))
-    card = replace(
-        card,
-        training_data=card.training_data or corpus[0],
-        datasets=card.datasets or [corpus[1]],
-        results=card.results if card.results is not None else results,
-        demo=card.demo or demo,
-        recipe=card.recipe or (f"hparams/{experiment}.yaml" if experiment else None),
-    )
+    card = run_card(card or ModelCard(), values, results)
     return export_from_hparams(
         hparams_file, training_dir / "save", out_dir, min_key="EER", settings=derived, card=card,
         trust_remote_code=trust_remote_code,
+    )
+
+
+def run_card(card: ModelCard, values: dict, results: dict | None) -> ModelCard:
+    """The card of a run of this project's recipes: what the user gave, else the run's.
+
+    The training data, datasets, data licence and citation come from the run's training
+    corpus (the registry, :func:`~speechbrain_ssdctx.data.corpora.training_corpus`) only
+    when the user named no data of their own (``--training-data`` / ``--dataset``).
+
+    Example
+    -------
+    >>> card = run_card(ModelCard(training_data="My calls"), {"data_folder": "/LA"}, None)
+    >>> card.training_data, card.datasets, card.data_licence
+    ('My calls', None, None)
+    >>> run_card(ModelCard(), {"data_folder": "/LA"}, None).datasets
+    ['asvspoof2019']
+    """
+    corpus = training_corpus(values)
+    experiment = values.get("experiment_name")
+    own_data = card.training_data is not None or card.datasets is not None
+    if not own_data:
+        card = replace(
+            card, training_data=corpus.training_data or corpus.title, datasets=[corpus.dataset],
+            data_licence=card.data_licence or corpus.licence or None,
+            citation=card.citation or corpus.citation or None,
+        )
+    return replace(
+        card,
+        results=card.results if card.results is not None else results,
+        demo=card.demo or corpus.name == DEMO,
+        recipe=card.recipe or (f"hparams/{experiment}.yaml" if experiment else None),
     )
 
 
@@ -498,9 +527,8 @@ def _restore(hparams, detector, detector_key, checkpoints, min_key, max_key):
     checkpointer = hparams.get("checkpointer")
     if not isinstance(checkpointer, Checkpointer):
         raise ExportError(f"The training YAML has no 'checkpointer' to restore '{detector_key}'")
-    parts = {id(module): module for module in detector.modules()}
     recoverables = {
-        name: obj for name, obj in checkpointer.recoverables.items() if id(obj) in parts
+        name: obj for name, obj in checkpointer.recoverables.items() if _holds(obj, detector)
     }
     covered = {id(p) for obj in recoverables.values() for p in obj.parameters()}
     missing = [name for name, p in detector.named_parameters() if id(p) not in covered]
@@ -532,6 +560,15 @@ def _restore(hparams, detector, detector_key, checkpoints, min_key, max_key):
         wanted = f" with a '{min_key or max_key}' value" if (min_key or max_key) else ""
         raise ExportError(f"'{checkpoints}' holds no checkpoint{wanted}")
     return checkpoint
+
+
+def _holds(recoverable, detector: torch.nn.Module) -> bool:
+    """Whether a recoverable is the detector, a part of it, or a module holding it (a
+    ``ModuleList`` of the detector and other modules, common in SpeechBrain recipes)."""
+    if not isinstance(recoverable, torch.nn.Module):
+        return False
+    parts = {id(module) for module in detector.modules()}
+    return id(recoverable) in parts or any(id(m) in parts for m in recoverable.modules())
 
 
 @contextlib.contextmanager
@@ -591,17 +628,25 @@ def _read_results(path: pathlib.Path) -> dict | None:
         raise ExportError(f"'{path}' is not valid JSON: {error}") from error
 
 
-def _refuse_training_folders(out_dir: pathlib.Path, folders) -> None:
-    """Refuses an output folder equal to or inside a training folder."""
+def _inside(out_dir: pathlib.Path, folders) -> pathlib.Path | None:
+    """The first of ``folders`` that ``out_dir`` is or is inside, or None."""
     out = out_dir.resolve()
     for folder in folders:
         folder = pathlib.Path(folder).resolve()
         if out == folder or folder in out.parents:
-            raise ExportError(
-                f"Refusing to export into '{out_dir}': it is the training folder '{folder}' "
-                "or inside it, whose files (hyperparameters as run, checkpoints, results) "
-                "the export would overwrite or mix with; choose another folder"
-            )
+            return folder
+    return None
+
+
+def _refuse_training_folders(out_dir: pathlib.Path, folders) -> None:
+    """Refuses an output folder equal to or inside a training folder."""
+    folder = _inside(out_dir, folders)
+    if folder is not None:
+        raise ExportError(
+            f"Refusing to export into '{out_dir}': it is the training folder '{folder}' "
+            "or inside it, whose files (hyperparameters as run, checkpoints, results) "
+            "the export would overwrite or mix with; choose another folder"
+        )
 
 
 def _python_modules(modules) -> dict[str, pathlib.Path]:
@@ -702,6 +747,10 @@ INFERENCE_COMMENTS = {
     ],
     "scorer": [""],
     "modules": [""],
+    "weights_sha256": [
+        "",
+        "The sha256 of detector.ckpt: loading refuses weights of another export.",
+    ],
     "pretrainer": [
         "",
         "No paths: the weights are detector.ckpt next to this file (folder or Hub",
@@ -720,7 +769,9 @@ LOAD_WEIGHTS_PATH = "speechbrain_ssdctx.inference.load_weights"
 PRETRAINER_PATH = "speechbrain.utils.parameter_transfer.Pretrainer"
 
 
-def _hyperparams(text: str, key: str, settings: InferenceSettings, name: str) -> str:
+def _hyperparams(
+    text: str, key: str, settings: InferenceSettings, name: str, sha256: str | None = None
+) -> str:
     """The exported ``hyperparams.yaml``: the definition, then the inference settings.
 
     The definition's YAML tree (as :func:`detector_definition` wrote it, with its
@@ -728,7 +779,7 @@ def _hyperparams(text: str, key: str, settings: InferenceSettings, name: str) ->
     and is written by ruamel.yaml, so that any value is quoted as YAML needs.
     """
     tree = _yaml().load(text) or CommentedMap()
-    clash = [k for k in INFERENCE_KEYS if k in tree and k != "sample_rate"]
+    clash = [k for k in INFERENCE_KEYS if k in tree and k not in ("sample_rate", MODEL_FOLDER_KEY)]
     if clash:
         raise ExportError(f"The detector's definition defines {clash}, which export writes")
     if "sample_rate" in tree and tree["sample_rate"] != settings.sample_rate:
@@ -740,7 +791,7 @@ def _hyperparams(text: str, key: str, settings: InferenceSettings, name: str) ->
     tree.yaml_set_start_comment(
         HEADER.format(rule="#" * 76, name=" ".join(name.split()), version=__version__) + own
     )
-    inference = _inference_tree(key, settings, "sample_rate" not in tree)
+    inference = _inference_tree(key, settings, "sample_rate" not in tree, sha256)
     tree.update(inference)
     comments = {**INFERENCE_COMMENTS, next(iter(inference)): ["", "---- inference ----"]}
     for item, lines in comments.items():
@@ -751,8 +802,11 @@ def _hyperparams(text: str, key: str, settings: InferenceSettings, name: str) ->
     return stream.getvalue()
 
 
-def _inference_tree(key: str, settings: InferenceSettings, sample_rate: bool) -> CommentedMap:
-    """The inference keys of ``hyperparams.yaml``: settings, scorer, modules, pretrainer."""
+def _inference_tree(
+    key: str, settings: InferenceSettings, sample_rate: bool, sha256: str | None
+) -> CommentedMap:
+    """The inference keys of ``hyperparams.yaml``: settings, scorer, modules, pretrainer
+    (whose hook checks the weights against ``weights_sha256``, when given)."""
     tree = CommentedMap()
     if sample_rate:
         tree["sample_rate"] = settings.sample_rate
@@ -769,10 +823,14 @@ def _inference_tree(key: str, settings: InferenceSettings, sample_rate: bool) ->
         detector=_ref(key), bonafide_index=_ref("bonafide_index"),
     )
     tree["modules"] = CommentedMap(detector=_ref("scorer"))
+    hook = TaggedScalar("", tag=f"!name:{LOAD_WEIGHTS_PATH}")
+    if sha256 is not None:
+        tree["weights_sha256"] = sha256
+        hook = _tagged(f"!name:{LOAD_WEIGHTS_PATH}", sha256=_ref("weights_sha256"))
     tree["pretrainer"] = _tagged(
         f"!new:{PRETRAINER_PATH}",
         loadables=CommentedMap(detector=_ref("scorer")),
-        custom_hooks=CommentedMap(detector=TaggedScalar("", tag=f"!name:{LOAD_WEIGHTS_PATH}")),
+        custom_hooks=CommentedMap(detector=hook),
     )
     if settings.calibration is not None:
         tree["calibration"] = CommentedMap(settings.calibration.to_dict())
@@ -812,12 +870,15 @@ def _represent_float(representer, value: float):
     return representer.represent_scalar("tag:yaml.org,2002:float", text)
 
 
-def _check_scores(out_dir: pathlib.Path, adapter: ContractAdapter, settings) -> None:
-    """Loads the folder back and compares its logits with the detector's on a probe."""
+def _check_scores(
+    folder: pathlib.Path, adapter: ContractAdapter, settings, out_dir: pathlib.Path
+) -> None:
+    """Loads ``folder`` back and compares its logits with the detector's on a probe
+    (``out_dir``: the destination, for the message)."""
     length = max(settings.window_samples or settings.sample_rate, settings.min_samples or 0,
                  getattr(adapter, "min_samples", 0) or 0)
     probe = torch.randn(2, length, generator=torch.Generator().manual_seed(0))
-    loaded = SpoofDetector.from_hparams(out_dir)
+    loaded = SpoofDetector.from_hparams(folder)
     logits = []
     training = adapter.training
     adapter.eval()

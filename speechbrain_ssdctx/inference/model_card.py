@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from speechbrain_ssdctx import __version__
-from speechbrain_ssdctx.data.corpora import DEMO, find_set, get_corpus
+from speechbrain_ssdctx.data.corpora import CORPORA, DEMO, find_set, get_corpus
 from speechbrain_ssdctx.evaluation.calibration import Calibration
 from speechbrain_ssdctx.evaluation.report import primary_tdcf, results_markdown, set_title
 from speechbrain_ssdctx.evaluation.scores import SCORE_MEANINGS
@@ -59,6 +59,11 @@ class ModelCard:
         The run used the bundled demo corpus (sets are titled demo sets).
     recipe : str
         The recipe, in words (e.g. ``hparams/lcnn_inf_ini.yaml``).
+    data_licence : str
+        The training data's licence (default: from the registry of corpora, for the
+        ``datasets`` it knows; else "not recorded").
+    citation : str
+        The publication to cite for the training data (default: idem).
     """
 
     name: str | None = None
@@ -70,6 +75,8 @@ class ModelCard:
     results: dict | None = None
     demo: bool = False
     recipe: str | None = None
+    data_licence: str | None = None
+    citation: str | None = None
 
 
 def model_card(
@@ -137,9 +144,34 @@ def model_card(
             calibration=_calibration_note(settings.calibration),
             score_meaning=SCORE_MEANINGS[settings.score_type], polarity=polarity,
             sample_rate=settings.sample_rate, window=window, license=card.license,
-            data_licence=get_corpus(DEMO if card.demo else "2019LA").licence_note,
+            data_licence=data_licence_note(card),
             version=__version__, interface=INTERFACE_FILE, classname=INTERFACE_CLASS,
         )
+
+
+def data_licence_note(card: ModelCard) -> str:
+    """The card's sentence on the training data's licence and citation.
+
+    The user's ``data_licence`` and ``citation`` win; what they leave out comes from the
+    corpora of the registry (:mod:`speechbrain_ssdctx.data.corpora`) that ``datasets``
+    names (by dataset id or registry name). Data the registry does not know gets no
+    licence of another corpus.
+
+    Example
+    -------
+    >>> data_licence_note(ModelCard(datasets=["my-calls"], data_licence="CC-BY-4.0"))
+    'CC-BY-4.0'
+    >>> data_licence_note(ModelCard(datasets=["my-calls"]))
+    'not recorded at export (see the terms of the training data)'
+    """
+    known = [corpus for corpus in CORPORA.values()
+             if corpus.dataset in (card.datasets or ()) or corpus.name in (card.datasets or ())]
+    licence = card.data_licence or "; ".join(
+        dict.fromkeys(corpus.licence for corpus in known if corpus.licence))
+    citation = card.citation or "; ".join(
+        dict.fromkeys(corpus.citation for corpus in known if corpus.citation))
+    licence = licence or "not recorded at export (see the terms of the training data)"
+    return f"{licence}; cite {citation}" if citation else licence
 
 
 def _calibration_note(calibration: Calibration | None) -> str:

@@ -23,6 +23,9 @@ import ruamel.yaml
 import torch
 from speechbrain.utils.fetching import FetchConfig, fetch
 
+from speechbrain_ssdctx.inference.carried_ssl import MODEL_FOLDER_KEY, SSL_FOLDER
+from speechbrain_ssdctx.inference.export_folder import weights_sha256
+
 #: Short names of the bundled models and their inference YAML in ``pretrained/``.
 BUNDLED_MODELS = {
     "aasist": "aasist.yaml",
@@ -47,13 +50,17 @@ def bundled_models_dir() -> pathlib.Path:
     return pathlib.Path(str(resources.files("speechbrain_ssdctx") / "pretrained"))
 
 
-def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
+def load_weights(
+    module: torch.nn.Module, path: str | os.PathLike, sha256: str | None = None
+) -> None:
     """Pretrainer hook: loads a plain state_dict strictly, never unpickling objects.
 
     ``torch.load(weights_only=True)`` only accepts tensors and plain containers, so a
     tampered checkpoint cannot run code; every parameter must match (``strict=True``),
     unlike SpeechBrain's default transfer hook, which only logs missing keys. Model
-    folders name it ``speechbrain_ssdctx.inference.load_weights``.
+    folders name it ``speechbrain_ssdctx.inference.load_weights``; exports pass the
+    weights' ``sha256`` (their YAML's ``weights_sha256``), so that weights of another
+    export are refused.
 
     Arguments
     ---------
@@ -61,6 +68,8 @@ def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
         The module to fill.
     path : str or os.PathLike
         A file written by ``torch.save(module.state_dict(), path)``.
+    sha256 : str, optional
+        The file's expected sha256 (hex); None: not checked (exports before 0.3).
 
     Example
     -------
@@ -69,6 +78,12 @@ def load_weights(module: torch.nn.Module, path: str | os.PathLike) -> None:
     >>> module = torch.nn.Linear(2, 1)
     >>> load_weights(module, tmpdir / "lin.ckpt")
     """
+    if sha256 is not None and weights_sha256(path) != str(sha256).lower():
+        raise ValueError(
+            f"'{path}' is not the weights its hyperparams.yaml was exported with (sha256 "
+            f"{weights_sha256(path)[:12]}..., expected {str(sha256)[:12]}...): the folder "
+            "mixes files of two exports; export the model again"
+        )
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
         module.load_state_dict(state_dict, strict=True)
@@ -163,6 +178,44 @@ def shipped_interface(
         return None
     return fetch(filename=INTERFACE_FILE, source=source, savedir=savedir,
                  fetch_config=fetch_config or FetchConfig())
+
+
+def folder_overrides(
+    source: str, hparams_file: str, savedir, fetch_config: FetchConfig | None
+) -> dict:
+    """The override that points an exported YAML's carried files at its model folder.
+
+    An export that carries SSL models (:mod:`~speechbrain_ssdctx.inference.carried_ssl`)
+    defines ``model_folder``: it is set to ``source`` when that is a folder, or to the
+    local copy of the Hub repository's carried files (downloaded once, then cached).
+    Other YAML files get no override.
+
+    Arguments
+    ---------
+    source : str
+        A model folder (absolute) or a HuggingFace id.
+    hparams_file : str
+        The hyperparameters file inside ``source``.
+    savedir : str or os.PathLike, optional
+        As for ``SpoofDetector.from_hparams``.
+    fetch_config : FetchConfig, optional
+        As for ``fetch``.
+
+    Returns
+    -------
+    dict
+        ``{"model_folder": folder}`` or ``{}``.
+    """
+    path = fetch(filename=hparams_file, source=source, savedir=savedir,
+                 fetch_config=fetch_config or FetchConfig())
+    tree = ruamel.yaml.YAML().load(path.read_text(encoding="utf-8"))
+    if not isinstance(tree, dict) or MODEL_FOLDER_KEY not in tree:
+        return {}
+    if pathlib.Path(source).is_dir():
+        return {MODEL_FOLDER_KEY: str(source)}
+    from huggingface_hub import snapshot_download
+
+    return {MODEL_FOLDER_KEY: snapshot_download(source, allow_patterns=[f"{SSL_FOLDER}/*"])}
 
 
 @contextlib.contextmanager

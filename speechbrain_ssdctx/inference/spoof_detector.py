@@ -41,6 +41,7 @@ from speechbrain_ssdctx.inference.model_folder import (
     bundled_models_dir,
     check_model_yaml,
     fetched_hparams,
+    folder_overrides,
     importable_interface,
     is_bundled_name,
     looks_like_hub_id,
@@ -233,6 +234,10 @@ class SpoofDetector(Pretrained):
                 f"({', '.join(BUNDLED_MODELS)}) nor a HuggingFace id (org/name)"
             )
         interface = shipped_interface(source, hparams_file, savedir, kwargs.get("fetch_config"))
+        overrides = {
+            **folder_overrides(source, hparams_file, savedir, kwargs.get("fetch_config")),
+            **overrides,
+        }
         if not trust_remote_code:
             check_model_hparams(
                 fetched_hparams(source, hparams_file, savedir, kwargs.get("fetch_config")),
