@@ -37,8 +37,8 @@ import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_ssdctx.utils.allocator import retain_freed_memory
 from speechbrain_ssdctx.training.brain import DetectorBrain
+from speechbrain_ssdctx.utils.allocator import retain_freed_memory
 
 HPARAMS = Path(__file__).resolve().parents[1] / "hparams"
 SYSTEMS = {"lcnn": "lcnn_inf_ini.yaml", "aasist": "aasist_inf_ini.yaml"}
