@@ -1,20 +1,29 @@
 """Sequential InF views (``inf_views="sequential"``): the gradients of the total loss,
 view by view, against ``torch.autograd`` on the joint loss written out here; BatchNorm,
-dropout, the Brain's gradient accumulation and bf16 autocast, exact resume."""
+dropout, the Brain's gradient accumulation and bf16 autocast, exact resume, and one
+gradient all-reduce per step under DDP (two gloo processes; they end with
+``finish_distributed``, see tests/test_memory_distributed.py)."""
 
+import contextlib
 import copy
 import types
+from unittest import mock
 
 import pytest
 import speechbrain as sb
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 import torch.nn.functional as F
 from speechbrain.utils.epoch_loop import EpochCounter
+from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+from torch.nn.parallel import DistributedDataParallel
 
 from speechbrain_ssdctx.method.context import ContextLoss
 from speechbrain_ssdctx.method.masking import BandPassMasking
 from speechbrain_ssdctx.models import AASIST, LCNN
 from speechbrain_ssdctx.training.brain import DetectorBrain
+from speechbrain_ssdctx.utils.distributed import finish_distributed
 
 TIME = 1600
 RTOL = 1e-5
@@ -311,3 +320,68 @@ def test_exact_resume_in_sequential_mode():
 def test_bad_inf_views():
     with pytest.raises(ValueError, match="inf_views must be one of"):
         ContextLoss(Toy(), inf_views="parallel")
+
+
+def ddp_steps(rank: int, inf_views: str) -> dict:
+    """Two optimiser steps of two accumulated batches under DDP (the first batch under
+    ``no_sync``, as ``DetectorBrain`` runs them), counting the gradient all-reduces of
+    each step with a DDP communication hook."""
+    torch.manual_seed(0)
+    detector = Toy()
+    context = ContextLoss(detector, masking=BandPassMasking(seed=1), bank_size=16,
+                          inf_views=inf_views)
+    ddp = DistributedDataParallel(detector)
+    calls = []
+
+    def counting_allreduce(state, bucket):
+        calls.append(1)
+        return default_hooks.allreduce_hook(None, bucket)
+
+    ddp.register_comm_hook(None, counting_allreduce)
+    optimizer = torch.optim.SGD(ddp.parameters(), lr=0.5)
+    counts = []
+    for step in range(2):
+        calls.clear()
+        for micro in range(2):
+            with ddp.no_sync() if micro == 0 else contextlib.nullcontext():
+                wavs, lengths, labels = batch(seed=10 * rank + 2 * step + micro, size=3 + rank)
+                total, _ = context(ddp, wavs, lengths, labels, scale_loss=halve)
+                halve(total).backward()  # joint mode's backward; a no-op in sequential
+        counts.append(len(calls))
+        optimizer.step()
+        optimizer.zero_grad()
+        context.after_step(ddp)
+    return {"counts": counts, "weights": copy.deepcopy(detector.state_dict()),
+            "bank": context.memory.embeddings.clone()}
+
+
+def halve(loss: torch.Tensor) -> torch.Tensor:
+    """The loss scaling of two accumulated batches."""
+    return loss / 2
+
+
+def ddp_worker(rank: int, init_file: str, out_dir: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    results = {name: ddp_steps(rank, name) for name in ("joint", "sequential")}
+    # The same without the no_sync of the first backward: what the counter must catch.
+    with mock.patch("speechbrain_ssdctx.method.context.no_gradient_sync",
+                    lambda module: contextlib.nullcontext()):
+        results["sequential, first backward synchronised"] = ddp_steps(rank, "sequential")
+    torch.save(results, f"{out_dir}/rank{rank}.pt")
+    finish_distributed(0)
+
+
+@pytest.mark.slow  # two gloo processes
+def test_ddp_sequential_mode_all_reduces_once_per_step(tmp_path):
+    mp.spawn(ddp_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
+    for results in ranks:
+        assert results["joint"]["counts"] == [1, 1]  # one bucket: one all-reduce a step
+        assert results["sequential"]["counts"] == [1, 1]
+        assert results["sequential, first backward synchronised"]["counts"] == [2, 2]
+        for key, value in results["joint"]["weights"].items():
+            torch.testing.assert_close(results["sequential"]["weights"][key], value,
+                                       rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(results["sequential"]["bank"], results["joint"]["bank"])
+    for key, value in ranks[0]["sequential"]["weights"].items():
+        assert torch.equal(value, ranks[1]["sequential"]["weights"][key]), key
