@@ -9,6 +9,14 @@ extra resident memory of each measurement (max RSS during it minus RSS before it
 (model, mode) runs in a fresh process so that peaks do not mix; times are the median of
 ``--repeats`` runs after one warm-up run.
 
+Then AASIST against the official network's code (``aasist_official_forward.py``: the
+official forward re-written over the same weights, the bundled official AASIST weights),
+same input and threads, the two runs interleaved in one process (``--official-repeats``
+pairs after one warm-up each): forward in eval mode without gradients and a training step
+(train mode, forward, cross-entropy, backward, Adam step), median times, the ratio ours /
+official and the largest difference of the eval-mode logits (``--official-batch`` x
+64,600 samples, the official input). ``--official-only`` prints that table alone.
+
 Run from the repository root: ``python benchmarks/bench_models.py [--threads 2]``.
 """
 
@@ -25,6 +33,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from aasist_official_forward import official_forward  # noqa: E402
 
 from speechbrain_ssdctx.models import AASIST, LCNN  # noqa: E402
 
@@ -77,12 +89,72 @@ def run_isolated(name: str, mode: str, batch: int, args: argparse.Namespace) -> 
     return json.loads(output.splitlines()[-1])
 
 
+OFFICIAL_WEIGHTS = ROOT / "speechbrain_ssdctx" / "pretrained" / "AASIST.pth"
+OFFICIAL_SAMPLES = 64600
+
+
+def compare_with_official(batch: int, repeats: int) -> dict:
+    """Ours and the official forward on the same model and input, interleaved."""
+    torch.manual_seed(0)
+    model = AASIST.from_official_checkpoint(OFFICIAL_WEIGHTS)
+    wavs = 0.1 * torch.randn(batch, OFFICIAL_SAMPLES)
+    labels = torch.arange(batch) % 2
+    forwards = {"ours": lambda: model(wavs)[1], "official": lambda: official_forward(model, wavs)}
+    with torch.no_grad():
+        model.eval()
+        difference = float((forwards["ours"]() - forwards["official"]()).abs().max())
+        forward_times = interleaved(forwards, repeats)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-6)
+
+    def train_step(forward):
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(forward(), labels).backward()
+            optimizer.step()
+        return step
+
+    train_times = interleaved({name: train_step(f) for name, f in forwards.items()}, repeats)
+    return {"forward": forward_times, "train": train_times, "difference": difference}
+
+
+def interleaved(steps: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each step, the steps alternated (one warm-up each first)."""
+    for step in steps.values():
+        step()
+    times = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def print_official_table(args) -> None:
+    result = compare_with_official(args.official_batch, args.official_repeats)
+    print(f"\nAASIST (official weights) against the official forward, batch "
+          f"{args.official_batch} x {OFFICIAL_SAMPLES:,} samples, {args.threads} threads, "
+          f"median of {args.official_repeats} interleaved runs; largest logit difference "
+          f"(eval): {result['difference']:.1e}\n")
+    print("| measurement | ours (s) | official code (s) | ours / official |")
+    print("|---|---:|---:|---:|")
+    for mode, label in (("forward", "forward, eval mode, no gradient"),
+                        ("train", "training step (forward, CE, backward, Adam)")):
+        ours, official = result[mode]["ours"], result[mode]["official"]
+        print(f"| {label} | {ours:.2f} | {official:.2f} | {ours / official:.3f} |")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--seconds", type=float, default=6.0, help="utterance length")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--official-batch", type=int, default=8)
+    parser.add_argument("--official-repeats", type=int, default=5)
+    parser.add_argument("--official-only", action="store_true",
+                        help="only the comparison with the official forward")
     parser.add_argument(
         "--single", nargs=3, metavar=("MODEL", "MODE", "BATCH"), help=argparse.SUPPRESS
     )
@@ -91,6 +163,9 @@ def main(argv=None) -> None:
     if args.single:
         name, mode, batch = args.single
         print(json.dumps(measure(name, mode, int(batch), args.seconds, args.repeats)))
+        return
+    if args.official_only:
+        print_official_table(args)
         return
 
     print(
@@ -112,6 +187,7 @@ def main(argv=None) -> None:
             f"| {per_utt / args.seconds:.3f} | {fwd['peak_mib']:,.0f} MiB "
             f"| {train['seconds']:.2f} s | {per_utt_train:.3f} s | {train['peak_mib']:,.0f} MiB |"
         )
+    print_official_table(args)
 
 
 if __name__ == "__main__":

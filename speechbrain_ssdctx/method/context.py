@@ -6,6 +6,9 @@ Authors:
 - speechbrain-ssdctx contributors (2025)
 """
 
+import contextlib
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from speechbrain.augment.augmenter import Augmenter
@@ -20,10 +23,13 @@ from speechbrain_ssdctx.method.losses import (
 )
 from speechbrain_ssdctx.method.masking import BandPassMasking
 from speechbrain_ssdctx.method.memory import MemoryBank, MomentumEncoder
-from speechbrain_ssdctx.utils.distributed import unwrap_ddp
-from speechbrain_ssdctx.utils.reproducibility import PrivateRandomStream
+from speechbrain_ssdctx.utils.distributed import no_gradient_sync, unwrap_ddp
+from speechbrain_ssdctx.utils.module_state import kept_state
+from speechbrain_ssdctx.utils.reproducibility import PrivateRandomStream, RandomReplay
 
 INI_VIEWS = ("clean", "masked", "both")
+INF_VIEWS = ("joint", "sequential")
+PARTS = ("cls", "cls_masked", "inf", "ini")
 
 
 class ContextLoss(torch.nn.Module):
@@ -58,7 +64,8 @@ class ContextLoss(torch.nn.Module):
     own (:class:`~speechbrain_ssdctx.utils.reproducibility.PrivateRandomStream`, in this
     module's state dict): augmentations that draw from the global generators draw the
     same masks after a resume from a checkpoint, and leave the global generators alone.
-    A masked view of another length than the clean one (a speed change) is padded.
+    A masked view of another length than the clean one (a speed change) is padded in
+    the joint batch; two passes run each view at its own length.
 
     Design choices (ours; the paper is silent):
 
@@ -67,6 +74,26 @@ class ContextLoss(torch.nn.Module):
       batch statistics and its running statistics see both views once per step.
       ``joint_views=False`` runs two passes (each view normalised with its own batch
       statistics; running statistics then updated twice per step).
+    - ``inf_views="sequential"`` trains view by view, at the activation memory of one
+      view: the clean view's forward and backward, then the masked view's, each view's
+      loss holding the terms of the total that depend on it with the other view's
+      logits as constants in the KL term, so that the two backward passes sum to the
+      gradient of the total (the same as joint mode's for a detector whose layers do
+      not mix the examples of a batch; with BatchNorm in train mode, the gradient of
+      ``joint_views=False``: each view normalised with its own batch statistics,
+      running statistics updated twice per step). When the clean view's KL gradient
+      needs the masked view's logits (``lambda_inf > 0`` without ``detach_target``), a
+      forward pass of the masked view without gradient gives them first: about one
+      more forward pass per step; the detector's buffers (BatchNorm running statistics)
+      and hook-saved state are restored after it, and the masked view's pass with
+      gradient replays its random draws (the same dropout masks). The backward passes
+      run in :meth:`forward`, scaled by its ``scale_loss`` (``DetectorBrain`` passes
+      its gradient-accumulation and fp16 scaling), outside autocast; under DDP the
+      first one does not all-reduce (``no_sync``), so a step all-reduces once. The
+      returned total then carries the loss's value and its ``backward()`` does
+      nothing. The embeddings entering L_InI and the momentum keys are those of joint
+      mode. Without InF, or with gradients disabled, it runs as joint mode does, with
+      the views in two passes.
     - The momentum embeddings of the clean batch are computed in :meth:`forward`, with
       the encoder as it was before this step's update, and enqueued by
       :meth:`after_step` after the update (MoCo's order: the keys of step t come from
@@ -117,7 +144,12 @@ class ContextLoss(torch.nn.Module):
         Which online embeddings are compared with the bank: ``"clean"`` (default),
         ``"masked"`` or ``"both"`` (mean of the two losses); the last two need InF.
     joint_views : bool
-        Run the clean and masked views as one concatenated batch (see above).
+        Joint mode: run the clean and masked views as one concatenated batch (see
+        above).
+    inf_views : str
+        ``"joint"`` (default): both views' graphs are held until the caller's backward.
+        ``"sequential"``: one view's at a time, the backward passes run in
+        :meth:`forward` (see above).
     classification_loss_fn : callable or None
         ``(predictions [B, 1, 2], targets [B, 1]) -> 0-d loss`` (SpeechBrain's layout);
         ``None``: unweighted :class:`~speechbrain_ssdctx.method.losses.ClassificationLoss`.
@@ -150,6 +182,16 @@ class ContextLoss(torch.nn.Module):
     >>> context.after_step(detector)
     >>> len(context.memory)
     2
+
+    Sequential mode: the gradients are in ``.grad`` when the call returns.
+
+    >>> sequential = ContextLoss(detector, masking=BandPassMasking(seed=0), bank_size=8,
+    ...                          inf_views="sequential")
+    >>> detector.zero_grad()
+    >>> total, parts = sequential(detector, wavs, lengths, labels)
+    >>> detector.head.weight.grad is not None
+    True
+    >>> total.backward()  # does nothing
     """
 
     def __init__(
@@ -168,6 +210,7 @@ class ContextLoss(torch.nn.Module):
         temperature: float = 1.0,
         ini_view: str = "clean",
         joint_views: bool = True,
+        inf_views: str = "joint",
         classification_loss_fn=None,
         key_batchnorm: str = "batch",
         momentum_share_frozen: bool = False,
@@ -175,6 +218,8 @@ class ContextLoss(torch.nn.Module):
         super().__init__()
         if kl_direction not in KL_DIRECTIONS:
             raise ValueError(f"kl_direction must be one of {KL_DIRECTIONS}, got {kl_direction!r}")
+        if inf_views not in INF_VIEWS:
+            raise ValueError(f"inf_views must be one of {INF_VIEWS}, got {inf_views!r}")
         if ini_view not in INI_VIEWS:
             raise ValueError(f"ini_view must be one of {INI_VIEWS}, got {ini_view!r}")
         if ini_view != "clean" and not use_inf:
@@ -189,6 +234,7 @@ class ContextLoss(torch.nn.Module):
         self.detach_target = detach_target
         self.ini_view = ini_view
         self.joint_views = joint_views
+        self.inf_views = inf_views
         self.classification_loss_fn = classification_loss_fn or ClassificationLoss()
         self.embedding_dim = None
         if use_inf:
@@ -212,8 +258,12 @@ class ContextLoss(torch.nn.Module):
         wavs: torch.Tensor,
         lengths: torch.Tensor | None,
         labels,
+        scale_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Runs the detector on the view(s) and assembles the loss.
+
+        With ``inf_views="sequential"`` (and InF, gradients enabled) the backward passes
+        run here, view by view, and the returned total's ``backward()`` does nothing.
 
         Arguments
         ---------
@@ -225,11 +275,15 @@ class ContextLoss(torch.nn.Module):
             ``[B]`` relative lengths (``None``: all full).
         labels : torch.Tensor or PaddedData
             ``[B]`` or ``[B, 1]`` class indices (0 and 1), or SpeechBrain's PaddedData.
+        scale_loss : callable or None
+            Sequential mode: what the caller does to a loss before ``backward()``
+            (``DetectorBrain``: divide by ``grad_accumulation_factor``, then the fp16
+            ``GradScaler``); ``None``: nothing. Unused in joint mode.
 
         Returns
         -------
         total : torch.Tensor
-            0-d loss to back-propagate.
+            0-d loss to back-propagate (sequential mode: already back-propagated).
         parts : dict
             0-d tensors: ``"cls"`` (clean view) and, when enabled, ``"cls_masked"``,
             ``"inf"`` (KL, before weighting) and ``"ini"`` (before weighting).
@@ -238,11 +292,20 @@ class ContextLoss(torch.nn.Module):
         labels = as_labels(labels, batch).to(wavs.device)
         if lengths is None:
             lengths = torch.ones(batch, device=wavs.device)
+        sequential = self.inf_views == "sequential"
+        if self.use_inf and sequential and torch.is_grad_enabled():
+            masked = self._mask(wavs, lengths)
+            parts = self._sequential_backward(
+                detector, (wavs, lengths), masked, labels, scale_loss or _unscaled
+            )
+            self._remember_keys(detector, wavs, lengths, labels)
+            return _already_back_propagated(self._total(parts)), parts
         parts = {}
         if self.use_inf:
             masked, masked_lengths = self._mask(wavs, lengths)
             (embedding, logits), (embedding_masked, logits_masked) = self._two_views(
-                detector, wavs, lengths, masked, masked_lengths
+                detector, wavs, lengths, masked, masked_lengths,
+                joint=self.joint_views and not sequential,
             )
             parts["cls"] = self._classification(logits, labels)
             parts["cls_masked"] = self._classification(logits_masked, labels)
@@ -254,15 +317,17 @@ class ContextLoss(torch.nn.Module):
             embedding, logits = self._detect(detector, wavs, lengths)
             parts["cls"] = self._classification(logits, labels)
         if self.use_ini:
-            if self.training:
-                self._pending.append((self._keys(detector, wavs, lengths), labels))
+            self._remember_keys(detector, wavs, lengths, labels)
             queries = {"clean": [embedding]}
             if self.use_inf:
                 queries["masked"] = [embedding_masked]
                 queries["both"] = [embedding, embedding_masked]
-            bank = (self.memory.embeddings, self.memory.labels)
-            losses = [self.ini_loss(query, labels, *bank) for query in queries[self.ini_view]]
+            losses = [self._ini(query, labels) for query in queries[self.ini_view]]
             parts["ini"] = torch.stack(losses).mean()
+        return self._total(parts), parts
+
+    def _total(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``L_cls(x) + L_cls(x_mask) + lambda_inf L_InF + lambda_ini L_InI``."""
         total = parts["cls"]
         if self.use_inf:
             total = total + parts["cls_masked"]
@@ -270,7 +335,68 @@ class ContextLoss(torch.nn.Module):
                 total = total + self.lambda_inf * parts["inf"]
         if self.use_ini:
             total = total + self.lambda_ini * parts["ini"]
-        return total, parts
+        return total
+
+    def _ini(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """L_InI of online embeddings against the memory bank."""
+        return self.ini_loss(embeddings, labels, self.memory.embeddings, self.memory.labels)
+
+    def _remember_keys(self, detector, wavs, lengths, labels) -> None:
+        """Training with InI: the momentum keys of the clean batch, for :meth:`after_step`."""
+        if self.use_ini and self.training:
+            self._pending.append((self._keys(detector, wavs, lengths), labels))
+
+    def _sequential_backward(self, detector, clean, masked, labels, scale_loss):
+        """Forward and backward of the clean view, then of the masked view; the parts.
+
+        Each view's loss holds the terms of the total that depend on it, the other
+        view's logits entering the KL as constants: the two backward passes sum to the
+        gradient of the total. The clean view's KL gradient needs the masked view's
+        logits: a pass without gradient gives them (the detector's buffers are restored
+        after it, and the masked view's pass with gradient replays its random draws).
+        The first backward does not all-reduce under DDP.
+        """
+        weights = {"clean": 1.0, "masked": 0.0, "both": 0.5}[self.ini_view]
+        ini_weights = {"clean": weights, "masked": 1.0 - weights}
+        needs_masked_logits = self.lambda_inf > 0 and not self.detach_target
+        if needs_masked_logits:
+            replay = RandomReplay(clean[0].device)
+            with torch.no_grad(), kept_state(detector):
+                fixed_masked = self._detect(detector, *masked)[1]
+        parts = {}
+        with no_gradient_sync(detector):
+            embedding, logits = self._detect(detector, *clean)
+            loss = self._classification(logits, labels)
+            parts["cls"] = loss.detach()
+            if needs_masked_logits:
+                loss = loss + self.lambda_inf * kl_consistency(
+                    logits, fixed_masked, self.kl_direction
+                )
+            loss = loss + self._weighted_ini(parts, embedding, labels, ini_weights["clean"])
+            _backward(loss, scale_loss)
+        logits = logits.detach()
+        del embedding, loss
+        with replay.replayed() if needs_masked_logits else contextlib.nullcontext():
+            embedding, logits_masked = self._detect(detector, *masked)
+        loss = self._classification(logits_masked, labels)
+        parts["cls_masked"] = loss.detach()
+        with torch.set_grad_enabled(self.lambda_inf > 0):
+            inf = kl_consistency(logits, logits_masked, self.kl_direction)
+        parts["inf"] = inf.detach()
+        if self.lambda_inf > 0:
+            loss = loss + self.lambda_inf * inf
+        loss = loss + self._weighted_ini(parts, embedding, labels, ini_weights["masked"])
+        _backward(loss, scale_loss)
+        return {name: parts[name] for name in PARTS if name in parts}
+
+    def _weighted_ini(self, parts, embedding, labels, weight):
+        """``lambda_ini * weight * L_InI(embedding)`` (0 without InI or weight); the
+        weighted value is added to ``parts["ini"]``."""
+        if not self.use_ini or weight == 0:
+            return 0.0
+        value = weight * self._ini(embedding, labels)
+        parts["ini"] = parts.get("ini", 0.0) + value.detach()
+        return self.lambda_ini * value
 
     def _detect(self, detector, wavs, lengths, who="the detector"):
         """The detector's ``(embedding [B, D], logits [B, 2])``, checked."""
@@ -298,9 +424,10 @@ class ContextLoss(torch.nn.Module):
             raise ValueError("ContextLoss: the masking Augmenter skipped this batch")
         return masked, masked_lengths
 
-    def _two_views(self, detector, wavs, lengths, masked, masked_lengths):
-        """``((embedding, logits), (embedding_masked, logits_masked))``."""
-        if not self.joint_views:
+    def _two_views(self, detector, wavs, lengths, masked, masked_lengths, joint):
+        """``((embedding, logits), (embedding_masked, logits_masked))``, in one pass
+        (``joint``) or two."""
+        if not joint:
             return self._detect(detector, wavs, lengths), self._detect(
                 detector, masked, masked_lengths
             )
@@ -424,6 +551,22 @@ def _embedding_dim(detector: torch.nn.Module, embedding_dim: int | None) -> int:
             f"{type(detector).__name__}, has no embedding_dim attribute)"
         )
     return int(embedding_dim)
+
+
+def _unscaled(loss: torch.Tensor) -> torch.Tensor:
+    return loss
+
+
+def _backward(loss: torch.Tensor, scale_loss) -> None:
+    """``scale_loss(loss).backward()`` outside autocast (backward passes should not run
+    under it)."""
+    with torch.autocast(device_type=loss.device.type, enabled=False):
+        scale_loss(loss).backward()
+
+
+def _already_back_propagated(total: torch.Tensor) -> torch.Tensor:
+    """``total``'s value, as a tensor whose ``backward()`` reaches no parameter."""
+    return total.detach() + torch.zeros((), device=total.device, requires_grad=True)
 
 
 def _concatenate(waves: list[torch.Tensor], lengths: list[torch.Tensor]):

@@ -169,11 +169,13 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Maps ``[batch, in, freq, time]`` to ``[batch, out, freq, time // time_pool]``."""
-        out = self.conv2(F.selu(self.bn2(self.conv1(x))))
-        identity = x if self.conv_downsample is None else self.conv_downsample(x)
+        # In place (as the official block): no new [B, C, F, T] buffer for the SELU and
+        # the sum; their backward passes need neither the BatchNorm's nor conv2's output.
+        out = self.conv2(F.selu(self.bn2(self.conv1(x)), inplace=True))
+        out += x if self.conv_downsample is None else self.conv_downsample(x)
         if self.time_pool == 1:
-            return out + identity
-        return F.max_pool2d(out + identity, kernel_size=(1, self.time_pool))
+            return out
+        return F.max_pool2d(out, kernel_size=(1, self.time_pool))
 
 
 def _batch_norm_nodes(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
@@ -537,7 +539,7 @@ class AASIST(nn.Module):
     def _graph_nodes(self, wavs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Front end, encoder, and the pooled temporal and spectral graphs."""
         x = self.conv_time(wavs).unsqueeze(1)  # [B, 1, 70, T]
-        x = F.selu(self.first_bn(F.max_pool2d(x.abs(), kernel_size=(3, 3))))
+        x = F.selu(self.first_bn(F.max_pool2d(x.abs(), kernel_size=(3, 3))), inplace=True)
         encoded = self.encoder(x).abs()  # [B, C, 23, T']
         nodes_s = encoded.amax(dim=3).transpose(1, 2) + self.pos_S
         nodes_t = encoded.amax(dim=2).transpose(1, 2)

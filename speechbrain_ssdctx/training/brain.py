@@ -277,9 +277,18 @@ class DetectorBrain(sb.Brain):
                 wavs, lens = augment(wavs, lens)
                 if wavs.shape[0] != labels.shape[0]:  # an Augmenter that adds copies
                     labels = augment.replicate_labels(labels)
-            return self.modules.context(self.modules.detector, wavs, lens, labels)
+            return self.modules.context(
+                self.modules.detector, wavs, lens, labels, scale_loss=self.scale_loss
+            )
         _, logits = split_outputs(self.modules.detector(wavs, lens), wavs.shape[0])
         return logits
+
+    def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
+        """A loss as :meth:`fit_batch` scales it before ``backward()``: divided by
+        ``grad_accumulation_factor``, then by the fp16 ``GradScaler`` (when enabled).
+        ``ContextLoss`` in sequential mode runs its backward passes with it; the total
+        it returns then back-propagates nothing, so no gradient is counted twice."""
+        return self.scaler.scale(loss / self.grad_accumulation_factor)
 
     def compute_objectives(self, predictions, batch, stage):
         """Training: the total loss (its parts kept for logging); else cross-entropy."""

@@ -29,6 +29,7 @@ Authors
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -102,6 +103,30 @@ def unwrap_ddp(module: torch.nn.Module) -> torch.nn.Module:
     True
     """
     return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+def no_gradient_sync(module: torch.nn.Module):
+    """DDP's ``no_sync`` for a wrapped module (its backward accumulates without
+    all-reduce); a context that does nothing for any other module.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        A module, wrapped or not.
+
+    Returns
+    -------
+    context manager
+        To enclose the forward and the backward passes that must not synchronise.
+
+    Example
+    -------
+    >>> with no_gradient_sync(torch.nn.Linear(2, 2)):
+    ...     pass
+    """
+    if isinstance(module, DistributedDataParallel):
+        return module.no_sync()
+    return contextlib.nullcontext()
 
 
 def per_process_batch_size(

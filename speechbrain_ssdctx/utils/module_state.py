@@ -19,6 +19,7 @@ Authors
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -174,11 +175,45 @@ class HookedStateMixin:
         load_hooked_state(self, state["hooked"])
 
 
+@contextlib.contextmanager
+def kept_state(module: torch.nn.Module):
+    """Runs the block, then puts the module's buffers and hook-saved state back.
+
+    For a forward pass whose only purpose is its output: BatchNorm running statistics,
+    ``num_batches_tracked`` and SpeechBrain's global ``InputNormalization`` statistics,
+    which a forward in train mode updates, are as before the block after it.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        The module (a ``DistributedDataParallel`` wrapper works too).
+
+    Example
+    -------
+    >>> norm = torch.nn.BatchNorm1d(3)
+    >>> with kept_state(norm):
+    ...     _ = norm(torch.randn(4, 3))
+    >>> float(norm.running_mean.abs().sum()), int(norm.num_batches_tracked)
+    (0.0, 0)
+    """
+    buffers = [(buffer, buffer.clone()) for buffer in module.buffers()]
+    hooked = save_hooked_state(module)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+        if hooked:
+            load_hooked_state(module, hooked)
+
+
 __all__ = [
     "HookedStateMixin",
     "checkpoint_hooks",
     "copy_hooked_state",
     "hooked_modules",
+    "kept_state",
     "load_hooked_state",
     "save_hooked_state",
 ]

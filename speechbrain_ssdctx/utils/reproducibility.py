@@ -262,3 +262,51 @@ class PrivateRandomStream:
             generator.set_state(self._cpu)
             self.__init__(int(torch.randint(2**62, (1,), generator=generator)))
 
+
+
+class RandomReplay:
+    """The global torch random state (CPU and one CUDA device) at a point, to replay from.
+
+    Captured before a pass, :meth:`replayed` runs a later block with the generators set
+    back to that point, so that the block draws what the pass drew (dropout masks), and
+    leaves them afterwards exactly as they were before the block: the draws of the
+    replayed block are not counted twice. ``ContextLoss`` in sequential mode runs the
+    masked view once without gradient and once with it; the two passes draw the same
+    dropout masks.
+
+    Arguments
+    ---------
+    device : torch.device
+        The device of the pass (its CUDA generator is captured too).
+
+    Example
+    -------
+    >>> replay = RandomReplay(torch.device("cpu"))
+    >>> first = torch.rand(3)
+    >>> after_first = torch.get_rng_state()
+    >>> with replay.replayed():
+    ...     torch.equal(torch.rand(3), first)
+    True
+    >>> torch.equal(torch.get_rng_state(), after_first)
+    True
+    """
+
+    def __init__(self, device: torch.device):
+        device = torch.device(device)
+        self.cpu = torch.get_rng_state()
+        self.cuda_index = None
+        if device.type == "cuda":
+            self.cuda_index = (
+                device.index if device.index is not None else torch.cuda.current_device()
+            )
+            self.cuda = torch.cuda.get_rng_state(self.cuda_index)
+
+    @contextlib.contextmanager
+    def replayed(self):
+        """Runs the block from the captured state; restores the state of its start after."""
+        devices = [] if self.cuda_index is None else [self.cuda_index]
+        with torch.random.fork_rng(devices=devices, device_type="cuda"):
+            torch.set_rng_state(self.cpu)
+            if self.cuda_index is not None:
+                torch.cuda.set_rng_state(self.cuda, self.cuda_index)
+            yield
