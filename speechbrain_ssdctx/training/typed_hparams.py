@@ -27,6 +27,7 @@ import torch
 
 from speechbrain_ssdctx.data.audio import EVAL_POLICIES
 from speechbrain_ssdctx.data.corpora import CORPORA
+from speechbrain_ssdctx.method.context import INF_VIEWS
 from speechbrain_ssdctx.method.losses import KL_DIRECTIONS
 from speechbrain_ssdctx.utils.distributed import AUTO, BACKENDS, BATCH_SEMANTICS, PRECISIONS
 
@@ -223,6 +224,7 @@ RECIPE_HPARAMS: dict[str, Expect] = {
     "lambda_inf": _NON_NEGATIVE,
     "lambda_ini": _NON_NEGATIVE,
     "kl_direction": Expect("choice", choices=KL_DIRECTIONS),
+    "inf_views": Expect("choice", choices=INF_VIEWS),
     "bank_size": _INT_POSITIVE,
     "momentum": Expect("number", minimum=0, maximum=1, open_maximum=True),
     "temperature": _POSITIVE,
