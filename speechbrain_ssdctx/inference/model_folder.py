@@ -230,3 +230,63 @@ def importable_interface(path: pathlib.Path | None):
         yield
     finally:
         sys.path.remove(str(path.parent))
+
+
+#: The file in a savedir that names the model it holds (see :func:`claim_savedir`).
+SAVEDIR_RECORD = ".ssdctx-model"
+
+
+def claim_savedir(savedir: str | os.PathLike, source: str, hparams_file: str) -> None:
+    """Makes a savedir hold one model: reused for the same model only.
+
+    SpeechBrain links (local models) or downloads (Hub models) a model's files into the
+    savedir and reuses whatever it finds there, so a savedir used before for another
+    model would load that model's weights. A new or empty folder is claimed for
+    ``source`` (a record file names it); a folder claimed for the same model is reused;
+    any other folder is refused.
+
+    Arguments
+    ---------
+    savedir : str or os.PathLike
+        The folder the user asked for.
+    source : str
+        The model's source as loaded (resolved local path or Hub id).
+    hparams_file : str
+        Its hyperparameters file.
+
+    Raises
+    ------
+    FileExistsError
+        If the savedir holds another model, or files that no model load put there.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "models"
+    >>> claim_savedir(folder, "my-org/a", "hyperparams.yaml")
+    >>> claim_savedir(folder, "my-org/a", "hyperparams.yaml")  # the same model: reused
+    >>> claim_savedir(folder, "my-org/b", "hyperparams.yaml")
+    Traceback (most recent call last):
+    ...
+    FileExistsError: savedir '...models' holds the model 'my-org/a', not 'my-org/b': ...
+    """
+    folder = pathlib.Path(savedir).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"savedir '{folder}' is a file, not a folder")
+    record = folder / SAVEDIR_RECORD
+    identity = f"{source}\n{hparams_file}\n"
+    if record.is_file():
+        held = record.read_text(encoding="utf-8")
+        if held != identity:
+            raise FileExistsError(
+                f"savedir '{folder}' holds the model '{held.splitlines()[0]}', not "
+                f"'{source}': use another savedir, or delete that one"
+            )
+        return
+    if folder.is_dir() and any(folder.iterdir()):
+        raise FileExistsError(
+            f"savedir '{folder}' is not empty and names no model (it was not filled by "
+            "loading one): give a new or empty folder"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    record.write_text(identity, encoding="utf-8")

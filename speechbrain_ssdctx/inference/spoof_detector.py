@@ -40,6 +40,7 @@ from speechbrain_ssdctx.inference.model_folder import (
     BUNDLED_MODELS,
     bundled_models_dir,
     check_model_yaml,
+    claim_savedir,
     fetched_hparams,
     folder_overrides,
     importable_interface,
@@ -204,7 +205,9 @@ class SpoofDetector(Pretrained):
             The hyperparameters file inside ``source``.
         savedir : str or os.PathLike, optional
             Where to link (local) or download (Hub) the files; by default local files are
-            used in place and Hub files from the HuggingFace cache.
+            used in place and Hub files from the HuggingFace cache. A savedir holds one
+            model: it is reused for the same model only, and a folder holding another
+            model (or files no load put there) is refused.
         overrides : dict, optional
             Changes to the hyperparameters (HyperPyYAML overrides).
         trust_remote_code : bool
@@ -233,6 +236,8 @@ class SpoofDetector(Pretrained):
                 f"Model '{source}' is neither a folder, a bundled model "
                 f"({', '.join(BUNDLED_MODELS)}) nor a HuggingFace id (org/name)"
             )
+        if savedir is not None:
+            claim_savedir(savedir, source, hparams_file)
         interface = shipped_interface(source, hparams_file, savedir, kwargs.get("fetch_config"))
         overrides = {
             **folder_overrides(source, hparams_file, savedir, kwargs.get("fetch_config")),
