@@ -1,6 +1,7 @@
 """Runs that cannot mix: one training per output folder, a training set with both classes."""
 
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -81,3 +82,41 @@ def test_an_empty_training_set_is_refused():
     with pytest.raises(ProtocolError, match="training set is empty"):
         empty = dataset([1]).filtered_sorted(key_test={"id": lambda utt: False})
         training_set_warnings(empty, {"allow_single_class": True})
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch):
+    """torch's zip writer fails with a RuntimeError when the disk fills up; with the disk
+    full that becomes one DiskFullError line in the recipe, and the cut-short checkpoint
+    has no COMPLETE marker (it is set aside on resume)."""
+    import collections
+    import contextlib
+    import io
+    import shutil
+
+    import torch
+
+    from speechbrain_ssdctx.training.checkpoints import SafeCheckpointer
+    from speechbrain_ssdctx.training.startup import UserErrors
+
+    def failing_save(obj, path):
+        pathlib.Path(path).write_bytes(b"cut short")
+        raise RuntimeError("basic_ios::clear: iostream error")
+
+    module = torch.nn.Linear(2, 2)
+    checkpointer = SafeCheckpointer(tmp_path / "save", {"model": module},
+                                    custom_save_hooks={"model": failing_save})
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 0))
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), pytest.raises(SystemExit) as stop:
+        with UserErrors("train.py"):
+            checkpointer.save_checkpoint()
+    assert stop.value.code == 1
+    lines = stderr.getvalue().strip().splitlines()
+    assert len(lines) == 1 and "is full (0 bytes free) while saving a checkpoint" in lines[0]
+    assert not list((tmp_path / "save").glob("CKPT+*/COMPLETE"))
+    # With space left, the same failure is a bug, not a full disk: it keeps its traceback.
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 0, 10**9))
+    with pytest.raises(RuntimeError, match="iostream"):
+        with UserErrors("train.py"):
+            checkpointer.save_checkpoint()

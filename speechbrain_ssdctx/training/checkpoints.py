@@ -32,10 +32,12 @@ Authors
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
 import pickle
+import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,6 +87,43 @@ HPARAMS_META_KEY = "hparams"
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+class DiskFullError(OSError):
+    """A checkpoint could not be written: the disk holding it is full."""
+
+
+#: Free space (bytes) under which a failed checkpoint write is taken for a full disk (the
+#: write that failed has used up what was left).
+FULL_DISK_BYTES = 16 * 2**20
+
+
+def disk_full_error(folder: str | os.PathLike, error: BaseException) -> DiskFullError | None:
+    """A :class:`DiskFullError` when ``error``, raised while writing into ``folder``, came
+    from a full disk (``ENOSPC``, or torch's ``RuntimeError`` from its zip writer with the
+    disk full); else ``None``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> disk_full_error(tempfile.gettempdir(), OSError(errno.ENOSPC, "No space left"))
+    DiskFullError(28, "the disk holding '...' is full ...")
+    >>> disk_full_error(tempfile.gettempdir(), RuntimeError("a bug")) is None
+    True
+    """
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    no_space = isinstance(error, OSError) and error.errno == errno.ENOSPC
+    if not no_space and not (isinstance(error, OSError | RuntimeError) and free < FULL_DISK_BYTES):
+        return None
+    return DiskFullError(
+        errno.ENOSPC,
+        f"the disk holding '{folder}' is full ({free:,} bytes free) while saving a "
+        "checkpoint: free some space and run the same command again (the run resumes "
+        "from its last complete checkpoint)",
+    )
 
 
 class DamagedCheckpointError(CheckpointError):
@@ -550,13 +589,21 @@ class SafeCheckpointer(Checkpointer):
 
     def save_checkpoint(self, meta=None, end_of_epoch=True, name=None, verbosity=logging.INFO):
         """SpeechBrain's ``save_checkpoint`` with the run's hyperparameters in the meta data,
-        then the ``COMPLETE`` marker (on the main process, which returns the checkpoint)."""
+        then the ``COMPLETE`` marker (on the main process, which returns the checkpoint).
+        A full disk raises :class:`DiskFullError` (one line in the recipe); the checkpoint
+        it cut short has no marker and is set aside when the run resumes."""
         meta = dict(meta or {})
         if self.run_hparams is not None:
             meta[HPARAMS_META_KEY] = self.run_hparams
-        checkpoint = super().save_checkpoint(
-            meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity
-        )
+        try:
+            checkpoint = super().save_checkpoint(
+                meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=verbosity
+            )
+        except (OSError, RuntimeError) as error:
+            full = disk_full_error(self.checkpoints_dir, error)
+            if full is None:
+                raise
+            raise full from None
         if checkpoint is not None:
             write_complete_marker(checkpoint.path)
         return checkpoint
