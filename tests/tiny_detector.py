@@ -57,7 +57,7 @@ def model_folder(folder: Path, policy="full", samples="null", window=1.0, hop=0.
     torch.save(EnergyDetector().state_dict(), folder / "detector.ckpt")
     # as an export ships the user's modules: the loader allows custom_interface.* then
     (folder / "custom_interface.py").write_text(
-        "from tiny_detector import EnergyDetector  # noqa: F401\n"
+        "from tiny_detector import EnergyDetector, SlowEnergyDetector  # noqa: F401\n"
     )
     return folder
 
