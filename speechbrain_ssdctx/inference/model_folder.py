@@ -206,8 +206,7 @@ def folder_overrides(
     dict
         ``{"model_folder": folder}`` or ``{}``.
     """
-    path = fetch(filename=hparams_file, source=source, savedir=savedir,
-                 fetch_config=fetch_config or FetchConfig())
+    path = fetched_hparams(source, hparams_file, savedir, fetch_config)
     tree = ruamel.yaml.YAML().load(path.read_text(encoding="utf-8"))
     if not isinstance(tree, dict) or MODEL_FOLDER_KEY not in tree:
         return {}
