@@ -25,6 +25,7 @@ from speechbrain_ssdctx.cli.export import main as export_main
 from speechbrain_ssdctx.data import demo_corpus_folder, prepare_asvspoof2019_la
 from speechbrain_ssdctx.data.asvspoof import read_manifest
 from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
+from speechbrain_ssdctx.inference.trust import UntrustedCodeError
 
 RECIPE = Path(__file__).resolve().parent / "foreign_recipe"
 ROOT = RECIPE.parents[1]
@@ -182,11 +183,14 @@ def test_foreign_recipe_resumes_exports_and_loads(tmp_path, monkeypatch):
     ]) == 0
     wavs = {row["ID"]: row["wav"] for row in read_manifest(data / "test.csv")}
     expected = training_run_scores(reference, wavs)
-    detector = SpoofDetector.from_hparams(exported)
+    # the export ships the recipe's own module: loading it is an opt-in (issue 23)
+    with pytest.raises(UntrustedCodeError, match="custom_interface.py, which runs"):
+        SpoofDetector.from_hparams(exported)
+    detector = SpoofDetector.from_hparams(exported, trust_remote_code=True)
     interface = foreign_class(source=str(exported), pymodule_file="custom_interface.py",
                               classname="SpoofDetector", savedir=tmp_path / "foreign")
     fake_hub(monkeypatch, exported, "my-org/xvector-inf-ini", tmp_path / "cache")
-    from_hub = SpoofDetector.from_hparams("my-org/xvector-inf-ini")
+    from_hub = SpoofDetector.from_hparams("my-org/xvector-inf-ini", trust_remote_code=True)
     for utt_id, path in wavs.items():
         for model in (detector, interface, from_hub):
             assert model.score_file(path) == pytest.approx(expected[utt_id], abs=1e-4)

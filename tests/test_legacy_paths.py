@@ -47,8 +47,12 @@ def test_the_fixture_names_the_old_paths():
 @pytest.mark.slow
 @pytest.mark.parametrize("legacy_folder", ["lcnn-0.1.0", "xvector-0.1.0"], indirect=True)
 def test_a_0_1_0_export_scores_as_it_did(legacy_folder, tmp_path, fresh_old_modules):
+    # an export that ships its own code (custom_interface.py) needs the opt-in since 0.2.0
+    trust = (legacy_folder / "custom_interface.py").is_file() and "custom_interface." in (
+        legacy_folder / "hyperparams.yaml").read_text()
     with pytest.warns(FutureWarning, match="speechbrain_ssdctx.method.contract"):
-        detector = SpoofDetector.from_hparams(legacy_folder, savedir=tmp_path / "savedir")
+        detector = SpoofDetector.from_hparams(legacy_folder, savedir=tmp_path / "savedir",
+                                              trust_remote_code=trust)
     expected = SCORES[legacy_folder.name]
     for path in AUDIO:
         assert detector.score_file(str(path)) == pytest.approx(expected[path.name], abs=1e-5)

@@ -172,7 +172,8 @@ def test_interrupted_scoring_keeps_its_scores_and_resumes(slow_batch, tmp_path, 
     out = tmp_path / "s.txt"
     partial = Path(f"{out}.partial")
     command = [sys.executable, "-m", "speechbrain_ssdctx.cli.score", str(audio), "--model",
-               str(model), "--out", str(out), "--savedir", str(tmp_path / "sd"), "--no-progress"]
+               str(model), "--trust-remote-code", "--out", str(out), "--savedir",
+               str(tmp_path / "sd"), "--no-progress"]
     process = subprocess.Popen(command, env=env(), stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (partial.is_file() and partial.read_text().count("\n") >= 10):

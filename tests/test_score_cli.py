@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from tiny_detector import trusted
 
 from speechbrain_ssdctx.cli.score import main
 from speechbrain_ssdctx.evaluation.evaluate import read_key
@@ -156,9 +157,9 @@ def test_one_bad_file_loses_nothing(tmp_path, capsys):
     data[100] = np.nan
     soundfile.write(folder / "n.wav", data, 16000, subtype="FLOAT")
     out = tmp_path / "s.txt"
-    assert main(["--model", model, str(folder), "--out", str(out), "--no-progress"]) == 1
+    assert main([*trusted(model), str(folder), "--out", str(out), "--no-progress"]) == 1
     alone = tmp_path / "alone.txt"
-    assert main(["--model", model, str(folder / "a.wav"), str(folder / "c.wav"),
+    assert main([*trusted(model), str(folder / "a.wav"), str(folder / "c.wav"),
                  "--out", str(alone), "--no-progress"]) == 0
     assert read_score_file(out) == read_score_file(alone)  # every good score, as alone
     assert list(read_score_file(out)) == ["a", "c"]
@@ -172,12 +173,12 @@ def test_one_bad_file_loses_nothing(tmp_path, capsys):
 
     # Strict: stops at the first failure and writes nothing; a clean rerun clears the list.
     strict = tmp_path / "strict.txt"
-    assert main(["--model", model, str(folder), "--out", str(strict), "--strict",
+    assert main([*trusted(model), str(folder), "--out", str(strict), "--strict",
                  "--no-progress"]) == 1
     assert not strict.exists() and "(--strict); nothing written" in capsys.readouterr().err
     for name in ("b.wav", "n.wav"):
         (folder / name).unlink()
-    assert main(["--model", model, str(folder), "--out", str(out), "--no-progress"]) == 0
+    assert main([*trusted(model), str(folder), "--out", str(out), "--no-progress"]) == 0
     assert not pathlib.Path(f"{out}.failed.tsv").exists()
 
 
@@ -186,11 +187,11 @@ def test_nan_audio_with_stdout_and_tsv_is_named_not_scored(tmp_path, capsys):
     data = soundfile.read(noise_wav(tmp_path / "n.wav"), dtype="float32")[0]
     data[5] = np.nan
     soundfile.write(tmp_path / "n.wav", data, 16000, subtype="FLOAT")
-    assert main(["--model", model, str(tmp_path / "n.wav"), "--no-progress"]) == 1
+    assert main([*trusted(model), str(tmp_path / "n.wav"), "--no-progress"]) == 1
     captured = capsys.readouterr()
     assert "nan" not in captured.out.lower() and "n.wav holds NaN" in captured.err
     out = tmp_path / "s.tsv"
-    assert main(["--model", model, str(tmp_path / "n.wav"), "--format", "tsv", "--out",
+    assert main([*trusted(model), str(tmp_path / "n.wav"), "--format", "tsv", "--out",
                  str(out), "--no-progress"]) == 1
     assert out.read_text() == "utt_id\tscore\tpath\n"
 
@@ -278,7 +279,7 @@ def test_window_scores_file(tmp_path):
     model = tiny_model(tmp_path)
     wav = noise_wav(tmp_path / "long.wav", seconds=3.25)
     windows, out = tmp_path / "w.tsv", tmp_path / "s.txt"
-    assert main(["--model", model, str(wav), "--out", str(out), "--window-scores",
+    assert main([*trusted(model), str(wav), "--out", str(out), "--window-scores",
                  str(windows), "--window-seconds", "2", "--hop-seconds", "1",
                  "--no-progress"]) == 0
     with open(windows, newline="") as stream:

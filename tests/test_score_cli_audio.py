@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from tiny_detector import trusted
 
 from speechbrain_ssdctx.cli.score import main
 from speechbrain_ssdctx.evaluation.scores import read_score_file
@@ -48,7 +49,7 @@ def test_a_batch_with_every_kind_of_bad_file_keeps_the_good_scores(tmp_path, cap
     (folder / "d_cut.wav").write_bytes(data[: len(data) // 2])
     os.symlink(tmp_path / "gone.wav", folder / "e_link.wav")
     out = tmp_path / "s.txt"
-    assert main(["--model", model, str(folder), "--out", str(out), "--no-progress"]) == 1
+    assert main([*trusted(model), str(folder), "--out", str(out), "--no-progress"]) == 1
     scores = read_score_file(out)
     assert list(scores) == ["a_good", "b_prime", "c_loud"]
     assert scores["a_good"] == pytest.approx(energy_score(good), rel=1e-5)
@@ -68,7 +69,7 @@ def test_a_batch_with_every_kind_of_bad_file_keeps_the_good_scores(tmp_path, cap
     # A clean rerun removes the stale lists.
     for name in ("c_loud.wav", "d_cut.wav", "e_link.wav"):
         (folder / name).unlink()
-    assert main(["--model", model, str(folder), "--out", str(out), "--no-progress"]) == 0
+    assert main([*trusted(model), str(folder), "--out", str(out), "--no-progress"]) == 0
     assert not pathlib.Path(f"{out}.warnings.tsv").exists()
     assert not pathlib.Path(f"{out}.failed.tsv").exists()
 
@@ -79,7 +80,7 @@ def test_a_model_at_another_rate_is_stated(tmp_path, capsys):
     yaml.write_text(yaml.read_text().replace("sample_rate: 16000", "sample_rate: 8000"))
     wav = tmp_path / "a.wav"
     soundfile.write(wav, np.full(RATE // 4, 0.25, dtype=np.float32), RATE)
-    assert main(["--model", str(folder), str(wav), "--no-progress"]) == 0
+    assert main([*trusted(folder), str(wav), "--no-progress"]) == 0
     captured = capsys.readouterr()
     assert "note: this model scores audio at 8000 Hz" in captured.err
     assert float(captured.out.split()[1]) == pytest.approx(2 * np.log(0.25), abs=1e-3)

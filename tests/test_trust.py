@@ -42,9 +42,10 @@ PAYLOADS = {
 
 
 def hostile_model(tmp_path: pathlib.Path, payload: str) -> tuple[pathlib.Path, pathlib.Path]:
-    """A working model folder whose hyperparams.yaml also holds ``payload``; its marker."""
+    """A working model folder (the 0.1.0 LCNN export, which names only allowed code) whose
+    hyperparams.yaml also holds ``payload``; its marker."""
     marker = tmp_path / "MARKER"
-    folder = model_folder(tmp_path / "model")
+    folder = shutil.copytree(EXPORTS_010 / "lcnn-0.1.0", tmp_path / "model")
     text = (folder / "hyperparams.yaml").read_text()
     (folder / "hyperparams.yaml").write_text(text + PAYLOADS[payload][0].format(marker=marker))
     return folder, marker
@@ -99,20 +100,42 @@ def test_bundled_models_pass(name):
     check_hparams(ROOT / "speechbrain_ssdctx" / "pretrained" / f"{name}.yaml")
 
 
-@pytest.mark.parametrize("folder", ["lcnn-0.1.0", "xvector-0.1.0"])
-def test_exports_010_load_without_opt_in(folder, tmp_path):
-    copy = shutil.copytree(EXPORTS_010 / folder, tmp_path / folder)
+def test_export_010_of_package_code_loads_without_opt_in(tmp_path):
+    copy = shutil.copytree(EXPORTS_010 / "lcnn-0.1.0", tmp_path / "lcnn-0.1.0")
     with warnings.catch_warnings():  # the 0.1.0 paths: still allowed, with a FutureWarning
         warnings.simplefilter("ignore", FutureWarning)
         detector = SpoofDetector.from_hparams(copy)
     assert detector.score_file(AUDIO) == pytest.approx(detector.score_file(AUDIO))
 
 
-def test_custom_interface_only_when_shipped(tmp_path):
+def test_shipped_code_needs_the_opt_in(tmp_path, capsys):
+    """A folder's custom_interface.py is Python that runs at load: refused, never imported,
+    unless the user opts in; the message says to read the file."""
+    marker = tmp_path / "MARKER"
     folder = model_folder(tmp_path / "model")
-    (folder / "custom_interface.py").unlink()
-    with pytest.raises(UntrustedCodeError, match="!new:custom_interface.EnergyDetector"):
-        SpoofDetector.from_hparams(folder)  # named but not shipped: refused
+    interface = folder / "custom_interface.py"
+    interface.write_text(f"open({str(marker)!r}, 'w').close()\n" + interface.read_text())
+    with pytest.raises(UntrustedCodeError, match=(
+            r"^hyperparams.yaml line 7: !new:custom_interface.EnergyDetector is code shipped "
+            r"in the model's custom_interface.py, which runs when the model loads; read")):
+        SpoofDetector.from_hparams(folder)
+    assert score_main(["--model", str(folder), str(AUDIO), "--no-progress"]) != 0
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "--trust-remote-code" in error[0]
+    assert not appeared(marker)
+    assert score_main(["--model", str(folder), str(AUDIO), "--no-progress",
+                       "--trust-remote-code", "--savedir", str(tmp_path / "sd")]) == 0
+    assert appeared(marker)
+
+
+def test_export_010_with_shipped_code_scores_the_same_with_the_opt_in(tmp_path):
+    copy = shutil.copytree(EXPORTS_010 / "xvector-0.1.0", tmp_path / "xvector-0.1.0")
+    with pytest.raises(UntrustedCodeError, match="custom_interface.Xvector is code shipped"):
+        SpoofDetector.from_hparams(copy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        detector = SpoofDetector.from_hparams(copy, trust_remote_code=True)
+    assert torch.isfinite(torch.tensor(detector.score_file(AUDIO)))
 
 
 def test_hostile_run_folder_refused_by_export(tmp_path, capsys):
@@ -139,8 +162,10 @@ def test_export_never_writes_what_loading_refuses(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_fresh_export_of_own_module_loads_without_opt_in(tmp_path):
-    """A foreign recipe's own module, shipped as custom_interface: allowed, no opt-in."""
+def test_fresh_export_of_own_module_needs_the_opt_in(tmp_path):
+    """A foreign recipe's own module, shipped as custom_interface: written by the export
+    (its load check trusts its own output), loaded by others with the opt-in only; the
+    card says so."""
 
     module = tmp_path / "my_layers.py"
     module.write_text("import torch\n\n\nclass Scorer(torch.nn.Module):\n"
@@ -159,7 +184,10 @@ def test_fresh_export_of_own_module_loads_without_opt_in(tmp_path):
         sys.path.remove(str(tmp_path))
     assert "!new:custom_interface.Scorer" in (out / "hyperparams.yaml").read_text()
     check_hparams(out / "hyperparams.yaml", MODEL_POLICY.extended(shipped=("custom_interface",)))
-    SpoofDetector.from_hparams(out)
-    with pytest.raises(UntrustedCodeError):  # not shipped: custom_interface is refused
-        check_hparams(out / "hyperparams.yaml")
-    assert torch.isfinite(torch.tensor(SpoofDetector.from_hparams(out).score_file(AUDIO)))
+    with pytest.raises(UntrustedCodeError, match="custom_interface.Scorer is code shipped"):
+        SpoofDetector.from_hparams(out)
+    card = (out / "README.md").read_text()
+    assert 'from_hparams("your-org/out", trust_remote_code=True)' in card
+    assert "--model your-org/out --trust-remote-code" in card
+    detector = SpoofDetector.from_hparams(out, trust_remote_code=True)
+    assert torch.isfinite(torch.tensor(detector.score_file(AUDIO)))

@@ -55,7 +55,7 @@ def model_folder(folder: Path, policy="full", samples="null", window=1.0, hop=0.
         YAML.format(policy=policy, samples=samples, window=window, hop=hop)
     )
     torch.save(EnergyDetector().state_dict(), folder / "detector.ckpt")
-    # as an export ships the user's modules: the loader allows custom_interface.* then
+    # as an export ships the user's modules: loading it needs trust_remote_code
     (folder / "custom_interface.py").write_text(
         "from tiny_detector import EnergyDetector, SlowEnergyDetector  # noqa: F401\n"
     )
@@ -63,7 +63,8 @@ def model_folder(folder: Path, policy="full", samples="null", window=1.0, hop=0.
 
 
 def load(folder: Path, **kwargs) -> SpoofDetector:
-    return SpoofDetector.from_hparams(model_folder(folder, **kwargs), savedir=folder / "load")
+    return SpoofDetector.from_hparams(model_folder(folder, **kwargs), savedir=folder / "load",
+                                      trust_remote_code=True)
 
 
 class SlowEnergyDetector(EnergyDetector):
@@ -74,3 +75,8 @@ class SlowEnergyDetector(EnergyDetector):
 
         time.sleep(0.05)
         return super().forward(wavs, lengths)
+
+
+def trusted(model) -> list[str]:
+    """``ssdctx-score`` arguments loading ``model`` (which ships its own code) with the opt-in."""
+    return ["--model", str(model), "--trust-remote-code"]

@@ -310,7 +310,8 @@ def export_detector(
                 redact_local_paths(training_hyperparams), encoding="utf-8"
             )
         (staging / "README.md").write_text(
-            model_card(card, settings, adapter, out_dir.name), encoding="utf-8"
+            model_card(card, settings, adapter, out_dir.name, ships_code=bool(modules)),
+            encoding="utf-8",
         )
         _check_scores(staging, adapter, settings, out_dir)
     return out_dir
@@ -878,7 +879,8 @@ def _check_scores(
     length = max(settings.window_samples or settings.sample_rate, settings.min_samples or 0,
                  getattr(adapter, "min_samples", 0) or 0)
     probe = torch.randn(2, length, generator=torch.Generator().manual_seed(0))
-    loaded = SpoofDetector.from_hparams(folder)
+    # the folder was just written from the user's own detector and modules
+    loaded = SpoofDetector.from_hparams(folder, trust_remote_code=True)
     logits = []
     training = adapter.training
     adapter.eval()

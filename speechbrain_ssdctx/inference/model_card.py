@@ -80,7 +80,11 @@ class ModelCard:
 
 
 def model_card(
-    card: ModelCard, settings: InferenceSettings, adapter: ContractAdapter, folder_name: str
+    card: ModelCard,
+    settings: InferenceSettings,
+    adapter: ContractAdapter,
+    folder_name: str,
+    ships_code: bool = False,
 ) -> str:
     """The ``README.md`` model card (HuggingFace conventions for SpeechBrain models).
 
@@ -94,6 +98,9 @@ def model_card(
         The exported detector (its class and size are described).
     folder_name : str
         Name of the exported folder (the default model name).
+    ships_code : bool
+        Whether the hyperparameters build code shipped in ``custom_interface.py`` (the
+        user's own modules): loading then needs ``trust_remote_code``, and the card says so.
 
     Returns
     -------
@@ -146,7 +153,18 @@ def model_card(
             sample_rate=settings.sample_rate, window=window, license=card.license,
             data_licence=data_licence_note(card),
             version=__version__, interface=INTERFACE_FILE, classname=INTERFACE_CLASS,
+            trust_arg=", trust_remote_code=True" if ships_code else "",
+            trust_flag=" --trust-remote-code" if ships_code else "",
+            code_note=CODE_NOTE.format(interface=INTERFACE_FILE) if ships_code else "",
         )
+
+
+#: What the card says when the model ships its own Python code.
+CODE_NOTE = (
+    "\nThis model builds classes shipped in `{interface}` (its authors' own Python "
+    "modules), which runs when the model loads: read that file first; the loaders refuse "
+    "it without `trust_remote_code=True` / `--trust-remote-code`.\n"
+)
 
 
 def data_licence_note(card: ModelCard) -> str:
@@ -246,7 +264,7 @@ pip install speechbrain-ssdctx
 ```python
 from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 
-detector = SpoofDetector.from_hparams("{source}")
+detector = SpoofDetector.from_hparams("{source}"{trust_arg})
 detector.classify_file("my_audio.wav")  # score, probability of bona fide, decision
 ```
 
@@ -260,8 +278,8 @@ detector = foreign_class(source="{source}", pymodule_file="{interface}",
 detector.score_file("my_audio.wav")
 ```
 
-or from a shell: `ssdctx-score --model {source} my_audio_folder/ --out scores.txt`.
-{hub_note}
+or from a shell: `ssdctx-score --model {source}{trust_flag} my_audio_folder/ --out scores.txt`.
+{hub_note}{code_note}
 Input: audio at any sample rate (resampled to {sample_rate} Hz), stereo is mixed down.
 Window policy: {window}.
 

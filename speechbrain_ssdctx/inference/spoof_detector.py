@@ -246,7 +246,7 @@ class SpoofDetector(Pretrained):
         if not trust_remote_code:
             check_model_hparams(
                 fetched_hparams(source, hparams_file, savedir, kwargs.get("fetch_config")),
-                overrides, interface is not None and interface.is_file(),
+                overrides,
             )
         try:
             with importable_interface(interface):

@@ -22,8 +22,9 @@ What is checked, before anything is built or imported from outside the allow-lis
   assemble a tuple string), the finding then named by the line of its key.
 
 A model folder's ``custom_interface.py`` (the user's own modules, shipped by
-``ssdctx-export --python-module``) is allowed by name when the folder ships it; it is
-Python code that is imported when the model loads, not vetted here: read it first.
+``ssdctx-export --python-module``) is Python code that runs when the model loads and
+cannot be vetted by reading tags: hyperparameters that name it need the opt-in too, as
+code in a repository does for ``transformers``.
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -215,19 +216,34 @@ def check_hparams(
         raise UntrustedCodeError(findings[0].message(what))
 
 
-def check_model_hparams(
-    hparams_file: str | os.PathLike, overrides: dict | None = None, interface: bool = False
-) -> None:
-    """Refuses a model folder's hyperparameters that name code outside :data:`MODEL_POLICY`
-    (``custom_interface.*`` allowed when the folder ships ``custom_interface.py``).
+def check_model_hparams(hparams_file: str | os.PathLike, overrides: dict | None = None) -> None:
+    """Refuses a model folder's hyperparameters that name code outside :data:`MODEL_POLICY`.
+
+    Code shipped in the folder's ``custom_interface.py`` (``!new:custom_interface.X``,
+    written by ``ssdctx-export --python-module``) is refused too: it is Python that runs
+    when the model loads, so it needs the same opt-in as any other code, and the message
+    says to read that file first.
 
     Example
     -------
-    >>> check_model_hparams("tests/fixtures/exports_0.1.0/xvector-0.1.0/hyperparams.yaml",
-    ...                     interface=True)
+    >>> check_model_hparams("speechbrain_ssdctx/pretrained/aasist.yaml")
+    >>> try:
+    ...     check_model_hparams("tests/fixtures/exports_0.1.0/xvector-0.1.0/hyperparams.yaml")
+    ... except UntrustedCodeError as error:
+    ...     print(str(error).split(":")[0])
+    hyperparams.yaml line 13
     """
-    policy = MODEL_POLICY.extended(shipped=(INTERFACE_MODULE,)) if interface else MODEL_POLICY
-    check_hparams(hparams_file, policy, overrides)
+    findings = untrusted_tags(hparams_file, MODEL_POLICY, overrides)
+    if not findings:
+        return
+    finding = findings[0]
+    if _within(finding.tag.split(":", 1)[-1], (INTERFACE_MODULE,)):
+        raise UntrustedCodeError(
+            f"{finding.file} line {finding.line}: {_shown(finding.tag)} is code shipped in "
+            f"the model's {INTERFACE_MODULE}.py, which runs when the model loads; read that "
+            "file, then pass trust_remote_code=True / --trust-remote-code if you trust it"
+        )
+    raise UntrustedCodeError(finding.message())
 
 
 def untrusted_tags(
