@@ -18,11 +18,14 @@ def fake_hub(monkeypatch, folder: pathlib.Path, repo_id: str, cache: pathlib.Pat
     snapshot.mkdir(parents=True)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(REVISION)
-    for path in folder.iterdir():
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         data = path.read_bytes()
         blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
         blob.write_bytes(data)
-        (snapshot / path.name).symlink_to(pathlib.Path("../../blobs") / blob.name)
+        link = snapshot / path.relative_to(folder)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        up = pathlib.Path(*[".."] * (len(path.relative_to(folder).parts) + 1))
+        link.symlink_to(up / "blobs" / blob.name)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))

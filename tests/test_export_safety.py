@@ -17,6 +17,7 @@ import sys
 
 import pytest
 import torch
+from hub_utils import fake_hub
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ssdctx.cli.export import main as export_main
@@ -269,6 +270,9 @@ def test_an_ssl_lobe_export_scores_identically_without_the_ssl_folder(
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.chdir(tmp_path / "gone")
     loaded = SpoofDetector.from_hparams(moved)
-    with torch.no_grad():
-        logits = loaded.mods.detector(wavs, torch.ones(2))[1]
-    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)  # as the export checks
+    fake_hub(monkeypatch, moved, "my-org/ssl-detector", tmp_path / "cache")
+    from_hub = SpoofDetector.from_hparams("my-org/ssl-detector")  # carried SSL files too
+    for model in (loaded, from_hub):
+        with torch.no_grad():
+            logits = model.mods.detector(wavs, torch.ones(2))[1]
+        torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)  # as export checks
