@@ -437,7 +437,8 @@ class CodecAugment(torch.nn.Module):
         return torch.from_numpy(coded).to(device=waveforms.device, dtype=waveforms.dtype)
 
     def extra_repr(self) -> str:
-        return f"codecs={[str(setting) for setting in self.settings]}, sample_rate={self.sample_rate}"
+        codecs = [str(setting) for setting in self.settings]
+        return f"codecs={codecs}, sample_rate={self.sample_rate}"
 
     def get_extra_state(self) -> dict:
         """The random generator's state and the rank it belongs to (for checkpoints)."""
