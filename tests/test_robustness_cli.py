@@ -28,7 +28,7 @@ def official_eer(bonafide: np.ndarray, spoof: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def labelled_set(tmp_path_factory) -> Path:
     protocol = DEMO / "ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.dev.trl.txt"
-    rows = [line.split() for line in protocol.read_text().splitlines()[:8]]
+    rows = [line.split() for line in protocol.read_text().splitlines()[:6]]
     folder = tmp_path_factory.mktemp("set")
     lines = ["path,label"] + [
         f"{DEMO / 'ASVspoof2019_LA_dev/flac' / row[1]}.flac,{row[4]}" for row in rows
@@ -51,6 +51,7 @@ def read_scores(path: Path) -> dict[str, float]:
     return {line.split()[0]: float(line.split()[1]) for line in path.read_text().splitlines()}
 
 
+@pytest.mark.slow
 def test_table_plot_and_scores_per_condition(tmp_path, labelled_set):
     out = tmp_path / "out"
     table = run(tmp_path, labelled_set, out)
