@@ -52,9 +52,17 @@ def test_each_codec_keeps_length_and_alignment_and_is_lossy(speech, name, qualit
     coded = encode_decode(speech, FS, name, quality)
     assert coded.shape == speech.shape
     assert xcorr_peak_lag(speech, coded) == 0
-    # lossy, yet the same speech: far from the input sample-wise, close in shape
+    # lossy, yet the same speech: far from the input sample-wise, close in shape (for the
+    # telephone channel, close to the input band-limited by an independent filter)
     assert np.abs(coded - speech).max() > 1e-3
-    assert np.corrcoef(coded, speech)[0, 1] > 0.6
+    reference = telephone_band(speech) if name == "telephone" else speech
+    assert np.corrcoef(coded, reference)[0, 1] > 0.6
+
+
+def telephone_band(wav: np.ndarray) -> np.ndarray:
+    """``wav`` through a 300-3,400 Hz Butterworth band-pass (scipy, zero phase)."""
+    sos = scipy.signal.butter(8, [300, 3400], btype="bandpass", fs=FS, output="sos")
+    return scipy.signal.sosfiltfilt(sos, wav)
 
 
 @pytest.mark.parametrize(("kbps", "rate"), [(8, 16000), (64, 16000), (192, 32000)])
