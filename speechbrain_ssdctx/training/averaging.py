@@ -110,7 +110,8 @@ def average_state_dicts(state_dicts: Iterable[Mapping[str, torch.Tensor]]) -> di
     count = 0
     for state in state_dicts:
         if count and state.keys() != last.keys():
-            raise ValueError(f"state dicts differ in keys: {sorted(state.keys() ^ last.keys())[:5]}")
+            differ = sorted(state.keys() ^ last.keys())[:5]
+            raise ValueError(f"state dicts differ in keys: {differ}")
         for name, tensor in state.items():
             if not _averaged(tensor):
                 continue
