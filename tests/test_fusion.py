@@ -24,6 +24,7 @@ def _eer(scores, labels):
     return compute_eer(scores[labels], scores[~labels])[0]
 
 
+@pytest.mark.slow  # imports scikit-learn (about 1.5 s)
 def test_fusion_matches_sklearn_logistic_regression():
     sklearn = pytest.importorskip("sklearn.linear_model")
     scores, labels = _two_systems()
@@ -83,3 +84,39 @@ def test_save_load_and_errors(tmp_path):
     (tmp_path / "bad.json").write_text('{"weights": [1.0]}')
     with pytest.raises(ValueError, match="a fusion needs"):
         LogisticFusion.load(tmp_path / "bad.json")
+
+
+def _write(path, ids, values):
+    path.write_text("".join(f"{i} {float(v)!r}\n" for i, v in zip(ids, values, strict=True)))
+    return str(path)
+
+
+def test_cli_fuse_writes_llrs_and_compares(tmp_path, capsys):
+    from speechbrain_ssdctx.cli import fuse as fuse_cli
+    from speechbrain_ssdctx.evaluation.scores import read_score_file
+
+    files = {}
+    for split, seed in (("dev", 5), ("eval", 6)):
+        scores, labels = _two_systems(seed=seed, trials=600)
+        ids = [f"{split}{n}" for n in range(labels.size)]
+        key = tmp_path / f"{split}.csv"
+        key.write_text("ID,label\n" + "".join(
+            f"{i},{'bonafide' if b else 'spoof'}\n" for i, b in zip(ids, labels, strict=True)))
+        files[split] = ([_write(tmp_path / f"{s}_{split}.txt", ids, scores[:, k])
+                         for k, s in enumerate("ab")], str(key), scores, labels)
+    out = tmp_path / "fused.txt"
+    status = fuse_cli.main(["--dev", *files["dev"][0], "--key", files["dev"][1],
+                            "--eval", *files["eval"][0], "--eval-key", files["eval"][1],
+                            "--out", str(out), "--save", str(tmp_path / "f.json"),
+                            "--bootstrap", "50"])
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert status == 0, captured.err
+    assert "**fusion**" in printed and "| a_dev |" in printed
+    fusion = LogisticFusion.fit(files["dev"][2], files["dev"][3])
+    fused = read_score_file(out)
+    np.testing.assert_allclose(list(fused.values()), fusion(files["eval"][2]), atol=1e-9)
+    # never overwrite an input; one-line errors
+    assert fuse_cli.main(["--dev", *files["dev"][0], "--key", files["dev"][1],
+                          "--eval", *files["eval"][0], "--out", files["eval"][0][0]]) == 1
+    assert "is one of the input files" in capsys.readouterr().err
