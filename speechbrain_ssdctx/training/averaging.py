@@ -100,7 +100,7 @@ def average_state_dicts(state_dicts: Iterable[Mapping[str, torch.Tensor]]) -> di
     -------
     >>> bn = torch.nn.BatchNorm1d(2)
     >>> first = {k: v.clone() for k, v in bn.state_dict().items()}
-    >>> bn.train(); _ = bn(torch.randn(8, 2)); _ = bn(torch.randn(8, 2))
+    >>> _ = bn.train(); _ = bn(torch.randn(8, 2)); _ = bn(torch.randn(8, 2))
     >>> mean = average_state_dicts([first, bn.state_dict()])
     >>> mean["num_batches_tracked"], mean["running_mean"].dtype
     (tensor(2), torch.float32)
