@@ -12,6 +12,8 @@ Example
         --python-module custom_model.py \\
         --label-encoder results/spoof_id/1986/save/label_encoder.txt exported/xvector-inf-ini
     ssdctx-export results/lcnn_inf_ini/1 exported/lcnn-inf-ini --push-to-hub my-org/lcnn-inf-ini
+    # the average of the run's 5 best checkpoints (by dev EER; see ssdctx-average)
+    ssdctx-export results/lcnn_inf_ini/1 exported/lcnn-avg5 --average 5
 
 The folder loads with ``SpoofDetector.from_hparams(<folder or hub id>)``, with SpeechBrain's
 ``foreign_class(source, pymodule_file="custom_interface.py", classname="SpoofDetector")``
@@ -28,13 +30,17 @@ from collections.abc import Sequence
 
 import yaml
 
+from speechbrain_ssdctx.cli.average import checkpoints_folder
 from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
+from speechbrain_ssdctx.cli.score import positive_int
 from speechbrain_ssdctx.data.audio import WINDOW_POLICIES
 from speechbrain_ssdctx.evaluation.scores import SCORE_TYPES
 from speechbrain_ssdctx.inference.export import export_from_hparams, export_model
 from speechbrain_ssdctx.inference.hub import HubUploadError, push_to_hub
 from speechbrain_ssdctx.inference.model_card import ModelCard
 from speechbrain_ssdctx.inference.settings import InferenceSettings
+from speechbrain_ssdctx.training.averaging import AVERAGE_BY, average_run_checkpoints
+from speechbrain_ssdctx.training.checkpoints import AVERAGED_KEY, CheckpointError
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -65,6 +71,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="a SpeechBrain CategoricalEncoder file: bona fide index from it")
     recipe.add_argument("--bonafide-label", default="bonafide",
                         help="the bona fide label in --label-encoder")
+    parser.add_argument("--average", type=positive_int, metavar="N",
+                        help="export the average of N checkpoints (saved as "
+                        "CKPT+averaged in the checkpoint folder; see ssdctx-average)")
+    parser.add_argument("--average-by", choices=AVERAGE_BY, default="best",
+                        help="with --average: best (lowest dev EER) or last N checkpoints")
     scoring = parser.add_argument_group("scoring (default: from the run)")
     scoring.add_argument("--bonafide-index", type=int, choices=(0, 1),
                          help="the logit index of bona fide the detector was trained with")
@@ -137,11 +148,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``ssdctx-export``; returns the exit status."""
     args = parse_args(argv)
     try:
+        if args.average:
+            folder = args.checkpoints or checkpoints_folder(args.paths[0])
+            averaged = average_run_checkpoints(folder, args.average, args.average_by)
+            print(f"Averaged {args.average} checkpoints ({args.average_by}) into {averaged.path}")
         if args.hparams:
+            keys = ({"min_key": args.min_key, "max_key": args.max_key} if not args.average
+                    else {"max_key": AVERAGED_KEY})
             out_dir = export_from_hparams(
                 args.hparams, args.checkpoints, args.paths[0],
                 overrides=_overrides(args.override), detector_key=args.detector_key,
-                min_key=args.min_key, max_key=args.max_key, python_modules=args.python_module,
+                **keys, python_modules=args.python_module,
                 label_encoder=args.label_encoder, bonafide_label=args.bonafide_label,
                 settings=_settings(args), card=_card(args),
                 trust_remote_code=args.trust_remote_code,
@@ -149,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             out_dir = export_model(
                 args.paths[0], args.paths[1], settings=_settings(args), card=_card(args),
-                trust_remote_code=args.trust_remote_code,
+                trust_remote_code=args.trust_remote_code, averaged=bool(args.average),
             )
         print(f"Exported to {out_dir}")
         if args.push_to_hub:
@@ -157,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Uploaded to {url}")
     except BrokenPipeError:
         raise
-    except (ValueError, HubUploadError, OSError) as error:  # ExportError is a ValueError
+    except (ValueError, HubUploadError, OSError, CheckpointError) as error:  # ExportError too
         print(f"ssdctx-export: error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -36,12 +36,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from speechbrain_ssdctx.evaluation.dcf import DetectionCosts, min_dcf
+from speechbrain_ssdctx.evaluation.dcf import DetectionCosts, act_dcf, cllr, min_dcf
 from speechbrain_ssdctx.evaluation.eer import compute_eer
 from speechbrain_ssdctx.evaluation.tdcf import TDCFCoefficients, min_tdcf
 
 __all__ = [
     "Interval",
+    "bootstrap_llr_metrics",
     "bootstrap_metrics",
     "paired_bootstrap",
     "pooled_seed_interval",
@@ -318,6 +319,76 @@ def bootstrap_metrics(
         bonafide, spoof, costs)[0]}
     if coefficients is not None:
         estimates["min_tdcf"] = min_tdcf(bonafide, spoof, coefficients)[0]
+    return {
+        name: _interval(estimates[name], np.concatenate(replicates[name]), confidence)
+        for name in estimates
+    }
+
+
+def bootstrap_llr_metrics(
+    scores: Iterable[float],
+    is_bonafide: Iterable[bool],
+    num_resamples: int = 1000,
+    confidence: float = 0.95,
+    costs: DetectionCosts | None = None,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """Percentile bootstrap intervals of actDCF and Cllr (scores read as LLRs).
+
+    Stratified like :func:`bootstrap_metrics`: each replicate redraws the bona fide and
+    the spoofed trials with replacement, keeping the class sizes. Both metrics are means
+    over each class, so a replicate is a weighted mean with the trials' draw counts.
+
+    Arguments
+    ---------
+    scores : array_like
+        Natural-log LLR of every trial.
+    is_bonafide : array_like of bool
+        True for bona fide trials.
+    num_resamples : int
+        Number of bootstrap replicates.
+    confidence : float
+        Nominal coverage of the intervals.
+    costs : DetectionCosts, optional
+        Prior and costs of actDCF (ASVspoof 5 Track 1 by default).
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    dict
+        ``"act_dcf"`` and ``"cllr"`` (bits) to their ``Interval``.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.arange(600) < 300
+    >>> llrs = np.where(labels, 2.0, -2.0) + rng.normal(0, 2, 600)
+    >>> ci = bootstrap_llr_metrics(llrs, labels, num_resamples=200)
+    >>> ci["cllr"].low < ci["cllr"].estimate < ci["cllr"].high
+    True
+    """
+    scores, labels = _check(scores, is_bonafide)
+    if not 0 < confidence < 1 or num_resamples < 1:
+        raise ValueError("bootstrap: need num_resamples >= 1 and 0 < confidence < 1.")
+    costs = costs or DetectionCosts()
+    bonafide, spoof = scores[labels], scores[~labels]
+    threshold = costs.bayes_threshold
+    losses = {  # per trial: [bona fide terms, spoof terms]
+        "act_dcf": (costs.c_miss * (1 - costs.p_spoof) * (bonafide < threshold) / bonafide.size,
+                    costs.c_fa * costs.p_spoof * (spoof >= threshold) / spoof.size),
+        "cllr": (np.logaddexp(0.0, -bonafide) / (2 * np.log(2) * bonafide.size),
+                 np.logaddexp(0.0, spoof) / (2 * np.log(2) * spoof.size)),
+    }
+    scale = {"act_dcf": costs.normaliser, "cllr": 1.0}
+    rng = np.random.default_rng(seed)
+    replicates: dict[str, list[np.ndarray]] = {name: [] for name in losses}
+    for block in _blocks(num_resamples, labels.size):
+        counts = resample_counts(labels, block, rng).astype(np.float64)
+        for name, (bona_terms, spoof_terms) in losses.items():
+            total = counts[:, labels] @ bona_terms + counts[:, ~labels] @ spoof_terms
+            replicates[name].append(total / scale[name])
+    estimates = {"act_dcf": act_dcf(bonafide, spoof, costs)[0], "cllr": cllr(bonafide, spoof)}
     return {
         name: _interval(estimates[name], np.concatenate(replicates[name]), confidence)
         for name in estimates

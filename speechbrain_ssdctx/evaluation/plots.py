@@ -10,6 +10,8 @@ display is needed); :func:`save_figure` writes it as a PNG.
 - :func:`plot_tsne`: a t-SNE map of detector embeddings of bona fide and spoofed
   utterances together with band-masked views of one utterance (the paper's Fig. 2:
   green = bona fide, blue = spoof, red = masked views).
+- :func:`plot_benchmark`: the EER of each model on each test set with bootstrap
+  intervals (``ssdctx-bench``).
 - :func:`plot_band_map`: the band-sensitivity map
   (:func:`speechbrain_ssdctx.evaluation.band_map.band_sensitivity`): EER and mean score shift when
   one 2 kHz band is kept alone or removed.
@@ -296,6 +298,50 @@ def plot_band_map(result, title: str = "Band sensitivity") -> Figure:
     eer_ax.legend(fontsize="small")
     shift_ax.set_xlabel("Band centre (kHz); bars show the 2 kHz band")
     fig.suptitle(title)
+    return fig
+
+
+def plot_benchmark(table: Mapping[str, Mapping], title: str = "EER per test set") -> Figure:
+    """Bars of the EER of each model on each test set, with their bootstrap intervals.
+
+    Arguments
+    ---------
+    table : mapping
+        ``speechbrain_ssdctx.evaluation.benchmark.Benchmark.results``: per model, ``sets``
+        (per set ``title`` and ``eer`` with ``estimate``, ``low``, ``high``).
+    title : str
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes, one bar container per model.
+
+    Example
+    -------
+    >>> cell = {"title": "S", "eer": {"estimate": 2.0, "low": 1.0, "high": 3.0}}
+    >>> fig = plot_benchmark({"a": {"sets": {"s": cell}}, "b": {"sets": {"s": cell}}})
+    >>> len(fig.axes[0].containers) >= 2
+    True
+    """
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
+    models = list(table)
+    sets = list(next(iter(table.values()))["sets"]) if table else []
+    width = 0.8 / max(len(models), 1)
+    positions = np.arange(len(sets))
+    for index, model in enumerate(models):
+        rows = [table[model]["sets"][name]["eer"] for name in sets]
+        values = np.array([row["estimate"] for row in rows])
+        errors = np.array([[v - row["low"], row["high"] - v] for v, row in zip(values, rows,
+                                                                               strict=True)])
+        ax.bar(positions + (index - (len(models) - 1) / 2) * width, values, width,
+               yerr=errors.T.reshape(2, -1), capsize=3, label=model)
+    labels = [next(iter(table.values()))["sets"][name]["title"] for name in sets]
+    ax.set_xticks(positions, labels, rotation=20, ha="right")
+    ax.set_ylabel("EER (%)")
+    ax.set_title(title)
+    ax.legend()
     return fig
 
 

@@ -28,6 +28,7 @@ Authors
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -41,10 +42,12 @@ from speechbrain_ssdctx.utils.textio import TextInput, parse_number, read_input,
 
 __all__ = [
     "DEFAULT_SCORE_TYPE",
+    "PARTIAL_SUFFIX",
     "SCORE_MEANINGS",
     "SCORE_TYPES",
     "SasvScore",
     "ScoreFileError",
+    "ScoreWriter",
     "align",
     "align_scores",
     "bonafide_scores",
@@ -436,3 +439,74 @@ def align_scores(
 
 def _name(trial) -> str:
     return " ".join(trial) if isinstance(trial, tuple) else str(trial)
+
+
+#: Suffix of a score file while it is written (it gets its own name once complete).
+PARTIAL_SUFFIX = ".partial"
+
+
+class ScoreWriter:
+    """Writes each score line as it comes to ``<out>.partial``; ``<out>`` once complete.
+
+    Every line is written whole and flushed, so the partial file always holds whole
+    lines of the scores computed so far. With ``resume`` the lines of an existing partial
+    file are kept (a torn last line, from a killed run, is dropped) and ``done`` holds
+    their keys (the utterance id, or the path with ``--format tsv``) and scores.
+
+    Arguments
+    ---------
+    out : str
+        The score file to write.
+    style : str
+        ``"txt"`` (``utt_id score``) or ``"tsv"`` (``utt_id<TAB>score<TAB>path``, a header).
+    resume : bool
+        Keep the scores of an earlier, interrupted run.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "scores.txt"
+    >>> writer = ScoreWriter(str(out), "txt", resume=False)
+    >>> writer.add("a", 0.5, "a.wav")
+    >>> writer.close(complete=False)
+    >>> ScoreWriter(str(out), "txt", resume=True).done
+    {'a': 0.5}
+    """
+
+    def __init__(self, out: str | os.PathLike, style: str, resume: bool):
+        self.out, self.style = os.fspath(out), style
+        self.partial = Path(os.fspath(out) + PARTIAL_SUFFIX)
+        self.done = self._read_done() if resume and self.partial.is_file() else {}
+        self.stream = open(self.partial, "a" if self.done else "w", encoding="utf-8", newline="")
+        if not self.done and style == "tsv":
+            self._write(["utt_id", "score", "path"])
+
+    def _read_done(self) -> dict[str, float]:
+        text = self.partial.read_text(encoding="utf-8")
+        whole = text[: text.rfind("\n") + 1]
+        if whole != text:
+            self.partial.write_text(whole, encoding="utf-8")
+        rows = list(csv.reader(whole.splitlines(), delimiter="\t")) if self.style == "tsv" else [
+            line.split() for line in whole.splitlines()]
+        if self.style == "tsv":
+            return {row[2]: float(row[1]) for row in rows[1:]}
+        return {row[0]: float(row[1]) for row in rows}
+
+    def _write(self, fields: list[str]) -> None:
+        if self.style == "tsv":
+            csv.writer(self.stream, delimiter="\t", lineterminator="\n").writerow(fields)
+        else:
+            self.stream.write(" ".join(fields) + "\n")
+        self.stream.flush()
+
+    def add(self, utt: str, score: float, path: str) -> None:
+        """Writes one score line (whole, flushed)."""
+        self._write([utt, repr(score), path] if self.style == "tsv" else [utt, repr(score)])
+
+    def close(self, complete: bool) -> None:
+        """Closes the partial file; renames it to ``out`` when every file is done."""
+        self.stream.flush()
+        os.fsync(self.stream.fileno())
+        self.stream.close()
+        if complete:
+            os.replace(self.partial, self.out)

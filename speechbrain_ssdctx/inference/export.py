@@ -94,6 +94,7 @@ from speechbrain_ssdctx.inference.trust import (
     untrusted_tags,
 )
 from speechbrain_ssdctx.method.contract import ContractAdapter
+from speechbrain_ssdctx.training.checkpoints import AVERAGED_KEY
 from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 
 #: Keys the export writes into ``hyperparams.yaml`` besides the detector's definition.
@@ -418,6 +419,7 @@ def export_model(
     settings: InferenceSettings | None = None,
     card: ModelCard | None = None,
     trust_remote_code: bool = False,
+    averaged: bool = False,
 ) -> pathlib.Path:
     """Exports the best checkpoint (lowest dev EER) of a run of this project's recipes.
 
@@ -441,6 +443,9 @@ def export_model(
     trust_remote_code : bool
         Build whatever the run's ``hyperparams.yaml`` names, unchecked (see
         :func:`export_from_hparams`).
+    averaged : bool
+        Export the run's averaged checkpoint (``save/CKPT+averaged``, written by
+        ``speechbrain_ssdctx.training.averaging.average_run_checkpoints``) instead.
 
     Returns
     -------
@@ -475,7 +480,8 @@ def export_model(
     derived = replace(derived, **{k: v for k, v in vars(given).items() if v is not None})
     card = run_card(card or ModelCard(), values, results)
     return export_from_hparams(
-        hparams_file, training_dir / "save", out_dir, min_key="EER", settings=derived, card=card,
+        hparams_file, training_dir / "save", out_dir, min_key=None if averaged else "EER",
+        max_key=AVERAGED_KEY if averaged else None, settings=derived, card=card,
         trust_remote_code=trust_remote_code,
     )
 

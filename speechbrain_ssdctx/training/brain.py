@@ -345,7 +345,8 @@ class DetectorBrain(sb.Brain):
         return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs the epoch, steps the scheduler and keeps the best dev-EER checkpoint."""
+        """Logs the epoch, steps the scheduler and keeps the best dev-EER checkpoint (the
+        best and last ``average_checkpoints`` ones, when averaging)."""
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss, **self.train_parts}
             return
@@ -365,6 +366,7 @@ class DetectorBrain(sb.Brain):
         self.checkpointer.save_and_keep_only(
             meta={"EER": self.stage_stats["EER"], "threshold": self.stage_stats["threshold"]},
             min_keys=["EER"],
+            num_to_keep=max(1, getattr(self.hparams, "average_checkpoints", 0)),
         )
 
     def _log(self, meta: dict, **stats) -> None:

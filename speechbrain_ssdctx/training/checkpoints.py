@@ -59,6 +59,7 @@ from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from speechbrain_ssdctx.utils.atomic import atomic_open
 
 __all__ = [
+    "AVERAGED_KEY",
     "COMPLETE_MARKER",
     "CheckpointError",
     "CheckpointMismatchError",
@@ -78,6 +79,9 @@ logger = logging.getLogger(__name__)
 
 #: File written into a checkpoint folder once all its files are saved (their sizes, JSON).
 COMPLETE_MARKER = "COMPLETE"
+
+#: Meta key of an averaged checkpoint (``training.averaging``): how many it averages.
+AVERAGED_KEY = "averaged_checkpoints"
 
 _INCOMPLETE = f"it has no {COMPLETE_MARKER} marker (the run was killed while saving it)"
 
@@ -610,7 +614,11 @@ class SafeCheckpointer(Checkpointer):
 
     def recover_if_possible(self, importance_key=None, max_key=None, min_key=None,
                             ckpt_predicate=None):
-        """:func:`recover_safely` with the same selection as SpeechBrain's."""
+        """:func:`recover_safely` with the same selection as SpeechBrain's, except that the
+        most recent checkpoint (no key, no predicate: resuming training) is never an
+        averaged one (``training.averaging``)."""
+        if importance_key is None and max_key is None and min_key is None:
+            ckpt_predicate = ckpt_predicate or (lambda ckpt: AVERAGED_KEY not in ckpt.meta)
         return recover_safely(
             self, self.run_hparams, importance_key=importance_key, max_key=max_key,
             min_key=min_key, ckpt_predicate=ckpt_predicate,

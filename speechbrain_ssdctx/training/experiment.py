@@ -32,6 +32,8 @@ from speechbrain_ssdctx.evaluation.evaluate import (
 )
 from speechbrain_ssdctx.evaluation.report import set_title, write_results
 from speechbrain_ssdctx.evaluation.scores import write_score_file
+from speechbrain_ssdctx.training.averaging import average_run_checkpoints
+from speechbrain_ssdctx.training.checkpoints import AVERAGED_KEY
 from speechbrain_ssdctx.training.startup import is_demo_run
 
 logger = logging.getLogger(__name__)
@@ -160,7 +162,8 @@ def evaluation_set_names(manifests: dict[str, Path]) -> list[str]:
 
 
 def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) -> dict:
-    """Scores every evaluation set with the best dev-EER checkpoint and evaluates it.
+    """Scores every evaluation set with the best dev-EER checkpoint (or the average of
+    ``average_checkpoints`` checkpoints, :func:`averaged_checkpoint_key`) and evaluates it.
 
     Writes ``scores/<set>.txt`` (``utt_id score``, for the official tools) and returns the
     reports (``speechbrain_ssdctx.evaluation.evaluate.evaluate_scores``). A calibration
@@ -173,10 +176,11 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
     results, calibration = {}, None
     warnings = training_set_warnings(datasets["train"], hparams) if "train" in datasets else []
     loader = brain.loader_kwargs(sb.Stage.TEST)
+    chosen = averaged_checkpoint_key(brain, hparams)
     for name in evaluation_set_names(manifests):
         if name not in datasets:
             continue
-        brain.evaluate(datasets[name], min_key="EER", test_loader_kwargs=dict(loader))
+        brain.evaluate(datasets[name], **chosen, test_loader_kwargs=dict(loader))
         scores = brain.score_stats.scores
         if if_main_process():
             write_score_file(output / "scores" / f"{name}.txt", list(scores), list(scores.values()))
@@ -205,6 +209,20 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
     if if_main_process():
         write_results(results, output, demo=is_demo_run(hparams))
     return results
+
+
+def averaged_checkpoint_key(brain, hparams) -> dict:
+    """How ``brain.evaluate`` picks the checkpoint to score with: ``min_key="EER"`` (the
+    best dev EER), or with ``average_checkpoints: N`` the average of the best or last N
+    (``average_by``), made first on the main process (``save/CKPT+averaged``)."""
+    num = hparams.get("average_checkpoints") or 0
+    if not num:
+        return {"min_key": "EER"}
+    folder = brain.checkpointer.checkpoints_dir
+    by = hparams.get("average_by", "best")
+    run_on_main(average_run_checkpoints, args=[folder, num, by])
+    logger.info("Scoring with the average of the %s %d checkpoints (%s)", by, num, folder)
+    return {"max_key": AVERAGED_KEY}
 
 
 def _fit_calibration(scores: dict[str, float], rows: list[dict], hparams) -> Calibration:

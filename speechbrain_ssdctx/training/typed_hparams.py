@@ -201,6 +201,8 @@ RECIPE_HPARAMS: dict[str, Expect] = {
     "eval_window": Expect("choice", choices=EVAL_POLICIES),
     "eval_seconds": _POSITIVE,
     "number_of_epochs": _INT_POSITIVE,
+    "average_checkpoints": Expect("int", minimum=0),
+    "average_by": Expect("choice", choices=("best", "last")),
     "batch_size": _INT_POSITIVE,
     "eval_batch_size": _INT_POSITIVE,
     # Multi-GPU and precision (speechbrain_ssdctx.utils.distributed, docs/multi_gpu.md).
