@@ -210,6 +210,11 @@ def prepare_mlaad(
     for split in SPLITS:
         write_manifest(outputs[split], by_split[split], MANIFEST_COLUMNS_MLAAD)
         logger.info("Wrote %s (%d utterances).", outputs[split], len(by_split[split]))
+        labels = {row["label"] for row in by_split[split]}
+        if labels != {BONAFIDE, SPOOF}:
+            logger.warning("The MLAAD %s split holds %s: too few models or speakers for "
+                           "the shares %s.", split, " and ".join(sorted(labels)) or "nothing",
+                           list(fractions))
     record.write()
     return outputs
 
