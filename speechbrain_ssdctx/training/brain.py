@@ -357,10 +357,11 @@ class DetectorBrain(sb.Brain):
         loader draws through a :class:`~speechbrain_ssdctx.data.sampling.CorpusSampler`
         (seeded by ``hparams.seed``, the same on every process; SpeechBrain shards it over
         DDP processes) instead of shuffling."""
-        mixture = CorpusMixture.from_hparams(vars(self.hparams))
+        entries = getattr(self.hparams, "train_corpora", None)
         corpora = corpus_column(dataset)
-        if mixture is None or corpora is None:
+        if entries is None or corpora is None:
             return
+        mixture = CorpusMixture.from_entries(entries, vars(self.hparams))
         self.corpus_sampler = CorpusSampler(
             list(corpora.values()), mixture.weights,
             num_samples=getattr(self.hparams, "train_corpora_samples", None),
