@@ -12,6 +12,7 @@ Examples::
     python recipes/prepare_asvspoof.py ASVspoof5 /data/asvspoof5 results/manifests
     python recipes/prepare_asvspoof.py InTheWild /data/release_in_the_wild results/manifests
     python recipes/prepare_asvspoof.py labelled my_audio/labels.csv results/manifests
+    python recipes/prepare_asvspoof.py MLAAD /data/MLAAD results/manifests --mailabs /data/M-AILABS
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -43,6 +44,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("save_folder", type=Path, help="where the CSV manifests go")
     parser.add_argument("--keys", type=Path, help="2021 keys package folder")
+    parser.add_argument("--mailabs", type=Path, help="M-AILABS folder (MLAAD's bona fide)")
     parser.add_argument("--skip-missing", action="store_true", help="drop missing audio")
     parser.add_argument("--check-headers", action="store_true", help="read every header")
     args = parser.parse_args(argv)
@@ -55,6 +57,8 @@ def main(argv=None) -> int:
     options = {"skip_missing": args.skip_missing, "check_headers": args.check_headers}
     if "keys_folder" in corpus.options:
         options["keys_folder"] = args.keys
+    if "mailabs_folder" in corpus.options:
+        options["mailabs_folder"] = args.mailabs
     try:
         outputs = corpus.prepare(data, args.save_folder, **options)
     except (MissingAudioError, FileNotFoundError, ValueError) as error:

@@ -77,3 +77,51 @@ def make_labelled_csv(root: Path, count: int = 10) -> Path:
     path = root / "mine.csv"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+#: A tiny MLAAD: language folders, TTS models (one multilingual) and utterances per model.
+MLAAD_MODELS = {"en": ["tts_models_en_ljspeech_vits", "tts_models_multilingual_xtts_v2"],
+                "de": ["tts_models_de_thorsten_vits", "tts_models_multilingual_xtts_v2",
+                       "facebook_mms-tts-deu"]}
+#: A tiny M-AILABS: <locale>/by_book/<gender>/<speaker>/<book> (mix: <book> alone).
+MAILABS_BOOKS = {"en_US": [("female", "judy_bieber", "ozma_of_oz"),
+                           ("male", "elliot_miller", "pink_fairy_book"),
+                           ("mix", None, "sherlock_holmes")],
+                 "de_DE": [("female", "eva_k", "grune_haus"),
+                           ("male", "karlsson", "altehous")]}
+
+
+def make_mlaad(root: Path, per_folder: int = 2) -> tuple[Path, Path]:
+    """MLAAD (fake/<lang>/<model>/ with a |-separated meta.csv, 22.05 kHz wavs) and its
+    M-AILABS bona fide (16 kHz wavs, metadata.csv per book), from the demo audio."""
+    audio = [soundfile.read(row["flac"])[0] for row in demo_rows("train")]
+    take = iter(range(10**6))
+    mlaad = root / "MLAAD"
+    header = ("path|original_file|language|is_original_language|duration|training_data|"
+              "model_name|architecture|transcript")
+    for language, models in MLAAD_MODELS.items():
+        for model in models:
+            folder = mlaad / "fake" / language / model
+            folder.mkdir(parents=True)
+            lines = [header]
+            for i in range(per_folder):
+                name = f"book_{i:02d}_f{i:06d}.wav"
+                samples = audio[next(take) % len(audio)][:8000]
+                soundfile.write(folder / name, samples, 22050)
+                lines.append(f"./fake/{language}/{model}/{name}|{language}_X/by_book/a/b/c.wav|"
+                             f"{language}|True|0.36|ljspeech|{model}|vits|Some text.")
+            (folder / "meta.csv").write_text("\n".join(lines) + "\n")
+    mailabs = root / "M-AILABS"
+    for locale, books in MAILABS_BOOKS.items():
+        for gender, speaker, book in books:
+            folder = mailabs / locale / "by_book" / gender
+            folder = (folder / speaker / book) if speaker else folder / book
+            (folder / "wavs").mkdir(parents=True)
+            lines = []
+            for i in range(per_folder):
+                file_id = f"{book}_01_f{i:06d}"
+                soundfile.write(folder / "wavs" / f"{file_id}.wav",
+                                audio[next(take) % len(audio)][:8000], 16000)
+                lines.append(f"{file_id}|Text {i}.|Text {i}.")
+            (folder / "metadata.csv").write_text("\n".join(lines) + "\n")
+    return mlaad, mailabs

@@ -1,5 +1,7 @@
 """Data of speechbrain-ssdctx: the registry of corpora (``corpora``), corpus preparation
-(ASVspoof 2019 / 2021 / 5, In-the-Wild, labelled CSVs), audio pipelines, the demo corpus.
+(ASVspoof 2019 / 2021 / 5, In-the-Wild, MLAAD, labelled CSVs and folders), several training
+corpora by weight (``mixture``, ``sampling``), MUSAN / RIRS_NOISES for SpeechBrain's noise
+and reverberation (``noise``), audio pipelines, the demo corpus.
 
 Example
 -------
@@ -33,14 +35,20 @@ from speechbrain_ssdctx.data.corpora import (
     training_corpus,
 )
 from speechbrain_ssdctx.data.in_the_wild import prepare_in_the_wild
-from speechbrain_ssdctx.data.labelled import prepare_labelled_csv
+from speechbrain_ssdctx.data.labelled import prepare_labelled_csv, prepare_labelled_folder
+from speechbrain_ssdctx.data.mixture import CorpusMixture
+from speechbrain_ssdctx.data.mlaad import prepare_mlaad
+from speechbrain_ssdctx.data.noise import prepare_musan, prepare_rirs_noises
 from speechbrain_ssdctx.data.resampling import Resampler
+from speechbrain_ssdctx.data.sampling import CorpusSampler
 
 __all__ = [
     "CORPORA",
     "DEMO",
     "AudioFileError",
     "Corpus",
+    "CorpusMixture",
+    "CorpusSampler",
     "CorpusSet",
     "KeyFormat",
     "AudioRangeWarning",
@@ -57,6 +65,10 @@ __all__ = [
     "prepare_asvspoof5",
     "prepare_in_the_wild",
     "prepare_labelled_csv",
+    "prepare_labelled_folder",
+    "prepare_mlaad",
+    "prepare_musan",
+    "prepare_rirs_noises",
     "read_asv_scores",
     "read_protocol_2019",
     "read_trial_list",

@@ -11,7 +11,9 @@ model card, ``read_key``, ``ssdctx-eval`` and ``recipes/prepare_asvspoof.py`` lo
 
 Which corpus trains: the last corpus of the registry that can train and whose
 hyperparameter is given (ASVspoof 5 replaces ASVspoof 2019 LA, which then is a test
-corpus), else the bundled demo corpus (:data:`DEMO`).
+corpus; MLAAD replaces both), else the bundled demo corpus (:data:`DEMO`). Several
+corpora train together through the recipes' ``train_corpora``
+(``speechbrain_ssdctx.data.mixture``).
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -38,6 +40,7 @@ from speechbrain_ssdctx.data.asvspoof5 import (
 )
 from speechbrain_ssdctx.data.in_the_wild import prepare_in_the_wild, read_in_the_wild_meta
 from speechbrain_ssdctx.data.labelled import prepare_labelled_csv, read_labelled_csv
+from speechbrain_ssdctx.data.mlaad import prepare_mlaad
 from speechbrain_ssdctx.data.preparation import BONAFIDE, SPOOF
 
 __all__ = [
@@ -514,6 +517,20 @@ for _corpus in (
                                hint="of In-the-Wild (file,speaker,label)"),),
         resample=True,
         citation='Müller et al., 2022, "Does audio deepfake detection generalize?"',
+    ),
+    # After the ASVspoof corpora: given, it trains (they are then test corpora).
+    Corpus(
+        name="MLAAD", title="MLAAD", dataset="mlaad", dataset_name="MLAAD",
+        preparer=prepare_mlaad,
+        sets=(CorpusSet("train", "train", training=True, scored=False),
+              CorpusSet("dev", "dev", "MLAAD dev", training=True),
+              CorpusSet("MLAAD_eval", "eval", "MLAAD eval")),
+        role="both", hparam="mlaad_folder", options={"mailabs_folder": "mailabs_folder"},
+        resample=True,
+        citation='Müller et al., 2024, "MLAAD: The Multi-Language Audio Anti-Spoofing '
+        'Dataset"; bona fide: the M-AILABS Speech Dataset (Solak, 2019)',
+        training_data="MLAAD (spoofs, by TTS model) and M-AILABS (bona fide, by speaker), "
+        "training split",
     ),
     Corpus(
         name="labelled", title="labelled CSV", dataset="labelled", dataset_name="labelled CSV",

@@ -11,6 +11,11 @@ Users who want to know how a detector does on their own recordings list them::
 the file name without extension, which must then be unique), ``speaker`` and
 ``attack`` (per-speaker bootstrap, per-attack breakdown).
 
+A labelled folder is the same without a CSV: ``bonafide/`` and ``spoof/`` sub-folders of
+audio files, found recursively (a sub-folder of ``spoof/`` names the attack of its files:
+``spoof/tts_a/x.wav`` is attack ``tts_a``); the utterance id is the file name without
+extension (unique over the folder).
+
 Authors
  * speechbrain-ssdctx contributors 2025
 """
@@ -23,6 +28,7 @@ import logging
 import os
 from pathlib import Path
 
+from speechbrain_ssdctx.data.audio_files import AUDIO_EXTENSIONS
 from speechbrain_ssdctx.data.preparation import (
     PreparationRecord,
     ProtocolError,
@@ -35,7 +41,8 @@ from speechbrain_ssdctx.utils.textio import is_readable, read_input, read_lines
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["prepare_labelled_csv", "read_labelled_csv"]
+__all__ = ["prepare_labelled_csv", "prepare_labelled_folder", "read_labelled_csv",
+           "read_labelled_folder"]
 
 #: Accepted spellings of the labels (lower case).
 LABELS = {"bonafide": "bonafide", "bona-fide": "bonafide", "bona fide": "bonafide",
@@ -141,4 +148,80 @@ def prepare_labelled_csv(
     write_manifest(manifest, kept, MANIFEST_COLUMNS_LABELLED)
     record.write()
     logger.info("Wrote %s (%d trials).", manifest, len(kept))
+    return manifest
+
+
+def read_labelled_folder(folder: str | os.PathLike) -> list[dict[str, str]]:
+    """Reads a labelled folder: the audio of its ``bonafide/`` and ``spoof/`` sub-folders.
+
+    Returns
+    -------
+    list of dict
+        ``ID`` (file name without extension), ``wav`` (relative to ``folder``), ``label``,
+        ``attack`` (a spoof's first sub-folder under ``spoof/``, else ``-``) and
+        ``speaker`` (``-``).
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> for name in ("bonafide/a.wav", "spoof/tts_1/b.flac"):
+    ...     (folder / name).parent.mkdir(parents=True, exist_ok=True)
+    ...     _ = (folder / name).write_bytes(b"")
+    >>> [(row["ID"], row["label"], row["attack"]) for row in read_labelled_folder(folder)]
+    [('a', 'bonafide', '-'), ('b', 'spoof', 'tts_1')]
+    """
+    folder = Path(folder)
+    missing = [label for label in ("bonafide", "spoof") if not (folder / label).is_dir()]
+    if missing:
+        raise ProtocolError(f"{folder}: a labelled folder holds bonafide/ and spoof/; "
+                            f"{' and '.join(missing)}/ missing.")
+    rows = []
+    for label in ("bonafide", "spoof"):
+        found = sorted(p for p in (folder / label).rglob("*")
+                       if p.suffix.lower() in AUDIO_EXTENSIONS)
+        for path in found:
+            nested = path.relative_to(folder / label).parts
+            attack = nested[0] if label == "spoof" and len(nested) > 1 else "-"
+            rows.append({"ID": path.stem, "wav": path.relative_to(folder).as_posix(),
+                         "label": label, "attack": attack, "speaker": "-"})
+    if not rows:
+        raise ProtocolError(f"{folder}: no audio files under bonafide/ or spoof/.")
+    check_unique_ids(folder, enumerate(rows, start=1))
+    return rows
+
+
+def prepare_labelled_folder(
+    folder: str | os.PathLike,
+    save_folder: str | os.PathLike,
+    name: str,
+    skip_missing: bool = False,
+    check_headers: bool = False,
+) -> Path:
+    """Writes the manifest ``<name>.csv`` of a labelled folder (``bonafide/``, ``spoof/``).
+
+    Arguments
+    ---------
+    folder : str or path-like
+        The folder.
+    save_folder : str or path-like
+        Where the manifest is written.
+    name : str
+        Name of the set.
+    skip_missing : bool
+        Drop unreadable files instead of stopping (with ``check_headers``).
+    check_headers : bool
+        Also read every file's header.
+
+    Returns
+    -------
+    Path
+        The manifest.
+    """
+    folder, save_folder = Path(folder), Path(save_folder)
+    manifest = save_folder / f"{name}.csv"
+    rows = read_labelled_folder(folder)
+    kept, problems = attach_audio(rows, folder, check_headers, f"{folder}")
+    report_problems(problems, len(rows) - len(kept), skip_missing)
+    write_manifest(manifest, kept, MANIFEST_COLUMNS_LABELLED)
+    logger.info("Wrote %s (%d utterances).", manifest, len(kept))
     return manifest

@@ -44,6 +44,9 @@ from speechbrain.utils.run_opts import RunOptions
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DistributedSampler
 
+from speechbrain_ssdctx.data.mixture import CorpusMixture, corpus_column
+from speechbrain_ssdctx.data.sampling import CorpusSampler
+from speechbrain_ssdctx.evaluation.eer import compute_eer
 from speechbrain_ssdctx.evaluation.score_stats import ScoreStats
 from speechbrain_ssdctx.evaluation.scores import DEFAULT_SCORE_TYPE
 from speechbrain_ssdctx.method.contract import split_outputs
@@ -117,6 +120,8 @@ class DetectorBrain(sb.Brain):
             self.checkpointer.run_hparams = scalar_hparams(self.hparams)
             self.checkpointer.add_recoverable("rng", self.rng_state)
         self.lr_scheduler = None
+        self.corpus_sampler: CorpusSampler | None = None
+        self._dev_corpora: dict[str, str] = {}
         self.train_parts: dict[str, float] = {}
         self.stage_stats: dict[str, float] = {}
         self.score_stats = self.make_score_stats()
@@ -340,20 +345,66 @@ class DetectorBrain(sb.Brain):
         """
         if stage == sb.Stage.TRAIN:
             loader_kwargs.setdefault("generator", self.loader_generator)
+            self._use_corpus_sampler(dataset, loader_kwargs)
+        elif stage == sb.Stage.VALID:
+            self._dev_corpora = corpus_column(dataset) or {}
         if stage != sb.Stage.TRAIN and self.distributed_launch:
             loader_kwargs["sampler"] = DistributedSampler(dataset, shuffle=False)
         return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
 
+    def _use_corpus_sampler(self, dataset, loader_kwargs: dict) -> None:
+        """With ``hparams.train_corpora`` (a training set with a ``corpus`` column), the
+        loader draws through a :class:`~speechbrain_ssdctx.data.sampling.CorpusSampler`
+        (seeded by ``hparams.seed``, the same on every process; SpeechBrain shards it over
+        DDP processes) instead of shuffling."""
+        entries = getattr(self.hparams, "train_corpora", None)
+        corpora = corpus_column(dataset)
+        if entries is None or corpora is None:
+            return
+        mixture = CorpusMixture.from_entries(entries, vars(self.hparams))
+        self.corpus_sampler = CorpusSampler(
+            list(corpora.values()), mixture.weights,
+            num_samples=getattr(self.hparams, "train_corpora_samples", None),
+            seed=getattr(self.hparams, "seed", 0),
+        )
+        self.train_sampler = self.corpus_sampler  # Brain.fit calls its set_epoch
+        loader_kwargs.pop("shuffle", None)
+        loader_kwargs["sampler"] = self.corpus_sampler
+
+    def per_corpus_eer(self) -> dict[str, float]:
+        """The dev EER (percent) of each training corpus (``train_corpora``), from the last
+        validation's gathered scores; corpora without both classes are left out."""
+        stats, found = self.score_stats, {}
+        for name in dict.fromkeys(self._dev_corpora.values()):
+            utterances = [u for u in stats.scores if self._dev_corpora.get(u) == name]
+            bonafide = [stats.scores[u] for u in utterances
+                        if stats.labels[u] == self.bonafide_index]
+            spoof = [stats.scores[u] for u in utterances
+                     if stats.labels[u] == 1 - self.bonafide_index]
+            if bonafide and spoof:
+                found[name] = 100 * compute_eer(bonafide, spoof)[0]
+        return found
+
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs the epoch, steps the scheduler and keeps the best dev-EER checkpoint (the
-        best and last ``average_checkpoints`` ones, when averaging)."""
+        best and last ``average_checkpoints`` ones, when averaging).
+
+        With ``train_corpora``, the log also gives the utterances of each corpus the
+        epoch drew (``utterances_<corpus>``, all processes together) and the dev EER of
+        each corpus (``EER_<corpus>``).
+        """
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss, **self.train_parts}
+            if self.corpus_sampler is not None:
+                counts = self.corpus_sampler.epoch_counts(epoch)
+                self.train_stats.update({f"utterances_{k}": v for k, v in counts.items()})
             return
         self.score_stats.gather()
         self.stage_stats = {"loss": stage_loss}
         if stage == sb.Stage.VALID or self.score_stats.has_both_classes:  # not keyless
             self.stage_stats.update(self.score_stats.summarize())
+        if stage == sb.Stage.VALID:
+            self.stage_stats.update({f"EER_{k}": v for k, v in self.per_corpus_eer().items()})
         if stage == sb.Stage.TEST:
             self._log({"Epoch loaded": self.hparams.epoch_counter.current},
                       test_stats=self.stage_stats)
@@ -373,3 +424,4 @@ class DetectorBrain(sb.Brain):
         train_logger = getattr(self.hparams, "train_logger", None)
         if train_logger is not None:
             train_logger.log_stats(stats_meta=meta, **stats)
+

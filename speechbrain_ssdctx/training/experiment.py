@@ -23,8 +23,10 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_ssdctx.data.corpora import DEMO, corpus_inputs, find_set, training_corpus
 from speechbrain_ssdctx.data.dataio import load_datasets
+from speechbrain_ssdctx.data.mixture import CORPUS_COLUMN, CorpusMixture, corpus_column
 from speechbrain_ssdctx.data.preparation import BONAFIDE, ProtocolError, read_manifest
 from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.eer import compute_eer
 from speechbrain_ssdctx.evaluation.evaluate import (
     asv_operating_point_of,
     evaluate_scores,
@@ -58,7 +60,11 @@ def prepare_manifests(hparams) -> dict[str, Path]:
     present).
     """
     trained = training_corpus(hparams)
-    if trained.name == DEMO:
+    mixture = CorpusMixture.from_hparams(hparams)
+    if mixture is not None:
+        logger.info("Training corpora (train_corpora), expected shares of an epoch: %s",
+                    ", ".join(f"{k} {v:.1%}" for k, v in mixture.shares.items()))
+    elif trained.name == DEMO:
         logger.info("No --data_folder: using the bundled demo corpus %s", trained.folder())
     run_on_main(_prepare_all, args=[hparams])
     return _prepare_all(hparams)  # up to date now: this only returns the paths
@@ -67,7 +73,11 @@ def prepare_manifests(hparams) -> dict[str, Path]:
 def _prepare_all(hparams) -> dict[str, Path]:
     save_folder, skip = Path(hparams["manifest_folder"]), hparams["skip_missing_audio"]
     manifests: dict[str, Path] = {}
+    mixture = CorpusMixture.from_hparams(hparams)
+    if mixture is not None:  # train and dev: the mixture's; the corpora's test sets
+        manifests.update(mixture.prepare(save_folder, hparams, skip))
     for corpus, source, training in corpus_inputs(hparams):
+        training = training and mixture is None
         options = {key: hparams.get(hparam) for key, hparam in corpus.options.items()}
         outputs = corpus.prepare(source, save_folder, skip_missing=skip, **options)
         named = corpus.manifests(outputs, source, training)
@@ -145,10 +155,13 @@ def training_set_warnings(dataset, hparams) -> list[str]:
 
 
 def _balanced_slice(dataset, limit: int):
+    """The first ``limit`` utterances of each class (of each class of each corpus, with a
+    ``corpus`` column: ``train_corpora``)."""
     keep, counts = set(), {}
+    corpora = corpus_column(dataset) or {}
     with dataset.output_keys_as(["id", "label_id"]):
         for item in dataset:
-            label = item["label_id"]
+            label = (corpora.get(item["id"]), item["label_id"])
             if counts.get(label, 0) < limit:
                 counts[label] = counts.get(label, 0) + 1
                 keep.add(item["id"])
@@ -192,12 +205,15 @@ def score_test_sets(brain, datasets: dict, manifests: dict[str, Path], hparams) 
             continue
         if name == "dev":
             calibration = _fit_calibration(scores, rows, hparams)
+            per_corpus = _per_corpus(scores, rows, brain, hparams)
             if if_main_process():
                 calibration.save(output / "calibration.json")
         results[name] = evaluate_scores(
             scores, rows, asv=_asv_point(manifests, name), c012=_c012(name, hparams),
             score_name=f"{name} scores", key_name=str(manifests[name]), calibration=calibration,
         )
+        if name == "dev" and per_corpus:
+            results[name]["per_corpus"] = per_corpus
         results[name]["key"] = str(manifests[name])
         if warnings:
             results[name]["warnings"] = warnings
@@ -225,6 +241,31 @@ def averaged_checkpoint_key(brain, hparams) -> dict:
     return {"max_key": AVERAGED_KEY}
 
 
+def _per_corpus(scores: dict[str, float], rows: list[dict], brain, hparams) -> dict:
+    """With ``train_corpora``: each corpus's weight, the utterances of it the epochs drew
+    (per epoch and in all), and its dev trials and EER (percent; without both classes in
+    dev, no EER)."""
+    mixture = CorpusMixture.from_hparams(hparams)
+    if mixture is None:
+        return {}
+    sampler, epochs = brain.corpus_sampler, brain.hparams.epoch_counter.limit
+    drawn = [sampler.epoch_counts(epoch) for epoch in range(1, epochs + 1)] if sampler else []
+    found = {}
+    for name, weight in mixture.weights.items():
+        mine = [row for row in rows if row.get(CORPUS_COLUMN) == name and row["ID"] in scores]
+        bonafide = [scores[row["ID"]] for row in mine if row["label"] == BONAFIDE]
+        spoof = [scores[row["ID"]] for row in mine if row["label"] != BONAFIDE]
+        found[name] = {"weight": weight, "bonafide": len(bonafide), "spoof": len(spoof),
+                       "train_utterances_per_epoch": [c.get(name, 0) for c in drawn],
+                       "train_utterances": sum(c.get(name, 0) for c in drawn)}
+        if bonafide and spoof:
+            found[name]["eer"] = 100 * compute_eer(bonafide, spoof)[0]
+    logger.info("Per training corpus: %s", "; ".join(
+        f"{name}: {entry['train_utterances']} utterances drawn, dev EER "
+        + (f"{entry['eer']:.3f}%" if "eer" in entry else "n/a") for name, entry in found.items()))
+    return found
+
+
 def _fit_calibration(scores: dict[str, float], rows: list[dict], hparams) -> Calibration:
     """The affine calibration of the dev scores (prior: ``calibration_prior``)."""
     bonafide = [scores[row["ID"]] for row in rows if row["label"] == BONAFIDE]
@@ -248,7 +289,11 @@ def _corpus_of(name: str, hparams):
 
 
 def _resampled(name: str, hparams) -> bool:
-    """Whether the set's corpus is read at its own rate and resampled."""
+    """Whether the set's corpus is read at its own rate and resampled (``train_corpora``:
+    the training and dev sets are when one of their corpora is)."""
+    mixture = CorpusMixture.from_hparams(hparams)
+    if mixture is not None and name in ("train", "dev"):
+        return mixture.resamples
     corpus = _corpus_of(name, hparams)
     return corpus is not None and corpus.resample
 
@@ -256,6 +301,9 @@ def _resampled(name: str, hparams) -> bool:
 def _title(name: str, hparams) -> str | None:
     """The set's title when reports would not give it from its name alone (ASVspoof 5 dev,
     a labelled CSV)."""
+    mixture = CorpusMixture.from_hparams(hparams)
+    if mixture is not None and name == "dev":
+        return f"dev ({' + '.join(mixture.weights)})"
     demo = is_demo_run(hparams)
     found = find_set(name, first=training_corpus(hparams), per_file=True)
     title = found[0].set_title(found[1]) if found else name

@@ -32,6 +32,7 @@ from hyperpyyaml import load_hyperpyyaml, resolve_references
 from speechbrain_ssdctx.data.asvspoof import ProtocolError
 from speechbrain_ssdctx.data.audio import AudioFileError
 from speechbrain_ssdctx.data.corpora import DEMO, training_corpus
+from speechbrain_ssdctx.data.mixture import MixtureError
 from speechbrain_ssdctx.evaluation.report import set_title
 from speechbrain_ssdctx.training.checkpoints import CheckpointError
 from speechbrain_ssdctx.training.run_lock import RunLock, RunLockedError
@@ -60,7 +61,7 @@ DEMO_KEY = "demo_schedule"
 #: Errors that are a user's mistake (a file, a folder, a value): one line, no traceback.
 USER_ERRORS = (
     HparamError, CheckpointError, AudioFileError, ProtocolError, OSError,
-    ruamel.yaml.YAMLError, BlockError, RunLockedError,
+    ruamel.yaml.YAMLError, BlockError, RunLockedError, MixtureError,
 )
 
 

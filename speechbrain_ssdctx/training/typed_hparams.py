@@ -196,6 +196,7 @@ RECIPE_HPARAMS: dict[str, Expect] = {
     "skip_missing_audio": _BOOL,
     "allow_single_class": _BOOL,
     "max_utterances_per_class": Expect("int", minimum=1, nullable=True),
+    "train_corpora_samples": Expect("int", minimum=1, nullable=True),
     "sample_rate": _INT_POSITIVE,
     "train_seconds": _POSITIVE,
     "eval_window": Expect("choice", choices=EVAL_POLICIES),
