@@ -23,7 +23,8 @@ from speechbrain_ssdctx.utils.hparams_blocks import MERGE_PREFIX, compose_hparam
 TRAINING_YAMLS = sorted(p.name for p in HPARAMS.glob("*.yaml"))
 BLOCKS = HPARAMS / "blocks"
 #: The blocks every training YAML merges (the schedule block only where it is the paper's).
-SHARED_BLOCKS = ("run.yaml", "data.yaml", "evaluation.yaml", "checkpoints.yaml")
+SHARED_BLOCKS = ("run.yaml", "data.yaml", "evaluation.yaml", "augmentation.yaml",
+                 "checkpoints.yaml")
 REFERENCE = re.compile(r"<([^<>\[\].]+)")
 
 

@@ -1,11 +1,13 @@
 """Waveform data augmentation for training detectors (not the paper's method: InF's
-band-pass masking is in :mod:`speechbrain_ssdctx.method`)."""
+band-pass masking is in :mod:`speechbrain_ssdctx.method`): the augmentations, and the
+per-utterance chain that runs them in the data loader's workers."""
 
+from speechbrain_ssdctx.augment.chain import AugmentationChain, utterance_seed
 from speechbrain_ssdctx.augment.codec import CodecAugment, CodecSetting
 from speechbrain_ssdctx.augment.rawboost import RawBoost
 from speechbrain_ssdctx.utils.legacy_paths import legacy_attribute
 
-__all__ = ["CodecAugment", "CodecSetting", "RawBoost"]
+__all__ = ["AugmentationChain", "CodecAugment", "CodecSetting", "RawBoost", "utterance_seed"]
 
 
 def __getattr__(name: str):

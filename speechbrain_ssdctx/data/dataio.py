@@ -68,8 +68,10 @@ def train_audio_pipeline(
     sample_rate: int = 16000,
     resample: bool = False,
     generator: torch.Generator | None = None,
+    augmentation: Callable[[torch.Tensor, str], torch.Tensor] | None = None,
 ) -> Callable:
-    """Returns a dynamic item ``wav -> sig``: a random crop (or repeat padding) of fixed length.
+    """Returns a dynamic item ``wav -> sig``: a random crop (or repeat padding) of fixed length,
+    optionally augmented.
 
     Arguments
     ---------
@@ -81,26 +83,45 @@ def train_audio_pipeline(
         Resample files at another rate instead of raising an error.
     generator : torch.Generator, optional
         Random source of the crop start (see ``crop_or_pad``).
+    augmentation : callable, optional
+        ``augmentation(crop, utterance_id) -> crop``, applied to every crop (e.g. an
+        ``speechbrain_ssdctx.augment.AugmentationChain``): in the DataLoader's worker
+        processes when it has some. The item then takes ``id`` too.
 
     Returns
     -------
     callable
-        A SpeechBrain dynamic item (takes ``wav``, provides ``sig``).
+        A SpeechBrain dynamic item (takes ``wav``, and ``id`` with an augmentation;
+        provides ``sig``).
 
     Example
     -------
     >>> pipeline = train_audio_pipeline(8000)
     >>> pipeline("tests/fixtures/edge_cases/silence_1s_16k.wav").shape
     torch.Size([8000])
+    >>> louder = train_audio_pipeline(8000, augmentation=lambda crop, utt: crop + 1.0)
+    >>> louder("utt1", "tests/fixtures/edge_cases/silence_1s_16k.wav").unique().tolist()
+    [1.0]
     """
+
+    def crop(wav: str) -> torch.Tensor:
+        signal = load_audio(wav, sample_rate=sample_rate, resample=resample)
+        return crop_or_pad(signal, num_samples, random=True, generator=generator)
 
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("sig")
     def audio_pipeline(wav: str) -> torch.Tensor:
-        signal = load_audio(wav, sample_rate=sample_rate, resample=resample)
-        return crop_or_pad(signal, num_samples, random=True, generator=generator)
+        return crop(wav)
 
-    return audio_pipeline
+    if augmentation is None:
+        return audio_pipeline
+
+    @sb.utils.data_pipeline.takes("id", "wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def augmented_pipeline(utterance_id: str, wav: str) -> torch.Tensor:
+        return augmentation(crop(wav), utterance_id)
+
+    return augmented_pipeline
 
 
 def eval_audio_pipeline(
@@ -183,6 +204,7 @@ def load_datasets(
     resample: bool = False,
     generator: torch.Generator | None = None,
     bonafide_index: int = 1,
+    augmentation: Callable[[torch.Tensor, str], torch.Tensor] | None = None,
 ) -> dict[str, sb.dataio.dataset.DynamicItemDataset]:
     """Builds a ``DynamicItemDataset`` per manifest (output keys ``id``, ``sig``, ``label_id``).
 
@@ -207,6 +229,9 @@ def load_datasets(
         Random source of the training crops.
     bonafide_index : int
         The class index of bona fide in ``label_id`` (see :func:`label_encoding`).
+    augmentation : callable, optional
+        Applied to every training crop (see :func:`train_audio_pipeline`); evaluation
+        sets are never augmented.
 
     Returns
     -------
@@ -223,7 +248,7 @@ def load_datasets(
     >>> item["sig"].shape, item["label_id"] in (0, 1)
     (torch.Size([16000]), True)
     """
-    train = train_audio_pipeline(train_num_samples, sample_rate, resample, generator)
+    train = train_audio_pipeline(train_num_samples, sample_rate, resample, generator, augmentation)
     evaluate = eval_audio_pipeline(eval_policy, eval_num_samples, sample_rate, resample)
     labels = make_label_pipeline(bonafide_index)
     datasets = {}

@@ -9,10 +9,13 @@ with the lowest dev EER, and scores test sets. It expects:
 - batches with ``id``, ``sig`` (padded waveforms) and ``label_id`` (bona fide =
   ``hparams.bonafide_index``, default 1);
 - hparams: ``epoch_counter``, optionally ``lr_scheduler`` (a callable taking the
-  optimiser, stepped once per epoch), ``train_logger``, ``wav_augment`` (applied to
-  training waveforms before the context loss, e.g. ``RawBoost`` or SpeechBrain's
-  ``Augmenter``; InF masks the augmented waveform) and ``score_stats`` (a callable making
-  the evaluation stages' metric-stats object; default
+  optimiser, stepped once per epoch), ``train_logger``, ``wav_augment_chain`` (an
+  ``speechbrain_ssdctx.augment.AugmentationChain`` that the training set applies to each
+  crop, in the data loader's workers: told the epoch when one starts), ``wav_augment``
+  (applied to the training batch inside the step, before the context loss, e.g.
+  SpeechBrain's ``Augmenter``: the step waits for it, so CPU-heavy augmentations such as
+  ``RawBoost`` belong in the chain; InF masks the augmented waveform either way) and
+  ``score_stats`` (a callable making the evaluation stages' metric-stats object; default
   :class:`~speechbrain_ssdctx.evaluation.score_stats.ScoreStats` with ``score_type`` and
   ``bonafide_index``);
 - the multi-GPU and precision settings of ``docs/multi_gpu.md`` (SpeechBrain run options
@@ -325,11 +328,15 @@ class DetectorBrain(sb.Brain):
 
     def on_stage_start(self, stage, epoch=None):
         """Resets the per-stage accumulators: loss parts, a new metric-stats object; seeds
-        the training loader's generator for the epoch (see :meth:`make_dataloader`)."""
+        the training loader's generator for the epoch (see :meth:`make_dataloader`) and
+        gives the epoch to ``hparams.wav_augment_chain`` (its draws depend on it)."""
         self._part_sums: dict[str, float] = defaultdict(float)
         self._part_count = 0
         if stage == sb.Stage.TRAIN and epoch is not None:
             self.loader_generator.manual_seed((self._loader_seed + epoch) % 2**63)
+            chain = getattr(self.hparams, "wav_augment_chain", None)
+            if chain is not None:
+                chain.set_epoch(epoch)
         if stage != sb.Stage.TRAIN:
             self.score_stats = self.make_score_stats()
 

@@ -93,13 +93,16 @@ def build_datasets(hparams, manifests: dict[str, Path]) -> dict:
     """The ``DynamicItemDataset`` of every manifest (random crops for ``train``).
 
     With ``max_utterances_per_class`` set, every set keeps only that many bona fide and
-    that many spoofed utterances (the first ones), for quick checks.
+    that many spoofed utterances (the first ones), for quick checks. The training crops go
+    through ``wav_augment_chain`` (an ``speechbrain_ssdctx.augment.AugmentationChain``, run in
+    the data loader's workers) unless it is absent or empty.
     """
     csvs = {name: path for name, path in manifests.items() if not name.startswith("asv_")}
     options = {
         "train_num_samples": int(round(hparams["train_seconds"] * hparams["sample_rate"])),
         "sample_rate": hparams["sample_rate"],
         "bonafide_index": hparams.get("bonafide_index", 1),
+        "augmentation": hparams.get("wav_augment_chain") or None,
         **eval_window(hparams),
     }
     # Corpora other than ASVspoof (In-the-Wild, labelled CSVs) may hold audio at any rate.

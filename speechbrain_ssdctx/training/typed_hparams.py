@@ -237,7 +237,9 @@ RECIPE_HPARAMS: dict[str, Expect] = {
     "variant": Expect("choice", choices=("AASIST", "AASIST-L")),
     "init_from": Expect("str", nullable=True),
     "weight_decay": _NON_NEGATIVE,
+    "rawboost": _BOOL,
     "rawboost_algorithm": Expect("int", minimum=0, maximum=8),
+    "rawboost_probability": Expect("number", minimum=0, maximum=1),
     "freeze_ssl": _BOOL,
     "gradient_checkpointing": _BOOL,
 }
