@@ -131,7 +131,7 @@ def traceable(module: torch.nn.Module, onnx: bool) -> Iterator[torch.nn.Module]:
     """
     from speechbrain.processing.features import STFT
 
-    training = module.training
+    modes = [(sub, sub.training) for sub in module.modules()]
     swapped = [(sub, type(sub)) for sub in module.modules() if isinstance(sub, HookedStateMixin)]
     stfts = [sub for sub in module.modules() if isinstance(sub, STFT)] if onnx else []
     module.eval()
@@ -146,7 +146,8 @@ def traceable(module: torch.nn.Module, onnx: bool) -> Iterator[torch.nn.Module]:
             sub.__class__ = cls
         for stft in stfts:
             del stft.forward
-        module.train(training)
+        for sub, training in modes:
+            sub.training = training
 
 
 @contextlib.contextmanager
