@@ -14,10 +14,15 @@ Example
     ssdctx-export results/lcnn_inf_ini/1 exported/lcnn-inf-ini --push-to-hub my-org/lcnn-inf-ini
     # the average of the run's 5 best checkpoints (by dev EER; see ssdctx-average)
     ssdctx-export results/lcnn_inf_ini/1 exported/lcnn-avg5 --average 5
+    # one ONNX (or TorchScript) file: of a run, or of any model SpoofDetector loads
+    ssdctx-export --format onnx results/lcnn_inf_ini/1 exported/lcnn-onnx
+    ssdctx-export --format onnx --model aasist exported/aasist-onnx  # -> aasist.onnx
 
 The folder loads with ``SpoofDetector.from_hparams(<folder or hub id>)``, with SpeechBrain's
 ``foreign_class(source, pymodule_file="custom_interface.py", classname="SpoofDetector")``
-or with ``ssdctx-score --model``.
+or with ``ssdctx-score --model``; an ONNX / TorchScript export (``<name>.onnx`` or
+``<name>.pt`` with its settings in ``<name>.json``) with ``ssdctx-score --model
+OUT_DIR/<name>.onnx`` or ``PortableSpoofDetector.from_file``.
 
 Authors
  * speechbrain-ssdctx contributors 2025
@@ -25,6 +30,7 @@ Authors
 
 import argparse
 import json
+import pathlib
 import sys
 from collections.abc import Sequence
 
@@ -38,6 +44,7 @@ from speechbrain_ssdctx.evaluation.scores import SCORE_TYPES
 from speechbrain_ssdctx.inference.export import export_from_hparams, export_model
 from speechbrain_ssdctx.inference.hub import HubUploadError, push_to_hub
 from speechbrain_ssdctx.inference.model_card import ModelCard
+from speechbrain_ssdctx.inference.portable_detector import PORTABLE_FORMATS
 from speechbrain_ssdctx.inference.settings import InferenceSettings
 from speechbrain_ssdctx.training.averaging import AVERAGE_BY, average_run_checkpoints
 from speechbrain_ssdctx.training.checkpoints import AVERAGED_KEY, CheckpointError
@@ -55,6 +62,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("paths", nargs="+", metavar="[TRAINING_DIR] OUT_DIR",
                         help="the run's output folder (without --hparams) and the model "
                         "folder to write (not the training folder or inside it)")
+    parser.add_argument("--format", choices=("folder", *PORTABLE_FORMATS), default="folder",
+                        help="folder: a SpeechBrain model folder (default); onnx / torchscript: "
+                        "one <name>.onnx / <name>.pt file of the detector (front end included, "
+                        "any length), its settings (<name>.json) and a model card")
+    parser.add_argument("--model", help="with --format onnx|torchscript: export a model that "
+                        "SpoofDetector loads (bundled name, model folder, Hub id) instead of a "
+                        "run (give OUT_DIR only)")
     recipe = parser.add_argument_group("any SpeechBrain recipe")
     recipe.add_argument("--hparams", help="the training YAML (the recipe's, or the copy as run)")
     recipe.add_argument("--checkpoints", help="the Checkpointer folder, or one CKPT+ folder")
@@ -100,10 +114,54 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="also upload to this Hub repo")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
     args = parser.parse_args(argv)
+    if args.push_to_hub and args.format != "folder":
+        parser.error("--push-to-hub uploads model folders (--format folder)")
+    if args.model is not None:
+        if args.format == "folder" or args.hparams or len(args.paths) != 1:
+            parser.error("--model exports to --format onnx|torchscript: give --model NAME OUT_DIR")
+        return args
     expected = 1 if args.hparams else 2
     if len(args.paths) != expected or bool(args.hparams) != bool(args.checkpoints):
         parser.error("give TRAINING_DIR OUT_DIR, or --hparams FILE --checkpoints FOLDER OUT_DIR")
     return args
+
+
+def _export(args):
+    """Writes the export the arguments ask for; returns what was written."""
+    card, settings = _card(args), _settings(args)
+    if args.format == "folder":
+        return _export_folder(args, args.paths[-1], settings, card)
+    from speechbrain_ssdctx.inference.portable_export import (
+        export_portable,
+        export_portable_run,
+    )
+    from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
+
+    if args.model is None:
+        return export_portable_run(lambda folder: _export_folder(args, folder, settings, card),
+                                   args.paths[-1], args.format, card)
+    detector = SpoofDetector.from_hparams(args.model, trust_remote_code=args.trust_remote_code)
+    name = args.name or pathlib.Path(args.model).name
+    return export_portable(detector, args.paths[0], args.format, card, name=name)
+
+
+def _export_folder(args, out_dir, settings, card):
+    if args.average:
+        folder = args.checkpoints or checkpoints_folder(args.paths[0])
+        averaged = average_run_checkpoints(folder, args.average, args.average_by)
+        print(f"Averaged {args.average} checkpoints ({args.average_by}) into {averaged.path}")
+    if args.hparams:
+        keys = ({"min_key": args.min_key, "max_key": args.max_key} if not args.average
+                else {"max_key": AVERAGED_KEY})
+        return export_from_hparams(
+            args.hparams, args.checkpoints, out_dir,
+            overrides=_overrides(args.override), detector_key=args.detector_key,
+            **keys, python_modules=args.python_module,
+            label_encoder=args.label_encoder, bonafide_label=args.bonafide_label,
+            settings=settings, card=card, trust_remote_code=args.trust_remote_code,
+        )
+    return export_model(args.paths[0], out_dir, settings=settings, card=card,
+                        trust_remote_code=args.trust_remote_code, averaged=bool(args.average))
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -148,26 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``ssdctx-export``; returns the exit status."""
     args = parse_args(argv)
     try:
-        if args.average:
-            folder = args.checkpoints or checkpoints_folder(args.paths[0])
-            averaged = average_run_checkpoints(folder, args.average, args.average_by)
-            print(f"Averaged {args.average} checkpoints ({args.average_by}) into {averaged.path}")
-        if args.hparams:
-            keys = ({"min_key": args.min_key, "max_key": args.max_key} if not args.average
-                    else {"max_key": AVERAGED_KEY})
-            out_dir = export_from_hparams(
-                args.hparams, args.checkpoints, args.paths[0],
-                overrides=_overrides(args.override), detector_key=args.detector_key,
-                **keys, python_modules=args.python_module,
-                label_encoder=args.label_encoder, bonafide_label=args.bonafide_label,
-                settings=_settings(args), card=_card(args),
-                trust_remote_code=args.trust_remote_code,
-            )
-        else:
-            out_dir = export_model(
-                args.paths[0], args.paths[1], settings=_settings(args), card=_card(args),
-                trust_remote_code=args.trust_remote_code, averaged=bool(args.average),
-            )
+        out_dir = _export(args)
         print(f"Exported to {out_dir}")
         if args.push_to_hub:
             url = push_to_hub(out_dir, args.push_to_hub, private=args.private)

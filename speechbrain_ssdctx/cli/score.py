@@ -80,6 +80,9 @@ WARNINGS_SUFFIX = ".warnings.tsv"
 #: The rate of the bundled models and the recipes; another one is stated.
 USUAL_SAMPLE_RATE = 16000
 
+#: Suffixes of the files of ONNX / TorchScript exports (``--model OUT_DIR/<name>.onnx``).
+PORTABLE_SUFFIXES = (".onnx", ".pt")
+
 #: Exit status of a run stopped by a signal, as shells report it (128 + signal number).
 INTERRUPTED_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -194,7 +197,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--model",
         required=True,
         help="bundled model (aasist, aasist-l; these names win over folders of the same "
-        "name: write ./aasist for a folder), exported model folder or HuggingFace id",
+        "name: write ./aasist for a folder), exported model folder, HuggingFace id, or the "
+        "<name>.onnx / <name>.pt file of ssdctx-export --format onnx|torchscript",
     )
     parser.add_argument("inputs", nargs="+", help="audio files and folders (searched "
                         "recursively); '-' or a pipe: a list of them, one per line")
@@ -273,13 +277,18 @@ def score(args: argparse.Namespace) -> int:
         SpoofDetector,  # after the checks: it is slow
     )
 
-    detector = SpoofDetector.from_hparams(
-        args.model, savedir=args.savedir, run_opts={"device": args.device},
-        trust_remote_code=args.trust_remote_code,
-    )
+    if pathlib.Path(args.model).suffix in PORTABLE_SUFFIXES:  # an ONNX / TorchScript export
+        from speechbrain_ssdctx.inference.portable_detector import PortableSpoofDetector
+
+        detector = PortableSpoofDetector.from_file(args.model, device=args.device)
+    else:
+        detector = SpoofDetector.from_hparams(
+            args.model, savedir=args.savedir, run_opts={"device": args.device},
+            trust_remote_code=args.trust_remote_code,
+        )
     detector.set_window(args.window, args.window_seconds, args.hop_seconds, args.aggregate)
-    if detector.hparams.sample_rate != USUAL_SAMPLE_RATE:
-        print(f"ssdctx-score: note: this model scores audio at {detector.hparams.sample_rate} "
+    if detector.settings.sample_rate != USUAL_SAMPLE_RATE:
+        print(f"ssdctx-score: note: this model scores audio at {detector.settings.sample_rate} "
               "Hz (its hyperparams.yaml says so); every file is resampled to that rate",
               file=sys.stderr)
     writer = ScoreWriter(args.out, args.format, args.resume) if args.out else None

@@ -22,7 +22,7 @@ import hashlib
 import os
 import pathlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 #: What an export writes into its folder; an existing export holds nothing else.
 EXPORT_FILES = frozenset({
@@ -76,8 +76,13 @@ def is_export(folder: pathlib.Path) -> bool:
     return EXPORT_MARK in head
 
 
-def check_destination(out_dir: pathlib.Path) -> None:
+def check_destination(
+    out_dir: pathlib.Path, is_ours: Callable[[pathlib.Path], bool] = is_export
+) -> None:
     """Refuses a destination that is neither new, empty, nor an earlier export.
+
+    ``is_ours`` tells an earlier export of the same kind (default: a model folder,
+    :func:`is_export`; the ONNX / TorchScript folders have their own).
 
     Raises
     ------
@@ -97,7 +102,7 @@ def check_destination(out_dir: pathlib.Path) -> None:
         return
     if not out_dir.is_dir():
         raise ExportError(f"Refusing to export into '{out_dir}': it is a file, not a folder")
-    if not any(out_dir.iterdir()) or is_export(out_dir):
+    if not any(out_dir.iterdir()) or is_ours(out_dir):
         return
     held = sorted(entry.name for entry in out_dir.iterdir())
     shown = ", ".join(held[:5]) + (", ..." if len(held) > 5 else "")
@@ -108,8 +113,13 @@ def check_destination(out_dir: pathlib.Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_export(out_dir: pathlib.Path) -> Iterator[pathlib.Path]:
+def staged_export(
+    out_dir: pathlib.Path, is_ours: Callable[[pathlib.Path], bool] = is_export
+) -> Iterator[pathlib.Path]:
     """A staging folder beside ``out_dir``, moved into place when the block succeeds.
+
+    ``is_ours``: what an earlier export of this kind looks like (see
+    :func:`check_destination`).
 
     The block writes and checks the export in the folder it is given. When it ends
     without an exception, the staging folder replaces ``out_dir`` (see
@@ -123,14 +133,14 @@ def staged_export(out_dir: pathlib.Path) -> Iterator[pathlib.Path]:
     >>> sorted(path.name for path in out.iterdir())
     ['hyperparams.yaml']
     """
-    check_destination(out_dir)
+    check_destination(out_dir, is_ours)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.parent / f".{out_dir.name}.export-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)  # left by a killed export of this pid
     staging.mkdir()
     try:
         yield staging
-        check_destination(out_dir)  # nothing of the user's appeared meanwhile
+        check_destination(out_dir, is_ours)  # nothing of the user's appeared meanwhile
         replace_folder(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -79,12 +79,32 @@ class ModelCard:
     citation: str | None = None
 
 
+@dataclass(frozen=True)
+class PortableFile:
+    """The ONNX or TorchScript file of an export, for the card's usage sections.
+
+    Arguments
+    ---------
+    format : str
+        ``"onnx"`` or ``"torchscript"``.
+    file : str
+        The graph's file name (``<name>.onnx`` or ``<name>.pt``).
+    sidecar : str
+        The settings file next to it (``<name>.json``).
+    """
+
+    format: str
+    file: str
+    sidecar: str
+
+
 def model_card(
     card: ModelCard,
     settings: InferenceSettings,
     adapter: ContractAdapter,
     folder_name: str,
     ships_code: bool = False,
+    portable: PortableFile | None = None,
 ) -> str:
     """The ``README.md`` model card (HuggingFace conventions for SpeechBrain models).
 
@@ -101,6 +121,8 @@ def model_card(
     ships_code : bool
         Whether the hyperparameters build code shipped in ``custom_interface.py`` (the
         user's own modules): loading then needs ``trust_remote_code``, and the card says so.
+    portable : PortableFile, optional
+        For an ONNX / TorchScript export: how to run that file instead of the folder.
 
     Returns
     -------
@@ -141,9 +163,23 @@ def model_card(
     polarity = ("" if settings.bonafide_index == 1 else
                 " The detector was trained with bona fide at logit index 0; the exported "
                 "model reorders its logits, so scores still mean higher = bona fide.")
+    if portable is not None:
+        front["tags"].append(portable.format)
+        usage = portable_usage(portable, settings)
+        security = PORTABLE_SECURITY[portable.format].format(file=portable.file)
+    else:
+        usage = FOLDER_USAGE.format(
+            source=source, hub_note=hub_note, interface=INTERFACE_FILE, classname=INTERFACE_CLASS,
+            trust_arg=", trust_remote_code=True" if ships_code else "",
+            trust_flag=" --trust-remote-code" if ships_code else "",
+            code_note=CODE_NOTE.format(interface=INTERFACE_FILE) if ships_code else "",
+        )
+        security = FOLDER_SECURITY.format(interface=INTERFACE_FILE)
     return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" + \
         MODEL_CARD.format(
-            name=name, source=source, hub_note=hub_note, detector=detector,
+            name=name, usage=usage, security=security, detector=detector,
+            as_run="" if portable else "; the hyperparameters as run are in "
+            "`training_hyperparams.yaml`",
             n_params=f"{n_params:,}",
             training_data=card.training_data or "not described at export",
             recipe=f"`{card.recipe}`" if card.recipe else "not recorded",
@@ -152,10 +188,7 @@ def model_card(
             score_meaning=SCORE_MEANINGS[settings.score_type], polarity=polarity,
             sample_rate=settings.sample_rate, window=window, license=card.license,
             data_licence=data_licence_note(card),
-            version=__version__, interface=INTERFACE_FILE, classname=INTERFACE_CLASS,
-            trust_arg=", trust_remote_code=True" if ships_code else "",
-            trust_flag=" --trust-remote-code" if ships_code else "",
-            code_note=CODE_NOTE.format(interface=INTERFACE_FILE) if ships_code else "",
+            version=__version__,
         )
 
 
@@ -165,6 +198,33 @@ CODE_NOTE = (
     "modules), which runs when the model loads: read that file first; the loaders refuse "
     "it without `trust_remote_code=True` / `--trust-remote-code`.\n"
 )
+
+
+def portable_usage(portable: PortableFile, settings: InferenceSettings) -> str:
+    """The card's install and use sections for an ONNX / TorchScript file.
+
+    Example
+    -------
+    >>> settings = InferenceSettings(window_policy="official", score_type="bonafide_logit")
+    >>> text = portable_usage(PortableFile("onnx", "aasist.onnx", "aasist.json"),
+    ...                       settings.completed())
+    >>> "np.resize(wav, 64600)" in text, "score = logits[1]" in text
+    (True, True)
+    """
+    policy = settings.window_policy
+    if policy in ("official", "first"):
+        size = 64600 if policy == "official" else settings.window_samples
+        window = f"window = np.resize(wav, {size})  # the first {size} samples, repeat-padded"
+    else:
+        window = ("window = wav  # the whole file; PortableSpoofDetector also slides windows "
+                  "over long files")
+    score = "logits[1]" if settings.score_type == "bonafide_logit" else "logits[1] - logits[0]"
+    run = PORTABLE_RUN[portable.format]
+    return PORTABLE_USAGE.format(
+        file=portable.file, sidecar=portable.sidecar, what=PORTABLE_NAMES[portable.format],
+        sample_rate=settings.sample_rate, window=window, score=score,
+        load=run[0].format(file=portable.file), logits=run[1], package=run[2],
+    )
 
 
 def data_licence_note(card: ModelCard) -> str:
@@ -253,7 +313,41 @@ from speech made by text-to-speech or voice conversion. Detector: `{detector}`
 ({n_params} parameters), trained with speechbrain-ssdctx {version} (inter-frequency and
 inter-instance context training for synthetic speech detection, a SpeechBrain plugin).
 
-## Install
+{usage}
+Input: audio at any sample rate (resampled to {sample_rate} Hz), stereo is mixed down.
+Window policy: {window}.
+
+## What the score means
+
+The score is {score_meaning}: higher means more likely genuine speech.{polarity} The
+decision threshold stored with the model is {threshold}; a score at or above it is
+classified bona fide. Scores on audio unlike the training data (other languages, codecs,
+channels) shift: calibrate a threshold on your own data before trusting decisions.
+{calibration}
+## Training
+
+- Data: {training_data}.
+- Recipe: {recipe}{as_run}.
+
+## Results
+
+{results}
+
+## Intended use and limitations
+
+Research on spoofing countermeasures and screening of audio for synthetic speech. It
+does not identify speakers and is not proof that audio is genuine: detectors miss unseen
+generators and are sensitive to codecs, noise and channels. Do not use a single score as
+the basis of decisions that affect people.
+
+{security}
+## Licence
+
+Weights: {license}. Training data: {data_licence}.
+"""
+
+#: Install and use sections of a model folder's card.
+FOLDER_USAGE = """## Install
 
 ```bash
 pip install speechbrain-ssdctx
@@ -279,41 +373,76 @@ detector.score_file("my_audio.wav")
 ```
 
 or from a shell: `ssdctx-score --model {source}{trust_flag} my_audio_folder/ --out scores.txt`.
-{hub_note}{code_note}
-Input: audio at any sample rate (resampled to {sample_rate} Hz), stereo is mixed down.
-Window policy: {window}.
+{hub_note}{code_note}"""
 
-## What the score means
-
-The score is {score_meaning}: higher means more likely genuine speech.{polarity} The
-decision threshold stored with the model is {threshold}; a score at or above it is
-classified bona fide. Scores on audio unlike the training data (other languages, codecs,
-channels) shift: calibrate a threshold on your own data before trusting decisions.
-{calibration}
-## Training
-
-- Data: {training_data}.
-- Recipe: {recipe}; the hyperparameters as run are in `training_hyperparams.yaml`.
-
-## Results
-
-{results}
-
-## Intended use and limitations
-
-Research on spoofing countermeasures and screening of audio for synthetic speech. It
-does not identify speakers and is not proof that audio is genuine: detectors miss unseen
-generators and are sensitive to codecs, noise and channels. Do not use a single score as
-the basis of decisions that affect people.
-
-## Security: HyperPyYAML runs code
+#: The security section of a model folder's card.
+FOLDER_SECURITY = """## Security: HyperPyYAML runs code
 
 `hyperparams.yaml` is HyperPyYAML: loading it imports and calls the Python objects it
 names (`!new:`, `!name:`), and `{interface}` is Python code. Load models only from
 sources you trust. The weights in `detector.ckpt` are read with
 `torch.load(weights_only=True)`, which never unpickles arbitrary objects.
-
-## Licence
-
-Weights: {license}. Training data: {data_licence}.
 """
+
+#: The format's name in words.
+PORTABLE_NAMES = {"onnx": "ONNX", "torchscript": "TorchScript"}
+
+#: How each format is loaded and run in the card's snippet, and the package it needs.
+PORTABLE_RUN = {
+    "onnx": ('session = onnxruntime.InferenceSession("{file}")',
+             'logits = session.run(["logits"], {"wavs": window[None]})[0][0]',
+             "onnxruntime"),
+    "torchscript": ('graph = torch.jit.load("{file}")',
+                    "logits = graph(torch.from_numpy(window)[None])[0].numpy()",
+                    "torch"),
+}
+
+#: Install and use sections of an ONNX / TorchScript export's card.
+PORTABLE_USAGE = """## Install
+
+```bash
+pip install "speechbrain-ssdctx[onnx]"   # or only {package}: see below
+```
+
+## Use
+
+`{file}` is the detector as one {what} graph, front end included: `wavs` (float32
+`[batch, time]` at {sample_rate} Hz) to `logits` (`[batch, 2]`, index 1 = bona fide), any
+batch size and length. `{sidecar}` holds how files are scored: window policy, score
+type, threshold (and calibration, if any). Scored with those settings:
+
+```python
+from speechbrain_ssdctx.inference.portable_detector import PortableSpoofDetector
+
+detector = PortableSpoofDetector.from_file("{file}")
+detector.score_file("my_audio.wav")  # higher = more likely bona fide
+```
+
+or from a shell: `ssdctx-score --model {file} my_audio_folder/ --out scores.txt`.
+
+With {package} alone (mono audio at {sample_rate} Hz):
+
+```python
+import numpy as np, soundfile, {package}
+
+{load}
+wav, rate = soundfile.read("my_audio.wav", dtype="float32")
+{window}
+{logits}
+score = {score}
+```
+"""
+
+#: The security section of an ONNX / TorchScript export's card.
+PORTABLE_SECURITY = {
+    "onnx": """## Security
+
+`{file}` is a graph of standard ONNX operators and its weights: loading it runs no Python
+code.
+""",
+    "torchscript": """## Security
+
+`torch.jit.load` runs the TorchScript program stored in `{file}` (TorchScript operators,
+not arbitrary Python). Load files only from sources you trust.
+""",
+}

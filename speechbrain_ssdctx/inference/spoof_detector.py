@@ -488,7 +488,7 @@ class SpoofDetector(Pretrained):
         AudioFileError
             If the file cannot be scored; the message names it.
         """
-        return _raise_on_error(next(self.score_each([path]))).score
+        return raise_on_error(next(self.score_each([path]))).score
 
     def classify_file(
         self, path: str | os.PathLike, costs: DetectionCosts | None = None
@@ -507,7 +507,7 @@ class SpoofDetector(Pretrained):
         costs : DetectionCosts, optional
             Prior and costs of the decision (calibrated models only).
         """
-        result = _raise_on_error(next(self.score_each([path])))
+        result = raise_on_error(next(self.score_each([path])))
         score = result.score
         calibration = self.calibration
         if calibration is None:
@@ -533,7 +533,7 @@ class SpoofDetector(Pretrained):
             Naming the first file that cannot be scored.
         """
         for result in self.score_each(paths, batch_size):
-            yield _raise_on_error(result).path, result.score
+            yield raise_on_error(result).path, result.score
 
     def score_each(
         self,
@@ -580,26 +580,48 @@ class SpoofDetector(Pretrained):
 
     def _result(self, item: ScoredFile, window_scores: bool) -> FileScore:
         """The :class:`FileScore` of a file whose windows are all scored (or that failed)."""
-        if item.error is not None:
-            return FileScore(item.path, None, item.error)
-        starts, sizes, rows = zip(*(item.windows[n] for n in sorted(item.windows)), strict=True)
-        logits = self.windowing.merge(torch.stack(rows))
-        score = float(self.scores_from_logits(logits[None])[0])
-        if not torch.isfinite(logits).all():
-            return FileScore(item.path, None, f"{item.path}: the detector gave a non-finite "
-                             f"score ({score}); the audio may be broken")
-        windows = None
-        if window_scores:
-            rate = self.settings.sample_rate
-            scores = self.scores_from_logits(torch.stack(rows)).tolist()
-            windows = [
-                WindowScore(start / rate, (start + size) / rate, value)
-                for start, size, value in zip(starts, sizes, scores, strict=True)
-            ]
-        return FileScore(item.path, score, None, windows, logits, tuple(item.warnings))
+        return file_result(item, self.windowing, window_scores)
 
 
-def _raise_on_error(result: FileScore) -> FileScore:
+def file_result(item: ScoredFile, windowing: Windowing, window_scores: bool) -> FileScore:
+    """The :class:`FileScore` of a file whose windows are all scored (or that failed): its
+    windows' logits merged by ``windowing``, scored with its settings' score type.
+
+    Arguments
+    ---------
+    item : ScoredFile
+        The file, its windows' logits or its error.
+    windowing : Windowing
+        The window policy and settings in use.
+    window_scores : bool
+        Also give each window's score.
+
+    Returns
+    -------
+    FileScore
+    """
+    if item.error is not None:
+        return FileScore(item.path, None, item.error)
+    settings = windowing.settings
+    starts, sizes, rows = zip(*(item.windows[n] for n in sorted(item.windows)), strict=True)
+    logits = windowing.merge(torch.stack(rows))
+    score = float(bonafide_scores(logits[None], settings.score_type)[0])
+    if not torch.isfinite(logits).all():
+        return FileScore(item.path, None, f"{item.path}: the detector gave a non-finite "
+                         f"score ({score}); the audio may be broken")
+    windows = None
+    if window_scores:
+        rate = settings.sample_rate
+        scores = bonafide_scores(torch.stack(rows), settings.score_type).tolist()
+        windows = [
+            WindowScore(start / rate, (start + size) / rate, value)
+            for start, size, value in zip(starts, sizes, scores, strict=True)
+        ]
+    return FileScore(item.path, score, None, windows, logits, tuple(item.warnings))
+
+
+def raise_on_error(result: FileScore) -> FileScore:
+    """``result``, its warnings issued; raises :class:`AudioFileError` for a failed file."""
     if result.error is not None:
         raise AudioFileError(result.error)
     for message in result.warnings:

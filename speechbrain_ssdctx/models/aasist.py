@@ -342,9 +342,17 @@ class GraphPool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Maps ``[batch, nodes, dim]`` to ``[batch, kept nodes, dim]``."""
         scores = torch.sigmoid(self.proj(self.drop(x)))
-        num_kept = max(int(x.shape[1] * self.ratio), 1)
-        _, index = torch.topk(scores, num_kept, dim=1)
+        _, index = torch.topk(scores, self._num_kept(x), dim=1)
         return torch.gather(x * scores, 1, index.expand(-1, -1, x.shape[-1]))
+
+    def _num_kept(self, x: torch.Tensor) -> int | torch.Tensor:
+        """``max(int(N * ratio), 1)``; while traced (ONNX / TorchScript export), the same
+        number computed from the traced shape in float64 (as Python's float), so that the
+        exported graph keeps the right number of nodes at any input length."""
+        if not torch.jit.is_tracing():
+            return max(int(x.shape[1] * self.ratio), 1)
+        nodes = torch._shape_as_tensor(x)[1].double()
+        return torch.clamp(torch.floor(nodes * self.ratio), min=1).long()
 
 
 def add_graph_layers(

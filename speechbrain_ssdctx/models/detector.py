@@ -121,7 +121,7 @@ class Detector(HookedStateMixin, nn.Module):
             )
         batch = wavs.shape[0]
         if lengths is None:
-            lengths = torch.ones(batch, device=wavs.device)
+            lengths = torch.ones_like(wavs[:, 0], dtype=torch.get_default_dtype())  # traceable
         if self.features_lengths_arg is None:
             feats = self.features(wavs)
         else:

@@ -227,13 +227,11 @@ class LCNN(nn.Module):
 
     def _pool(self, frames: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """Mean or max over the valid frames of ``[batch, frames, dim]``."""
+        if lengths is None:  # no mask: a traced graph (ONNX export) keeps any length
+            return frames.amax(dim=1) if self.pooling == "max" else frames.mean(dim=1)
         num_frames = frames.shape[1]
-        if lengths is None:
-            valid = torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device)
-        else:
-            counts = (lengths.to(frames.device) * num_frames).round().clamp(1, num_frames)
-            valid = torch.arange(num_frames, device=frames.device) < counts[:, None]
-        valid = valid.unsqueeze(-1)
+        counts = (lengths.to(frames.device) * num_frames).round().clamp(1, num_frames)
+        valid = (torch.arange(num_frames, device=frames.device) < counts[:, None]).unsqueeze(-1)
         if self.pooling == "max":
             return frames.masked_fill(~valid, float("-inf")).amax(dim=1)
         return (frames * valid).sum(dim=1) / valid.sum(dim=1)

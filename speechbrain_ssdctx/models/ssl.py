@@ -320,6 +320,10 @@ def standardise(wavs: torch.Tensor, lengths: torch.Tensor | None = None) -> torc
     """
     samples = None if lengths is None else torch.round(lengths * wavs.shape[1]).clamp(min=1)
     if samples is None or bool((samples >= wavs.shape[1]).all()):  # no padding
+        if torch.onnx.is_in_onnx_export():  # layer_norm's shape would be a constant there
+            mean = wavs.mean(1, keepdim=True)
+            variance = ((wavs - mean) ** 2).mean(1, keepdim=True)
+            return (wavs - mean) / torch.sqrt(variance + 1e-5)
         return F.layer_norm(wavs, wavs.shape[1:])
     samples = samples.long()
     valid = torch.arange(wavs.shape[1], device=wavs.device) < samples.unsqueeze(1)
@@ -636,11 +640,12 @@ class LayerPoolingHead(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(embedding, logits)`` from ``[layers, batch, frames, dim]`` hidden states and
         ``[batch]`` relative lengths (padded frames are left out of the statistics)."""
-        _, batch, frames, _ = hidden_states.shape
-        if lengths is None:
-            lengths = torch.ones(batch, device=hidden_states.device)
-        valid = torch.round(lengths * frames).clamp(min=1).long()
-        mask = torch.arange(frames, device=hidden_states.device)[None, :] < valid[:, None]
+        if lengths is None:  # every frame (built from the input, so that a trace keeps it)
+            mask = torch.ones_like(hidden_states[0, :, :, 0], dtype=torch.bool)
+        else:
+            frames = hidden_states.shape[2]
+            valid = torch.round(lengths * frames).clamp(min=1).long()
+            mask = torch.arange(frames, device=hidden_states.device)[None, :] < valid[:, None]
         frames_out = F.selu(self.frame_proj(self.combine_layers(hidden_states, mask)))
         mean = masked_mean(frames_out, mask)
         std = (masked_mean((frames_out - mean.unsqueeze(-2)) ** 2, mask) + 1e-5).sqrt()
