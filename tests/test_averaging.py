@@ -11,6 +11,7 @@ from speechbrain_ssdctx.training.averaging import (
     average_state_dicts,
 )
 from speechbrain_ssdctx.training.checkpoints import CheckpointError, SafeCheckpointer
+from speechbrain_ssdctx.utils.reproducibility import RNGState
 
 
 def _model():
@@ -126,3 +127,21 @@ def test_training_on_after_an_average_keeps_it(tmp_path):
     checkpointer.save_and_keep_only(end_of_epoch=False, num_to_keep=1,
                                     ckpt_predicate=lambda c: c.meta.get("EER") is None)
     assert averaged.path.is_dir()
+
+
+def test_a_run_with_random_states_averages_its_weights_and_copies_the_states(tmp_path):
+    """DetectorBrain checkpoints the random states (rng.ckpt: a list, one per rank): not a
+    state dict, so copied from the newest checkpoint, and the weights still averaged."""
+    checkpointer, model, states = _run(tmp_path, [2.0, 1.0])
+    rng = RNGState()
+    checkpointer.add_recoverable("rng", rng)
+    model.load_state_dict(states[0])
+    older = checkpointer.save_checkpoint(meta={"EER": 0.5})
+    model.load_state_dict(states[1])
+    torch.rand(3)  # other random states in the newer checkpoint
+    newer = checkpointer.save_checkpoint(meta={"EER": 0.4})
+    averaged = average_run_checkpoints(tmp_path, 2, by="last")
+    saved = torch.load(averaged.paramfiles["model"])
+    assert torch.equal(saved["0.weight"], (states[0]["0.weight"] + states[1]["0.weight"]) / 2)
+    assert averaged.paramfiles["rng"].read_bytes() == newer.paramfiles["rng"].read_bytes()
+    assert older.paramfiles["rng"].read_bytes() != newer.paramfiles["rng"].read_bytes()

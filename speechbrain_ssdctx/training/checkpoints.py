@@ -153,8 +153,9 @@ def load_weights_only(path: str | os.PathLike) -> dict:
 
     Returns
     -------
-    dict
-        The loaded object (usually a state_dict).
+    object
+        The loaded object (usually a state_dict; SpeechBrain's key renaming applied to
+        dicts only).
 
     Raises
     ------
@@ -177,6 +178,8 @@ def load_weights_only(path: str | os.PathLike) -> dict:
         raise _unpickling_error(path, error, damaged) from None
     except (EOFError, RuntimeError, OSError, ValueError) as error:
         raise DamagedCheckpointError(f"{path} is damaged: {_first_line(error)}") from None
+    if not isinstance(state, dict):  # e.g. the run's random states (a list per rank)
+        return state
     return hook_on_loading_state_dict_checkpoint(state)
 
 
