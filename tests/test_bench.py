@@ -13,9 +13,10 @@ import torch
 
 from speechbrain_ssdctx.cli import bench as bench_cli
 from speechbrain_ssdctx.data import demo_corpus_folder
-from speechbrain_ssdctx.evaluation.benchmark import Benchmark, resolve_test_sets
+from speechbrain_ssdctx.evaluation.benchmark import Benchmark
 from speechbrain_ssdctx.evaluation.eer import compute_eer
 from speechbrain_ssdctx.evaluation.scores import read_score_file
+from speechbrain_ssdctx.evaluation.sets import resolve_test_sets
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tiny_detector import model_folder, reference_logits  # noqa: E402
@@ -30,9 +31,9 @@ def setup(tmp_path):
     csv.write_text("path,label\n" + "".join(
         f"{f},{label}\n" for f, label in zip(files, ["bonafide", "spoof"] * 2, strict=True)))
     model = model_folder(tmp_path / "tiny")
-    args = ["--model", f"tiny={model}", "--test", "demo", "--test", str(csv),
-            "--out", str(tmp_path / "bench"), "--max-per-class", "2", "--bootstrap", "50",
-            "--no-progress"]
+    args = ["--model", f"tiny={model}", "--trust-remote-code", "--test", "demo",
+            "--test", str(csv), "--out", str(tmp_path / "bench"), "--max-per-class", "2",
+            "--bootstrap", "50", "--no-progress"]
     return tmp_path, args
 
 
