@@ -186,10 +186,12 @@ def test_exported_model_scores_like_the_training_run(tmp_path):
 def test_test_sets_are_scored_with_the_average_of_checkpoints(tmp_path):
     """``average_checkpoints: 2``: score_test_sets scores with the average of the two
     best checkpoints, i.e. as a checkpoint holding their weights averaged by a loop."""
-    overrides = {"max_utterances_per_class": 3, "eval_seconds": 1.0, "eval_batch_size": 6,
-                 "num_workers": 0, "average_checkpoints": 2}
-    brain = quick_brain(tmp_path, **overrides)
-    hparams = brain.hparams.__dict__
+    overrides = {"output_folder": str(tmp_path), "n_mels": 32, "max_utterances_per_class": 3,
+                 "eval_seconds": 1.0, "eval_batch_size": 6, "num_workers": 0,
+                 "average_checkpoints": 2}
+    hparams = load_hyperpyyaml(open_hparams(HPARAMS / "lcnn_inf_ini.yaml"), overrides)
+    brain = DetectorBrain(modules=hparams["modules"], hparams=hparams,  # no optimiser: scored
+                          run_opts={"noprogressbar": True}, checkpointer=hparams["checkpointer"])
     manifests = prepare_manifests(hparams)
     datasets = {"dev": build_datasets(hparams, manifests)["dev"]}
     detector, generator = hparams["detector"], torch.Generator().manual_seed(0)
