@@ -11,6 +11,7 @@ from speechbrain_ssdctx.training.averaging import (
     average_state_dicts,
 )
 from speechbrain_ssdctx.training.checkpoints import CheckpointError, SafeCheckpointer
+from speechbrain_ssdctx.utils.reproducibility import RNGState
 
 
 def _model():
@@ -104,3 +105,43 @@ def test_cli_average_and_its_errors(tmp_path, capsys):
     assert error.count("\n") == 1 and "holds 2 checkpoint(s) with a dev EER, not 3" in error
     with pytest.raises(CheckpointError, match="does not exist"):
         average_run_checkpoints(tmp_path / "none", 1)
+
+
+def test_training_on_after_an_average_keeps_it(tmp_path):
+    """SpeechBrain's save_and_keep_only deletes every checkpoint outside the kept ones,
+    an averaged one (no dev EER, older than the new save) included: SafeCheckpointer
+    leaves it, and does not count it among the most recent ones it keeps."""
+    checkpointer, model, states = _run(tmp_path, [4.0, 2.0, 3.0])
+    averaged = average_run_checkpoints(tmp_path, 2, by="best")
+    weights = torch.load(averaged.paramfiles["model"])
+    for eer in (6.0, 7.0):  # two more epochs, worse on dev: keep the best and the newest
+        with torch.no_grad():
+            model[0].weight.add_(1.0)
+        checkpointer.save_and_keep_only(meta={"EER": eer}, min_keys=["EER"], num_to_keep=1)
+    kept = {c.path.name: c.meta.get("EER") for c in Checkpointer(tmp_path).list_checkpoints()}
+    assert sorted(kept.values(), key=str) == [2.0, 7.0, None]  # best, newest, the average
+    assert averaged.path.name in kept
+    assert all(torch.equal(weights[k], v)
+               for k, v in torch.load(averaged.paramfiles["model"]).items())
+    # an intra-epoch save (SpeechBrain's predicate: only intra-epoch ones may go) too
+    checkpointer.save_and_keep_only(end_of_epoch=False, num_to_keep=1,
+                                    ckpt_predicate=lambda c: c.meta.get("EER") is None)
+    assert averaged.path.is_dir()
+
+
+def test_a_run_with_random_states_averages_its_weights_and_copies_the_states(tmp_path):
+    """DetectorBrain checkpoints the random states (rng.ckpt: a list, one per rank): not a
+    state dict, so copied from the newest checkpoint, and the weights still averaged."""
+    checkpointer, model, states = _run(tmp_path, [2.0, 1.0])
+    rng = RNGState()
+    checkpointer.add_recoverable("rng", rng)
+    model.load_state_dict(states[0])
+    older = checkpointer.save_checkpoint(meta={"EER": 0.5})
+    model.load_state_dict(states[1])
+    torch.rand(3)  # other random states in the newer checkpoint
+    newer = checkpointer.save_checkpoint(meta={"EER": 0.4})
+    averaged = average_run_checkpoints(tmp_path, 2, by="last")
+    saved = torch.load(averaged.paramfiles["model"])
+    assert torch.equal(saved["0.weight"], (states[0]["0.weight"] + states[1]["0.weight"]) / 2)
+    assert averaged.paramfiles["rng"].read_bytes() == newer.paramfiles["rng"].read_bytes()
+    assert older.paramfiles["rng"].read_bytes() != newer.paramfiles["rng"].read_bytes()

@@ -1,20 +1,25 @@
 """ssdctx-bench on a slice of the demo corpus and a labelled CSV; interrupted, then resumed."""
 
 import json
+import re
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
+import torch
 
 from speechbrain_ssdctx.cli import bench as bench_cli
 from speechbrain_ssdctx.data import demo_corpus_folder
-from speechbrain_ssdctx.evaluation.benchmark import Benchmark, resolve_test_sets
+from speechbrain_ssdctx.evaluation.benchmark import Benchmark
 from speechbrain_ssdctx.evaluation.eer import compute_eer
 from speechbrain_ssdctx.evaluation.scores import read_score_file
+from speechbrain_ssdctx.evaluation.sets import resolve_test_sets
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_detector import model_folder  # noqa: E402
+from tiny_detector import model_folder, reference_logits  # noqa: E402
 
 pytestmark = pytest.mark.slow  # loads a model and reads audio (about 3 s)
 
@@ -26,9 +31,9 @@ def setup(tmp_path):
     csv.write_text("path,label\n" + "".join(
         f"{f},{label}\n" for f, label in zip(files, ["bonafide", "spoof"] * 2, strict=True)))
     model = model_folder(tmp_path / "tiny")
-    args = ["--model", f"tiny={model}", "--test", "demo", "--test", str(csv),
-            "--out", str(tmp_path / "bench"), "--max-per-class", "2", "--bootstrap", "50",
-            "--no-progress"]
+    args = ["--model", f"tiny={model}", "--trust-remote-code", "--test", "demo",
+            "--test", str(csv), "--out", str(tmp_path / "bench"), "--max-per-class", "2",
+            "--bootstrap", "50", "--no-progress"]
     return tmp_path, args
 
 
@@ -83,3 +88,46 @@ def test_bench_refuses_unknown_sets(tmp_path, capsys):
     assert bench_cli.main(args) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a registered corpus" in err
+
+
+def test_bench_on_a_bonafide_and_spoof_folder(tmp_path):
+    """A folder test set: bonafide/ and spoof/ (searched recursively) are the keys; each
+    score is the tiny detector's closed form, and the EER that of a loop over thresholds."""
+    flac = demo_corpus_folder() / "ASVspoof2019_LA_dev" / "flac"
+    layout = {"bonafide/a.flac": "LA_D_0000001", "bonafide/b.flac": "LA_D_0000002",
+              "bonafide/c.flac": "LA_D_0000007", "spoof/tts/d.flac": "LA_D_0000003",
+              "spoof/e.flac": "LA_D_0000005", "spoof/f.flac": "LA_D_0000006"}
+    reference = {}
+    for name, utt in layout.items():
+        (tmp_path / "calls" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(flac / f"{utt}.flac", tmp_path / "calls" / name)
+        wav, _ = soundfile.read(flac / f"{utt}.flac", dtype="float32")
+        logits = reference_logits(torch.from_numpy(wav[:16000]))  # the first second
+        reference[name] = float(logits[1] - logits[0])
+    model = model_folder(tmp_path / "tiny", policy="first", samples=16000)
+    args = ["--model", f"tiny={model}", "--trust-remote-code",
+            "--test", str(tmp_path / "calls"), "--out", str(tmp_path / "bench"),
+            "--bootstrap", "20", "--no-progress"]
+    assert bench_cli.main(args) == 0
+    table = json.loads((tmp_path / "bench" / "bench.json").read_text())["results"]["tiny"]
+    (name, row), = table["sets"].items()
+    scores = read_score_file(tmp_path / "bench" / "scores" / "tiny" / f"{name}.txt")
+    assert row["trials"] == 6 and len(scores) == 6
+    ids = {re.sub(r"[^A-Za-z0-9._-]+", "_", n.removesuffix(".flac")): n for n in layout}
+    assert {ids[utt]: score for utt, score in scores.items()} == pytest.approx(reference,
+                                                                              abs=1e-4)
+    bona = np.array([s for n, s in reference.items() if n.startswith("bonafide/")])
+    spoof = np.array([s for n, s in reference.items() if n.startswith("spoof/")])
+    assert row["eer"]["estimate"] == pytest.approx(loop_eer(bona, spoof))
+    assert loop_eer(bona, spoof) != pytest.approx(loop_eer(spoof, bona))  # keys matter
+
+
+def loop_eer(bonafide: np.ndarray, spoof: np.ndarray) -> float:
+    """EER (%) by a loop over thresholds (FRR = P(bona fide < t), FAR = P(spoof >= t)):
+    the mean of the two where they are closest."""
+    best = None
+    for threshold in np.sort(np.concatenate([bonafide, spoof, [np.inf]])):
+        frr, far = np.mean(bonafide < threshold), np.mean(spoof >= threshold)
+        if best is None or abs(frr - far) < best[0]:
+            best = (abs(frr - far), (frr + far) / 2)
+    return 100 * best[1]

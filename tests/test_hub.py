@@ -4,6 +4,7 @@ foreign_class, bundled folders by path), the model card, and Hub upload errors."
 import json
 import pathlib
 import re
+import shutil
 import sys
 
 import huggingface_hub
@@ -30,6 +31,7 @@ from speechbrain_ssdctx.inference.hub import (
 )
 from speechbrain_ssdctx.method.contract import ContractAdapter
 from speechbrain_ssdctx.models import LCNN
+from speechbrain_ssdctx.training.checkpoints import write_complete_marker
 from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 
 pytestmark = pytest.mark.slow  # end-to-end: exports and loads models
@@ -77,12 +79,13 @@ def exported(training_dir, tmp_path_factory) -> pathlib.Path:
     return export_model(training_dir, tmp_path_factory.mktemp("export") / "lcnn-test")
 
 
-def checkpoint_scores(checkpoint: pathlib.Path, bonafide_index: int = 1) -> list[float]:
-    """Scores of FILES by the checkpoint's weights, the LCNN called directly on each file."""
+def checkpoint_scores(checkpoint: pathlib.Path, bonafide_index: int = 1,
+                      files=FILES) -> list[float]:
+    """Scores of ``files`` by the checkpoint's weights, the LCNN called directly on each."""
     model = LCNN(n_mels=32).eval()
     model.load_state_dict(torch.load(checkpoint, weights_only=True))
     scores = []
-    for path in FILES:
+    for path in files:
         wav, _ = soundfile.read(path, dtype="float32")
         with torch.no_grad():
             logits = model(torch.from_numpy(wav).unsqueeze(0))[1][0]
@@ -206,6 +209,39 @@ def test_export_into_the_training_folder_is_refused(training_dir, capsys):
     with pytest.raises(ExportError, match="training folder"):
         export_from_hparams(training_dir / "hyperparams.yaml", training_dir / "save",
                             training_dir / "save", min_key="EER")
+
+
+def test_export_of_the_average_of_the_best_checkpoints(training_dir, tmp_path, no_network):
+    run = tmp_path / "run"
+    shutil.copytree(training_dir, run)  # the module's run stays without an average
+    for checkpoint in (run / "save").glob("CKPT+*"):  # as DetectorBrain's checkpointer does
+        write_complete_marker(checkpoint)
+    out = tmp_path / "lcnn-avg2"
+    assert export_main([str(run), str(out), "--average", "2"]) == 0
+    assert (run / "save" / "CKPT+averaged").is_dir()
+    # the two lowest dev EERs (3.0 and 4.0), averaged here by a loop over their tensors
+    best = sorted(range(len(DEV_EERS)), key=DEV_EERS.__getitem__)[:2]
+    states = [torch.load(run / "save" / f"CKPT+epoch{index}" / "detector.ckpt",
+                         weights_only=True) for index in sorted(best)]
+    expected = {}
+    for name, newest in states[-1].items():
+        if not newest.is_floating_point():  # e.g. BatchNorm's num_batches_tracked
+            expected[name] = newest
+            continue
+        total = torch.zeros(newest.shape, dtype=torch.float64)
+        for state in states:
+            total += state[name].double()
+        expected[name] = (total / len(states)).to(newest.dtype)
+    exported = torch.load(out / "detector.ckpt", weights_only=True)  # the LCNN, wrapped
+    weights = {name.removeprefix("detector."): tensor for name, tensor in exported.items()
+               if name.startswith("detector.")}  # (the wrapper's own state left out)
+    assert weights.keys() == expected.keys()
+    for name, tensor in expected.items():
+        torch.testing.assert_close(weights[name], tensor, rtol=0, atol=1e-7)
+    torch.save(expected, tmp_path / "expected.ckpt")
+    score = SpoofDetector.from_hparams(out).score_file(FILES[1])
+    assert [score] == pytest.approx(
+        checkpoint_scores(tmp_path / "expected.ckpt", files=FILES[1:]), abs=1e-5)
 
 
 def test_declared_polarity_keeps_higher_meaning_bona_fide(training_dir, tmp_path):

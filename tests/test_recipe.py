@@ -18,6 +18,11 @@ from speechbrain_ssdctx.evaluation.scores import read_score_file
 from speechbrain_ssdctx.inference.hub import detector_definition
 from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector
 from speechbrain_ssdctx.training.brain import DetectorBrain
+from speechbrain_ssdctx.training.experiment import (
+    build_datasets,
+    prepare_manifests,
+    score_test_sets,
+)
 from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 
 pytestmark = pytest.mark.slow  # recipe, DDP or end-to-end runs
@@ -176,3 +181,41 @@ def test_exported_model_scores_like_the_training_run(tmp_path):
         assert detector.score_file(wavs[utt_id]) == pytest.approx(score, abs=1e-4)
     results = json.loads((output / "results.json").read_text())
     assert detector.threshold == pytest.approx(results["dev"]["eer_threshold"])
+
+
+def test_test_sets_are_scored_with_the_average_of_checkpoints(tmp_path):
+    """``average_checkpoints: 2``: score_test_sets scores with the average of the two
+    best checkpoints, i.e. as a checkpoint holding their weights averaged by a loop."""
+    overrides = {"output_folder": str(tmp_path), "n_mels": 32, "max_utterances_per_class": 3,
+                 "eval_seconds": 1.0, "eval_batch_size": 6, "num_workers": 0,
+                 "average_checkpoints": 2}
+    hparams = load_hyperpyyaml(open_hparams(HPARAMS / "lcnn_inf_ini.yaml"), overrides)
+    brain = DetectorBrain(modules=hparams["modules"], hparams=hparams,  # no optimiser: scored
+                          run_opts={"noprogressbar": True}, checkpointer=hparams["checkpointer"])
+    manifests = prepare_manifests(hparams)
+    datasets = {"dev": build_datasets(hparams, manifests)["dev"]}
+    detector, generator = hparams["detector"], torch.Generator().manual_seed(0)
+    saved = []
+    for eer in (5.0, 3.0, 4.0):  # the last two are the best
+        with torch.no_grad():
+            for tensor in detector.state_dict().values():
+                if tensor.is_floating_point():
+                    tensor.add_(0.1 * torch.randn(tensor.shape, generator=generator))
+        saved.append(brain.checkpointer.save_checkpoint(meta={"EER": eer}))
+    score_test_sets(brain, datasets, manifests, hparams)
+    averaged = read_score_file(tmp_path / "scores" / "dev.txt")
+    assert (tmp_path / "save" / "CKPT+averaged").is_dir() and len(averaged) == 6
+
+    states = [torch.load(c.paramfiles["detector"], weights_only=True) for c in saved[1:]]
+    mean = {}
+    for name, newest in states[-1].items():
+        mean[name] = newest
+        if newest.is_floating_point():
+            mean[name] = (sum(state[name].double() for state in states) / 2).float()
+    detector.load_state_dict(mean)
+    brain.checkpointer.save_checkpoint(meta={"EER": 1.0})  # the best now: scored without
+    hparams["average_checkpoints"] = 0
+    score_test_sets(brain, datasets, manifests, hparams)
+    by_hand = read_score_file(tmp_path / "scores" / "dev.txt")
+    assert by_hand.keys() == averaged.keys()
+    assert list(averaged.values()) == pytest.approx(list(by_hand.values()), abs=1e-5)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
+import torch
 
 import speechbrain_ssdctx.data
 from speechbrain_ssdctx.cli.robustness import main
@@ -41,8 +43,8 @@ def run(tmp_path, labelled_set, out_dir) -> dict:
     from tiny_detector import model_folder
 
     model = model_folder(tmp_path / "model")
-    argv = ["--model", str(model), "--set", str(labelled_set), "--conditions", "gsm,mp3:8",
-            "--resamples", "50", str(out_dir)]
+    argv = ["--model", str(model), "--trust-remote-code", "--set", str(labelled_set),
+            "--conditions", "gsm,mp3:8", "--resamples", "50", str(out_dir)]
     assert main(argv) == 0
     return json.loads((out_dir / "robustness.json").read_text())
 
@@ -90,3 +92,37 @@ def test_bad_condition_is_one_line(tmp_path, labelled_set, capsys):
         "ssdctx-robustness: error: codec 'flac' is unknown; the codecs are mp3, vorbis, opus, "
         "gsm, g721, ima_adpcm, ms_adpcm, mulaw, alaw, telephone"
     )
+
+
+@pytest.mark.slow
+def test_a_bundled_corpus_as_the_set(tmp_path):
+    """``--set demo``: the set ssdctx-bench reads (the demo eval protocol's keys); scores of
+    the tiny detector's closed form on the first second, EER of a loop over thresholds."""
+    from tiny_detector import model_folder, reference_logits
+
+    model = model_folder(tmp_path / "model", policy="first", samples=16000)
+    out = tmp_path / "out"
+    argv = ["--model", str(model), "--trust-remote-code", "--set", "demo", "--conditions",
+            "clean", "--resamples", "20", str(out)]
+    assert main(argv) == 0
+    protocol = DEMO / "ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt"
+    keys = {row[1]: row[4] == "bonafide" for row in map(str.split, protocol.open())}
+    scores = read_scores(out / "scores" / "clean.txt")
+    assert scores.keys() == keys.keys() and len(keys) == 43
+    for utt in list(keys)[:5]:
+        wav, _ = soundfile.read(DEMO / "ASVspoof2019_LA_eval/flac" / f"{utt}.flac",
+                                dtype="float32")
+        logits = reference_logits(torch.from_numpy(wav[:16000]))
+        assert scores[utt] == pytest.approx(float(logits[1] - logits[0]), abs=1e-4)
+    bonafide = np.array([score for utt, score in scores.items() if keys[utt]])
+    spoof = np.array([score for utt, score in scores.items() if not keys[utt]])
+    table = json.loads((out / "robustness.json").read_text())
+    assert table["clean"]["eer"]["estimate"] == pytest.approx(official_eer(bonafide, spoof))
+    assert (out / "manifests").is_dir()
+
+
+def test_a_set_that_is_nothing_is_one_line(tmp_path, capsys):
+    argv = ["--model", "x", "--set", str(tmp_path / "none.csv"), str(tmp_path / "out")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a registered corpus" in err

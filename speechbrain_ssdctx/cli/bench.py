@@ -45,12 +45,9 @@ from speechbrain_ssdctx.cli.score import (
     positive_int,
     stop_on_signals,
 )
-from speechbrain_ssdctx.evaluation.benchmark import (
-    Benchmark,
-    benchmark_markdown,
-    resolve_test_sets,
-)
+from speechbrain_ssdctx.evaluation.benchmark import Benchmark, benchmark_markdown
 from speechbrain_ssdctx.evaluation.plots import plot_benchmark, save_figure
+from speechbrain_ssdctx.evaluation.sets import resolve_test_sets
 from speechbrain_ssdctx.training.typed_hparams import HparamError, check_device
 from speechbrain_ssdctx.utils.atomic import atomic_open
 

@@ -4,10 +4,14 @@
 
     ssdctx-robustness --model aasist-l --set my_test.csv \\
         --conditions mp3:32,mp3:128,opus:12,gsm,mulaw,telephone robustness/
+    ssdctx-robustness --model aasist-l --set 2019LA=/data/LA robustness-2019/
 
-``--set`` is a labelled CSV (``path,label``; see
-:func:`~speechbrain_ssdctx.data.labelled.read_labelled_csv`; relative paths are read from
-the CSV's folder). Every utterance is scored under every condition (degraded
+``--set`` names a test set as ``ssdctx-bench --test`` does
+(:func:`~speechbrain_ssdctx.evaluation.sets.resolve_test_sets`): a corpus of the registry
+with its data (``CORPUS=PATH``), a bundled corpus (``demo``), a labelled CSV
+(``path,label``; relative paths are read from the CSV's folder) or a folder with
+``bonafide/`` and ``spoof/`` subfolders; its manifest is written to
+``OUT_DIR/manifests/``. Every utterance is scored under every condition (degraded
 deterministically per utterance: :mod:`speechbrain_ssdctx.evaluation.robustness`), and
 ``OUT_DIR`` receives ``scores/<condition>.txt`` (``id score``), ``robustness.md``,
 ``robustness.json`` (EER % and minDCF with bootstrap intervals per condition) and
@@ -31,7 +35,7 @@ from tqdm import tqdm
 
 from speechbrain_ssdctx.cli.broken_pipe import quiet_on_closed_reader
 from speechbrain_ssdctx.cli.score import positive_int
-from speechbrain_ssdctx.data.labelled import read_labelled_csv
+from speechbrain_ssdctx.data.preparation import BONAFIDE
 from speechbrain_ssdctx.evaluation.plots import save_figure
 from speechbrain_ssdctx.evaluation.robustness import (
     condition_metrics,
@@ -40,6 +44,7 @@ from speechbrain_ssdctx.evaluation.robustness import (
     plot_robustness,
     robustness_markdown,
 )
+from speechbrain_ssdctx.evaluation.sets import TestSet, resolve_test_sets
 from speechbrain_ssdctx.utils.atomic import atomic_open
 
 PROG = "ssdctx-robustness"
@@ -53,8 +58,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("out_dir", help="Folder for the scores, table and plot.")
     parser.add_argument("--model", required=True, help="Model folder, hub id or bundled name.")
-    parser.add_argument("--set", required=True, dest="test_set",
-                        help="Labelled CSV (path,label[,id]) of the test set.")
+    parser.add_argument("--set", required=True, dest="test_set", metavar="SET",
+                        help="CORPUS=PATH, a bundled corpus (demo), a labelled CSV "
+                        "(path,label[,id]) or a folder with bonafide/ and spoof/.")
     parser.add_argument("--conditions",
                         default="mp3:32,mp3:128,vorbis,opus:12,gsm,mulaw,telephone",
                         help="Comma-separated conditions: codec[:quality|:low-high] or telephone "
@@ -63,6 +69,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="Bootstrap replicates (default %(default)s).")
     parser.add_argument("--device", default="cpu", help="Torch device (default cpu).")
     parser.add_argument("--savedir", default=None, help="Where a hub model is fetched to.")
+    parser.add_argument("--trust-remote-code", action="store_true", help="Build whatever the "
+                        "model's hyperparams.yaml names (only for models you trust).")
     return parser.parse_args(argv)
 
 
@@ -101,26 +109,31 @@ def write_text(path: Path, text: str) -> None:
         stream.write(text)
 
 
-def _audio_path(csv_path: Path, wav: str) -> Path:
-    path = Path(wav)
-    return path if path.is_absolute() else csv_path.parent / path
+def one_test_set(spec: str, manifest_folder: Path) -> TestSet:
+    """The one test set ``spec`` names (a corpus with several is refused)."""
+    sets = resolve_test_sets(spec, manifest_folder)
+    if len(sets) != 1:
+        raise ValueError(f"--set {spec!r} holds {len(sets)} test sets "
+                         f"({', '.join(s.title for s in sets)}); give one")
+    return sets[0]
 
 
 def run(args: argparse.Namespace) -> dict:
     """Scores every condition (reusing complete score files) and writes the outputs."""
     conditions = parse_conditions(args.conditions)
-    csv_path = Path(args.test_set)
-    rows = read_labelled_csv(csv_path)
     out_dir = Path(args.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"OUT_DIR '{out_dir}' is a file; give a folder")
+    test_set = one_test_set(args.test_set, out_dir / "manifests")
+    rows = test_set.rows()
     ids = [row["ID"] for row in rows]
-    labels = {row["ID"]: row["label"] == "bonafide" for row in rows}
+    labels = {row["ID"]: row["label"] == BONAFIDE for row in rows}
     from speechbrain_ssdctx.inference.spoof_detector import SpoofDetector  # slow import
 
     detector = SpoofDetector.from_hparams(args.model, savedir=args.savedir,
-                                          run_opts={"device": args.device})
-    audio = {row["ID"]: detector.load_audio(_audio_path(csv_path, row["wav"])) for row in rows}
+                                          run_opts={"device": args.device},
+                                          trust_remote_code=args.trust_remote_code)
+    audio = {row["ID"]: detector.load_audio(row["wav"]) for row in rows}
     results = {}
     with tqdm(total=len(conditions) * len(rows), desc=PROG, unit="utt",
               disable=not sys.stderr.isatty()) as progress:
@@ -137,7 +150,7 @@ def run(args: argparse.Namespace) -> dict:
     table = {name: {metric: value.to_dict() for metric, value in metrics.items()}
              for name, metrics in results.items()}
     write_text(out_dir / "robustness.json", json.dumps(table, indent=2) + "\n")
-    save_figure(plot_robustness(results, f"{args.model} on {csv_path.name}"),
+    save_figure(plot_robustness(results, f"{args.model} on {test_set.title}"),
                 out_dir / "robustness.png")
     return table
 

@@ -50,6 +50,7 @@ from speechbrain.utils.checkpoints import (
     METAFNAME,
     Checkpoint,
     Checkpointer,
+    ckpt_recency,
     get_default_hook,
     hook_on_loading_state_dict_checkpoint,
     torch_recovery,
@@ -152,8 +153,9 @@ def load_weights_only(path: str | os.PathLike) -> dict:
 
     Returns
     -------
-    dict
-        The loaded object (usually a state_dict).
+    object
+        The loaded object (usually a state_dict; SpeechBrain's key renaming applied to
+        dicts only).
 
     Raises
     ------
@@ -176,6 +178,8 @@ def load_weights_only(path: str | os.PathLike) -> dict:
         raise _unpickling_error(path, error, damaged) from None
     except (EOFError, RuntimeError, OSError, ValueError) as error:
         raise DamagedCheckpointError(f"{path} is damaged: {_first_line(error)}") from None
+    if not isinstance(state, dict):  # e.g. the run's random states (a list per rank)
+        return state
     return hook_on_loading_state_dict_checkpoint(state)
 
 
@@ -556,7 +560,9 @@ class SafeCheckpointer(Checkpointer):
 
     ``save_checkpoint`` (hence ``save_and_keep_only``) stores :attr:`run_hparams` in the
     meta data and writes the ``COMPLETE`` marker once the files are saved;
-    ``recover_if_possible`` is :func:`recover_safely`. Everything else is SpeechBrain's.
+    ``recover_if_possible`` is :func:`recover_safely`; ``delete_checkpoints`` (hence
+    ``save_and_keep_only``) never deletes an averaged checkpoint (``training.averaging``),
+    nor counts it among the most recent ones it keeps. Everything else is SpeechBrain's.
 
     Arguments
     ---------
@@ -611,6 +617,24 @@ class SafeCheckpointer(Checkpointer):
         if checkpoint is not None:
             write_complete_marker(checkpoint.path)
         return checkpoint
+
+    def delete_checkpoints(self, *, num_to_keep=1, min_keys=None, max_keys=None,
+                           importance_keys=None, ckpt_predicate=None, verbosity=logging.INFO):
+        """SpeechBrain's ``delete_checkpoints`` over the checkpoints that are not averaged:
+        an averaged checkpoint (``save/CKPT+averaged``, made by ``ssdctx-average`` or the
+        recipe's ``average_checkpoints``) survives a training run that goes on after it was
+        made, and takes no place among the ``num_to_keep`` most recent ones. It is replaced
+        only by the next average."""
+
+        def deletable(checkpoint) -> bool:
+            return AVERAGED_KEY not in checkpoint.meta and (
+                ckpt_predicate is None or ckpt_predicate(checkpoint))
+
+        super().delete_checkpoints(
+            num_to_keep=num_to_keep, min_keys=min_keys, max_keys=max_keys,
+            importance_keys=[ckpt_recency] if importance_keys is None else importance_keys,
+            ckpt_predicate=deletable, verbosity=verbosity,
+        )
 
     def recover_if_possible(self, importance_key=None, max_key=None, min_key=None,
                             ckpt_predicate=None):
