@@ -144,7 +144,7 @@ def export_portable(
             encoding="utf-8")
         (staging / "README.md").write_text(
             model_card(replace(card, name=card.name or stem), settings, graph.scorer,
-                       out_dir.name, portable), encoding="utf-8")
+                       out_dir.name, portable=portable), encoding="utf-8")
         _check_graph(path, probes, expected, out_dir)
     return out_dir / portable.file
 
