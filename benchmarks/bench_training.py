@@ -43,6 +43,7 @@ import multiprocessing
 import os
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,6 +54,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_ssdctx.training.brain import DetectorBrain
 from speechbrain_ssdctx.utils.allocator import retain_freed_memory
+from speechbrain_ssdctx.utils.hparams_blocks import open_hparams
 
 HPARAMS = Path(__file__).resolve().parents[1] / "hparams"
 SYSTEMS = {"lcnn": "lcnn_inf_ini.yaml", "aasist": "aasist_inf_ini.yaml",
@@ -73,8 +75,9 @@ MMAP_THRESHOLD = "65536"
 def build_brain(hparams_file: Path, overrides: dict, device: str, precision: str,
                 inf_views: str = "joint"):
     """A ``DetectorBrain`` of the recipe, ready for ``fit_batch``, with a full bank."""
-    with open(hparams_file) as stream:
-        hparams = load_hyperpyyaml(stream, {"output_folder": tempfile.mkdtemp(), **overrides})
+    hparams = load_hyperpyyaml(
+        open_hparams(hparams_file), {"output_folder": tempfile.mkdtemp(), **overrides}
+    )
     hparams["context"].inf_views = inf_views
     brain = DetectorBrain(
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
@@ -129,7 +132,7 @@ def measure(model: str, args, ssl_folder: str | None) -> dict:
         results = in_fresh_process(run_interleaved, model, options, ssl_folder)
     else:
         results = {"profile": {}}
-        for name in VARIANTS:
+        for name in options["variants"]:
             row = in_fresh_process(run_variant, model, name, options, ssl_folder)
             results["profile"][name] = row.pop("profile")
             results["batch"] = row.pop("batch")
@@ -181,7 +184,7 @@ def run_interleaved(model: str, options: dict, ssl_folder: str | None) -> dict:
     """In a fresh process: all variants built side by side, their steps alternated."""
     set_up_process(model, options)
     device = options["device"]
-    systems = {name: build(model, name, options, ssl_folder) for name in VARIANTS}
+    systems = {name: build(model, name, options, ssl_folder) for name in options["variants"]}
     batch = make_batch(next(iter(systems.values()))[1])
     for brain, _ in systems.values():
         brain.fit_batch(batch)  # warm-up
@@ -257,12 +260,13 @@ def print_step_table(model: str, results: dict, device: str, interleaved: bool) 
               f"| page faults / step | {memory} (GB) | peak ratio | + step (GB) "
               "| + step ratio |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name in VARIANTS:
+    for name in (name for name in VARIANTS if name in results):
         row = results[name]
         cells = [name, f"{row['wall']:.2f}", f"{row['wall'] / base['wall']:.2f}"]
         if not interleaved:
             joint = results.get(name.replace(" sequential", ""))
-            cells.append(f"{row['wall'] / joint['wall']:.2f}" if "sequential" in name else "")
+            cells.append(f"{row['wall'] / joint['wall']:.2f}" if "sequential" in name
+                         and joint else "")
         cells += [f"{row['cpu']:.2f}", f"{row['cpu'] / base['cpu']:.2f}",
                   f"{row['faults']:,.0f}", f"{row['peak_gb']:.2f}"]
         if not interleaved:
@@ -307,14 +311,18 @@ def main(argv=None):
                              "machine; the peak is then the process's)")
     parser.add_argument("--profile", action="store_true",
                         help="also print the operators' self times of one step per variant")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
+                        help="a subset of the variants (the baseline always runs)")
     parser.add_argument("--ssl-hidden-size", type=int, default=128)
     parser.add_argument("--ssl-layers", type=int, default=4)
     args = parser.parse_args(argv)
+    args.variants = ["baseline"] + [name for name in args.variants if name != "baseline"]
     # Inherited by the spawned workers (glibc reads it at start): see the module docstring.
     os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD)
     ssl_folder = None
     if "ssl" in args.models:
-        from speechbrain_ssdctx.models.ssl import build_tiny_ssl_model
+        sys.path.insert(0, str(HPARAMS.parent / "tests"))  # the tests' tiny SSL model builder
+        from ssl_utils import build_tiny_ssl_model
 
         ssl_folder = str(build_tiny_ssl_model(
             tempfile.mkdtemp(), hidden_size=args.ssl_hidden_size, num_layers=args.ssl_layers
@@ -333,7 +341,7 @@ def main(argv=None):
         results = measure(model, args, ssl_folder)
         print(f"\n{model}: {allocator}")
         print_step_table(model, results, args.device, args.interleave)
-        if args.profile:
+        if args.profile and "+InF+InI" in args.variants:
             print_profile(model, results["profile"])
 
 
