@@ -188,9 +188,10 @@ def _conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     training the default one. The convolution's output takes the layout of its input and
     the following blocks keep it; the parameters keep theirs (state_dict unchanged). The
     values are those of the default layout up to the order of float32 sums. Other devices
-    use the default layout (not measured there).
+    use the default layout (not measured there), and so does tracing (ONNX / TorchScript
+    export): ``as_strided`` would record the traced length's strides in the graph.
     """
-    if torch.is_grad_enabled() or not x.is_cpu:
+    if torch.is_grad_enabled() or not x.is_cpu or torch.jit.is_tracing():
         return conv(x)
     if x.shape[1] == 1:
         # One channel: both layouts hold the same bytes; a channel stride of 1 is what
