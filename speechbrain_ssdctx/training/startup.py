@@ -38,6 +38,7 @@ from speechbrain_ssdctx.training.checkpoints import CheckpointError
 from speechbrain_ssdctx.training.run_lock import RunLock, RunLockedError
 from speechbrain_ssdctx.training.typed_hparams import (
     HparamError,
+    check_augmentation,
     check_device,
     check_hparams,
     check_overrides,
@@ -329,6 +330,7 @@ def _resolve_run(hparams_file: str, user: dict) -> tuple[dict, dict, dict]:
     if demo:
         tree = _resolve(hparams_file, overrides)
     check_hparams(tree, defaults, overridden=user, source=hparams_file)
+    check_augmentation(tree, overridden=user)
     return tree, overrides, demo
 
 
