@@ -257,6 +257,7 @@ def start_recipe(argv: Sequence[str]) -> RecipeStart:
     hparams_file, run_opts, override_text = sb.parse_arguments(argv)
     user = _parse_overrides(override_text)
     tree, overrides, demo = _resolve_run(hparams_file, user)
+    check_augmentation(tree, overridden=user)  # a run needs the files (an inspection not)
     if run_opts.get("device") is not None:  # None: SpeechBrain's default (cpu)
         check_device(run_opts["device"])
     try:  # the YAML's multi-GPU and precision "auto" settled (the command line wins)
@@ -330,7 +331,6 @@ def _resolve_run(hparams_file: str, user: dict) -> tuple[dict, dict, dict]:
     if demo:
         tree = _resolve(hparams_file, overrides)
     check_hparams(tree, defaults, overridden=user, source=hparams_file)
-    check_augmentation(tree, overridden=user)
     return tree, overrides, demo
 
 
