@@ -3,11 +3,20 @@ band-pass masking is in :mod:`speechbrain_ssdctx.method`): the augmentations, an
 per-utterance chain that runs them in the data loader's workers."""
 
 from speechbrain_ssdctx.augment.chain import AugmentationChain, utterance_seed
+from speechbrain_ssdctx.augment.channel import UtteranceAddNoise, UtteranceAddReverb
 from speechbrain_ssdctx.augment.codec import CodecAugment, CodecSetting
 from speechbrain_ssdctx.augment.rawboost import RawBoost
 from speechbrain_ssdctx.utils.legacy_paths import legacy_attribute
 
-__all__ = ["AugmentationChain", "CodecAugment", "CodecSetting", "RawBoost", "utterance_seed"]
+__all__ = [
+    "AugmentationChain",
+    "CodecAugment",
+    "CodecSetting",
+    "RawBoost",
+    "UtteranceAddNoise",
+    "UtteranceAddReverb",
+    "utterance_seed",
+]
 
 
 def __getattr__(name: str):

@@ -38,6 +38,7 @@ from speechbrain_ssdctx.training.checkpoints import CheckpointError
 from speechbrain_ssdctx.training.run_lock import RunLock, RunLockedError
 from speechbrain_ssdctx.training.typed_hparams import (
     HparamError,
+    check_augmentation,
     check_device,
     check_hparams,
     check_overrides,
@@ -256,6 +257,7 @@ def start_recipe(argv: Sequence[str]) -> RecipeStart:
     hparams_file, run_opts, override_text = sb.parse_arguments(argv)
     user = _parse_overrides(override_text)
     tree, overrides, demo = _resolve_run(hparams_file, user)
+    check_augmentation(tree, overridden=user)  # a run needs the files (an inspection not)
     if run_opts.get("device") is not None:  # None: SpeechBrain's default (cpu)
         check_device(run_opts["device"])
     try:  # the YAML's multi-GPU and precision "auto" settled (the command line wins)

@@ -35,6 +35,7 @@ __all__ = [
     "RECIPE_HPARAMS",
     "Expect",
     "HparamError",
+    "check_augmentation",
     "check_device",
     "check_hparams",
     "check_overrides",
@@ -240,6 +241,16 @@ RECIPE_HPARAMS: dict[str, Expect] = {
     "rawboost": _BOOL,
     "rawboost_algorithm": Expect("int", minimum=0, maximum=8),
     "rawboost_probability": Expect("number", minimum=0, maximum=1),
+    "codec": _BOOL,
+    "codec_probability": Expect("number", minimum=0, maximum=1),
+    "noise": _BOOL,
+    "noise_csv": Expect("path", nullable=True),
+    "noise_snr_low": Expect("number"),
+    "noise_snr_high": Expect("number"),
+    "noise_probability": Expect("number", minimum=0, maximum=1),
+    "reverb": _BOOL,
+    "rir_csv": Expect("path", nullable=True),
+    "reverb_probability": Expect("number", minimum=0, maximum=1),
     "freeze_ssl": _BOOL,
     "gradient_checkpointing": _BOOL,
 }
@@ -337,6 +348,47 @@ def check_hparams(
                 f"{key}: {value!r}{origin} {problem}; expects {declared.describe()} "
                 "(the type of its value in the YAML file)"
             )
+
+
+#: Augmentation switches and the key each needs set when it is on (blocks/augmentation.yaml).
+SWITCH_NEEDS: dict[str, tuple[str, str]] = {
+    "noise": ("noise_csv", "an AddNoise CSV (prepare_musan)"),
+    "reverb": ("rir_csv", "an AddReverb CSV (prepare_rirs_noises)"),
+}
+
+
+def check_augmentation(values: Mapping, overridden: Iterable[str] = ()) -> None:
+    """Checks the augmentation block's keys together: a switch on whose file is null, a
+    codec list that does not parse, an SNR range upside down; :class:`HparamError`.
+
+    Example
+    -------
+    >>> check_augmentation({"noise": False, "noise_csv": None})
+    >>> try:
+    ...     check_augmentation({"noise": True, "noise_csv": None}, overridden=["noise"])
+    ... except HparamError as error:
+    ...     print(error)
+    noise_csv: null but --noise=True needs it; expects an AddNoise CSV (prepare_musan)
+    """
+    overridden = set(overridden)
+    for switch, (key, what) in SWITCH_NEEDS.items():
+        if values.get(switch) is True and values.get(key) is None:
+            where = f"--{switch}=True" if switch in overridden else f"{switch}: True"
+            raise HparamError(f"{key}: null but {where} needs it; expects {what}")
+    if values.get("codec") is True:
+        from speechbrain_ssdctx.augment.codec import CodecSetting
+
+        codecs = values.get("codec_list")
+        if isinstance(codecs, str) or not isinstance(codecs, Sequence) or not codecs:
+            raise HparamError(f"codec_list: {codecs!r} is not a list of codecs")
+        for codec in codecs:
+            try:
+                CodecSetting.parse(str(codec))
+            except ValueError as error:
+                raise HparamError(f"codec_list: {error}") from None
+    low, high = values.get("noise_snr_low"), values.get("noise_snr_high")
+    if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+        raise HparamError(f"noise_snr_low: {low} is above noise_snr_high ({high})")
 
 
 def check_overrides(overridden: Iterable[str], known: Iterable[str], hparams_file: str) -> None:
