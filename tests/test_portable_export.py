@@ -1,4 +1,5 @@
-"""ONNX and TorchScript exports: the bundled AASIST, a tiny LCNN and a tiny SSL detector give
+"""ONNX and TorchScript exports: the bundled AASIST, a tiny LCNN, a tiny SSL detector and a
+``Detector`` over SpeechBrain's Fbank + ECAPA-TDNN lobes give
 SpoofDetector's scores (to 1e-4) on demo audio of several lengths, through
 PortableSpoofDetector and the CLIs; the export folder rules and the settings file checks."""
 
@@ -9,23 +10,21 @@ import pytest
 import soundfile
 import torch
 
-pytest.importorskip("onnxruntime")
-
-from speechbrain_ssdctx.cli.export import main as export_main  # noqa: E402
-from speechbrain_ssdctx.cli.score import main as score_main  # noqa: E402
-from speechbrain_ssdctx.data import demo_corpus_folder  # noqa: E402
-from speechbrain_ssdctx.inference import InferenceSettings, SpoofDetector  # noqa: E402
-from speechbrain_ssdctx.inference.export import (  # noqa: E402
+from speechbrain_ssdctx.cli.export import main as export_main
+from speechbrain_ssdctx.cli.score import main as score_main
+from speechbrain_ssdctx.data import demo_corpus_folder
+from speechbrain_ssdctx.inference import InferenceSettings, SpoofDetector
+from speechbrain_ssdctx.inference.export import (
     DetectorDefinition,
     ExportError,
     export_detector,
 )
-from speechbrain_ssdctx.inference.portable_detector import (  # noqa: E402
+from speechbrain_ssdctx.inference.portable_detector import (
     PortableModelError,
     PortableSpoofDetector,
 )
-from speechbrain_ssdctx.inference.portable_export import export_portable  # noqa: E402
-from speechbrain_ssdctx.models import LCNN  # noqa: E402
+from speechbrain_ssdctx.inference.portable_export import export_portable
+from speechbrain_ssdctx.models import LCNN
 
 pytestmark = pytest.mark.slow  # traces models
 
@@ -137,3 +136,38 @@ def test_refuses_user_folders_and_tampered_files(aasist_onnx, tmp_path):
     (copy / "aasist.json").unlink()
     with pytest.raises(PortableModelError, match="no settings file"):
         PortableSpoofDetector.from_file(copy / "aasist.onnx")
+
+
+ECAPA = """detector: !new:speechbrain_ssdctx.models.Detector
+    features: !new:speechbrain.lobes.features.Fbank
+        n_mels: 24
+    normalize: !new:speechbrain.processing.features.InputNormalization
+        norm_type: sentence
+        std_norm: False
+    encoder: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
+        input_size: 24
+        channels: [32, 32, 32, 32, 96]
+        lin_neurons: 16
+    classifier: !new:torch.nn.Linear
+        in_features: 16
+        out_features: 2
+"""
+
+
+def test_detector_over_speechbrain_lobes(tmp_path):
+    """hparams/models/ecapa.yaml's structure (Fbank, sentence normalisation, ECAPA-TDNN),
+    narrower: its ONNX file scores files of several lengths like SpoofDetector (ONNX only:
+    TorchScript goes through the same tracing, checked on the other models)."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    torch.manual_seed(0)
+    detector = load_hyperpyyaml(ECAPA)["detector"]
+    folder = export_detector(detector, DetectorDefinition(ECAPA), tmp_path / "ecapa")
+    reference = SpoofDetector.from_hparams(folder).set_window("full")
+    path = export_portable(reference, tmp_path / "onnx", "onnx", name="ecapa")
+    # ECAPA-TDNN's masks take the batch size as a Python number: one window per run
+    assert json.loads(path.with_suffix(".json").read_text())["input"]["shape"][0] == 1
+    portable = PortableSpoofDetector.from_file(path)
+    for window in (("full",), ("sliding", 1.0, 0.5)):
+        assert_same_scores(reference.set_window(*window), portable.set_window(*window),
+                           demo_files(2))

@@ -101,6 +101,8 @@ class PortableSpoofDetector:
         The stored settings (completed).
     path : str
         The graph's file, for messages.
+    one_window : bool
+        The graph takes one window per run (its batch axis was fixed while tracing).
 
     Example
     -------
@@ -112,9 +114,10 @@ class PortableSpoofDetector:
 
     def __init__(
         self, run: Callable[[np.ndarray], np.ndarray], settings: InferenceSettings,
-        path: str = "<graph>",
+        path: str = "<graph>", one_window: bool = False,
     ):
         self.run, self.settings, self.path = run, settings, path
+        self.one_window = one_window
         self.set_window()
 
     @classmethod
@@ -144,7 +147,9 @@ class PortableSpoofDetector:
         except ValueError as error:
             raise PortableModelError(f"{sidecar_path(path)}: {error}") from None
         runner = _onnx_runner if meta["format"] == "onnx" else _torchscript_runner
-        return cls(runner(pathlib.Path(path), threads, device), settings, os.fspath(path))
+        one_window = (meta.get("input") or {}).get("shape", ["batch"])[0] == 1
+        return cls(runner(pathlib.Path(path), threads, device), settings, os.fspath(path),
+                   one_window)
 
     def set_window(
         self,
@@ -160,8 +165,12 @@ class PortableSpoofDetector:
         return self
 
     def logits(self, windows: Sequence[torch.Tensor]) -> torch.Tensor:
-        """The graph's logits ``[n, 2]`` (CPU float32) of windows of equal length."""
+        """The graph's logits ``[n, 2]`` (CPU float32) of windows of equal length (one
+        window per run for a graph traced with a batch of one)."""
         batch = torch.stack(list(windows)).float().numpy()
+        if self.one_window:
+            return torch.from_numpy(np.concatenate(
+                [np.asarray(self.run(row[None]), dtype=np.float32) for row in batch]))
         return torch.from_numpy(np.asarray(self.run(batch), dtype=np.float32))
 
     def score_each(

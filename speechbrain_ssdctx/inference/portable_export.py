@@ -35,6 +35,7 @@ Authors
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pathlib
 import re
@@ -68,6 +69,8 @@ OPSET = 17
 
 #: The largest difference of logits the loaded-back graph may have with the detector.
 TOLERANCE = 1e-4
+
+logger = logging.getLogger(__name__)
 
 
 def is_portable_export(folder: pathlib.Path) -> bool:
@@ -134,19 +137,41 @@ def export_portable(
     portable = PortableFile(fmt, stem + PORTABLE_FORMATS[fmt], stem + ".json")
     probes = _probes(settings)
     with staged_export(out_dir, is_portable_export) as staging:
-        path = staging / portable.file
         with torch.no_grad():  # as SpoofDetector runs it: whole windows, lengths of 1
             expected = [graph.scorer(probe, torch.ones(len(probe)))[1] for probe in probes]
-        with quiet_tracing(), traceable(graph, onnx=fmt == "onnx"), torch.no_grad():
-            _trace(graph, probes[0], path, fmt)
-        (staging / portable.sidecar).write_text(
-            json.dumps(_sidecar(portable, settings, weights_sha256(path)), indent=2) + "\n",
-            encoding="utf-8")
+        batch = _traced_batch(graph, probes, expected, staging, portable, settings, out_dir)
         (staging / "README.md").write_text(
             model_card(replace(card, name=card.name or stem), settings, graph.scorer,
                        out_dir.name, portable=portable), encoding="utf-8")
-        _check_graph(path, probes, expected, out_dir)
+        logger.info("Exported %s (batch axis: %s)", portable.file, batch)
     return out_dir / portable.file
+
+
+def _traced_batch(graph, probes, expected, staging, portable, settings, out_dir) -> str | int:
+    """Traces the graph with a dynamic batch axis, or, when the detector's code fixes the
+    batch while tracing (SpeechBrain's ECAPA-TDNN takes ``len(lengths)`` as a Python
+    number), with a batch of one window, which the settings file records and
+    :class:`PortableSpoofDetector` then follows. Returns the batch axis (``"batch"`` or
+    ``1``)."""
+    try:
+        _write_graph(graph, probes, expected, staging, portable, settings, out_dir, "batch")
+        return "batch"
+    except ExportError:
+        _write_graph(graph, probes, expected, staging, portable, settings, out_dir, 1)
+        return 1
+
+
+def _write_graph(graph, probes, expected, staging, portable, settings, out_dir, batch) -> None:
+    """Traces on a probe of ``batch`` rows (all rows when dynamic), writes the graph and its
+    settings file, and checks the graph against the detector's logits."""
+    path = staging / portable.file
+    example = probes[0] if batch == "batch" else probes[0][:batch]
+    with quiet_tracing(), traceable(graph, onnx=portable.format == "onnx"), torch.no_grad():
+        _trace(graph, example, path, portable.format)
+    (staging / portable.sidecar).write_text(json.dumps(
+        _sidecar(portable, settings, weights_sha256(path), batch), indent=2) + "\n",
+        encoding="utf-8")
+    _check_graph(path, probes, expected, out_dir)
 
 
 def export_portable_run(
@@ -200,20 +225,27 @@ def _trace(graph: ScoringGraph, example: torch.Tensor, path: pathlib.Path, fmt: 
 
 def _probes(settings: InferenceSettings) -> list[torch.Tensor]:
     """Noise windows: 2 of the model's window length (at least its shortest input, 1 s
-    by default), then 1 about 1.5 times as long (both dynamic axes)."""
+    by default), then 3 about 1.5 times as long (both dynamic axes)."""
     length = max(settings.window_samples or 0, settings.min_samples or 0,
                  settings.sample_rate if settings.window_policy != "official" else 64600)
     generator = torch.Generator().manual_seed(0)
     return [0.1 * torch.randn(rows, size, generator=generator)
-            for rows, size in ((2, length), (1, length + length // 2 + 1234))]
+            for rows, size in ((2, length), (3, length + length // 2 + 1234))]
 
 
 def _check_graph(path, probes, expected, out_dir) -> None:
     """Loads the written file back and compares its logits with the detector's."""
     loaded = PortableSpoofDetector.from_file(path)
     for probe, logits in zip(probes, expected, strict=True):
-        got = loaded.logits(list(probe))
-        difference = float((got - logits).abs().max())
+        try:
+            got = loaded.logits(list(probe))
+        except Exception as error:  # noqa: BLE001  # ONNX Runtime's and TorchScript's own
+            raise ExportError(
+                f"The {path.suffix} export to '{out_dir}' fails on a batch of "
+                f"{len(probe)} {probe.shape[1]}-sample windows: {str(error)[:200]}"
+            ) from None
+        difference = (float((got - logits).abs().max()) if got.shape == logits.shape
+                      else float("inf"))
         if not difference <= TOLERANCE:
             raise ExportError(
                 f"The {path.suffix} export to '{out_dir}' does not give the detector's logits "
@@ -222,7 +254,9 @@ def _check_graph(path, probes, expected, out_dir) -> None:
             )
 
 
-def _sidecar(portable: PortableFile, settings: InferenceSettings, sha256: str) -> dict:
+def _sidecar(
+    portable: PortableFile, settings: InferenceSettings, sha256: str, batch: str | int
+) -> dict:
     values = {f.name: getattr(settings, f.name) for f in fields(settings)}
     if settings.calibration is not None:
         values["calibration"] = settings.calibration.to_dict()
@@ -231,9 +265,9 @@ def _sidecar(portable: PortableFile, settings: InferenceSettings, sha256: str) -
         "format": portable.format,
         "file": portable.file,
         "sha256": sha256,
-        "input": {"name": INPUT_NAME, "shape": ["batch", "time"], "dtype": "float32",
+        "input": {"name": INPUT_NAME, "shape": [batch, "time"], "dtype": "float32",
                   "sample_rate": settings.sample_rate},
-        "output": {"name": OUTPUT_NAME, "shape": ["batch", 2], "bonafide_index": 1},
+        "output": {"name": OUTPUT_NAME, "shape": [batch, 2], "bonafide_index": 1},
         "settings": values,
     }
     if portable.format == "onnx":
