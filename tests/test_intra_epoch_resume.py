@@ -17,8 +17,9 @@ from speechbrain_ssdctx.training.brain import COMPLETE_MARKER
 
 pytestmark = pytest.mark.slow  # recipe runs
 
-# 12 training utterances in batches of 2: 6 steps an epoch, a checkpoint after each.
-SCHEDULE = ["--number_of_epochs=2", "--max_utterances_per_class=6", "--batch_size=2",
+# 6 training utterances in batches of 2: 3 steps an epoch, a checkpoint after each (the
+# run is killed after the first: two steps of epoch 1 and all of epoch 2 run resumed).
+SCHEDULE = ["--number_of_epochs=2", "--max_utterances_per_class=3", "--batch_size=2",
             "--ckpt_interval_steps=1"]
 
 

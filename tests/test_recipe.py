@@ -52,9 +52,12 @@ def logged_parts(output: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("hparams", sorted(EXPECTED_PARTS))
-def test_short_run_of_every_system(hparams, tmp_path):
-    output = tmp_path / "run"
-    run_train(hparams, output)
+def test_short_run_of_every_system(hparams, tmp_path, request):
+    if hparams == "lcnn_inf_ini.yaml":  # the quick run other tests read too
+        output = request.getfixturevalue("quick_lcnn_inf_ini_run")
+    else:
+        output = tmp_path / "run"
+        run_train(hparams, output)
     assert logged_parts(output) == EXPECTED_PARTS[hparams]
 
     # Score files hold one score per trial of the (sliced) set, and results.json holds
@@ -168,9 +171,8 @@ def test_quick_overrides_are_documented_defaults():
     assert all(q.startswith("--") for q in QUICK)
 
 
-def test_exported_model_scores_like_the_training_run(tmp_path):
-    output = tmp_path / "run"
-    run_train("lcnn_inf_ini.yaml", output)
+def test_exported_model_scores_like_the_training_run(quick_lcnn_inf_ini_run, tmp_path):
+    output = quick_lcnn_inf_ini_run
     exported = tmp_path / "exported"
     assert export_main([str(output), str(exported)]) == 0
     detector = SpoofDetector.from_hparams(source=str(exported), savedir=str(tmp_path / "load"))
