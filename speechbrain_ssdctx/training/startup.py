@@ -215,7 +215,7 @@ class RecipeStart:
             f"(a few dozen utterances; {eers}). Outputs: {self.hparams['output_folder']}.\n"
             "These numbers only show that the pipeline runs; they say nothing about "
             "ASVspoof. Another seed, CPU or thread count gives others (over 10 runs: "
-            "demo dev 10.6-21.1%, demo eval 18.0-32.8%; recipes/README.md). To train "
+            "demo dev 10.6-21.1%, demo eval 16.4-27.0%; recipes/README.md). To train "
             "with the paper's schedule on ASVspoof 2019 LA:\n"
             f"    python recipes/train.py {self.hparams_file} --data_folder=/path/to/LA\n"
             "(add --la2021_folder=... --la2021_keys=... for 2021 LA; see "
