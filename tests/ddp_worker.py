@@ -86,14 +86,15 @@ def save_then_finish(finish=distributed.finish_distributed):
     finish()
 
 
-wrap(DetectorBrain, "compute_forward", before=on_forward)
-wrap(ContextLoss, "after_step", before=on_after_step)
-wrap(DetectorBrain, "fit", after=on_fit_end)
-wrap(BandPassMasking, "sample_low_freqs", after=lambda m, lows, n: seen["bands"].append(lows))
-
-distributed.finish_distributed = save_then_finish  # recipes/train.py imports it by name
-
 if __name__ == "__main__":
+    # Patched only in the worker: pytest's --doctest-modules imports this file too, and
+    # class-level patches would then reach every later test of the session.
+    wrap(DetectorBrain, "compute_forward", before=on_forward)
+    wrap(ContextLoss, "after_step", before=on_after_step)
+    wrap(DetectorBrain, "fit", after=on_fit_end)
+    wrap(BandPassMasking, "sample_low_freqs",
+         after=lambda m, lows, n: seen["bands"].append(lows))
+    distributed.finish_distributed = save_then_finish  # recipes/train.py imports it by name
     OUT = Path(sys.argv[1])
     sys.argv = [str(ROOT / "recipes" / "train.py"), *sys.argv[2:]]
     runpy.run_path(sys.argv[0], run_name="__main__")
