@@ -65,6 +65,72 @@ def posterior(llrs, prior: float):
         raise ValueError(f"prior must be in (0, 1), got {prior}")
     return expit(np.asarray(llrs, dtype=np.float64) + _logit(prior))
 
+def fit_logistic(
+    scores: np.ndarray, is_bonafide: np.ndarray, prior: float, l2: float
+) -> tuple[tuple[float, ...], float]:
+    """Prior-weighted logistic regression of the labels on ``[trials, systems]`` scores:
+    minimises ``P * mean_bona softplus(-(w.s + b + logit P)) + (1 - P) * mean_spoof
+    softplus(w.s + b + logit P) + l2 / 2 * |w|^2`` (the calibration cross-entropy at prior
+    ``P``; the ridge keeps the fit finite on separable scores). Returns ``(w, b)`` for the
+    raw scores. Shared by :class:`Calibration` (one system) and the fusion.
+
+    Example
+    -------
+    >>> scores = np.array([[2.0], [1.0], [-1.0], [-2.5]])
+    >>> (w,), b = fit_logistic(scores, np.array([True, True, False, False]), 0.5, 1.0)
+    >>> w > 0
+    True
+    """
+    # Standardise every column for a well-conditioned problem, then map the solution back.
+    centre = scores.mean(axis=0)
+    scale = scores.std(axis=0)
+    scale[scale == 0] = 1.0
+    x = np.hstack(((scores - centre) / scale, np.ones((len(scores), 1))))
+    sign = np.where(is_bonafide, 1.0, -1.0)
+    counts = is_bonafide.sum(), (~is_bonafide).sum()
+    weight = np.where(is_bonafide, prior / counts[0], (1 - prior) / counts[1])
+    ridge = np.append(l2 / scale**2, 0.0)  # on the raw scores' weights; none on the offset
+    prior_logodds = _logit(prior)
+
+    def objective(params):
+        margin = sign * (x @ params + prior_logodds)
+        loss = -np.dot(weight, log_expit(margin)) + 0.5 * np.dot(ridge, params**2)
+        residual = weight * expit(-margin)  # - d loss / d margin
+        return loss, -(residual * sign) @ x + ridge * params
+
+    def hessian(params):
+        margin = sign * (x @ params + prior_logodds)
+        curvature = weight * expit(margin) * expit(-margin)
+        return (x * curvature[:, None]).T @ x + np.diag(ridge)
+
+    result = minimize(
+        objective, np.zeros(x.shape[1]), jac=True, hess=hessian, method="trust-exact",
+        options={"gtol": 1e-12, "maxiter": 200},
+    )
+    raw = result.x[:-1] / scale
+    return tuple(float(w) for w in raw), float(result.x[-1] - np.dot(raw, centre))
+
+
+def write_json(path: str | os.PathLike, values: Mapping) -> Path:
+    """Writes ``values`` as JSON, atomically (a calibration's or a fusion's file)."""
+    path = Path(path)
+    with atomic_open(path) as stream:
+        json.dump(values, stream, indent=1)
+        stream.write("\n")
+    return path
+
+
+def read_json_mapping(path: str | os.PathLike, what: str) -> Mapping:
+    """The mapping a JSON file written by :func:`write_json` holds; one-line errors
+    naming the file and ``what`` it should be."""
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not a {what} JSON file ({error}).") from None
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{path}: not a {what} JSON file (no mapping).")
+    return values
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -143,41 +209,10 @@ class Calibration:
             raise ValueError("Calibration.fit: scores contain NaN or inf.")
         if not 0 < prior < 1:
             raise ValueError(f"Calibration.fit: prior must be in (0, 1), got {prior}")
-        scores = np.concatenate((bonafide, spoof))
-        # Standardise for a well-conditioned problem, then map the solution back.
-        centre, scale = float(scores.mean()), float(scores.std()) or 1.0
-        x = (scores - centre) / scale
-        sign = np.concatenate((np.ones(bonafide.size), -np.ones(spoof.size)))
-        weight = np.concatenate(
-            (np.full(bonafide.size, prior / bonafide.size),
-             np.full(spoof.size, (1 - prior) / spoof.size))
-        )
-        prior_logodds = _logit(prior)
-        ridge = l2 / scale**2  # the ridge acts on the slope of the raw scores
-
-        def objective(params):
-            a, b = params
-            margin = sign * (a * x + b + prior_logodds)
-            loss = -np.dot(weight, log_expit(margin)) + 0.5 * ridge * a * a
-            residual = weight * expit(-margin)  # - d loss / d margin
-            gradient = np.array([-np.dot(residual, sign * x) + ridge * a, -np.dot(residual, sign)])
-            return loss, gradient
-
-        def hessian(params):
-            a, b = params
-            margin = sign * (a * x + b + prior_logodds)
-            curvature = weight * expit(margin) * expit(-margin)
-            return np.array([
-                [np.dot(curvature, x * x) + ridge, np.dot(curvature, x)],
-                [np.dot(curvature, x), curvature.sum()],
-            ])
-
-        result = minimize(
-            objective, np.zeros(2), jac=True, hess=hessian, method="trust-exact",
-            options={"gtol": 1e-12, "maxiter": 200},
-        )
-        a, b = result.x
-        return cls(slope=float(a / scale), offset=float(b - a * centre / scale), prior=prior)
+        scores = np.concatenate((bonafide, spoof))[:, None]
+        labels = np.arange(scores.size) < bonafide.size
+        (slope,), offset = fit_logistic(scores, labels, prior, l2)
+        return cls(slope=slope, offset=offset, prior=prior)
 
     def posterior(self, scores: Iterable[float], prior: float | None = None) -> np.ndarray:
         """Posterior probability of bona fide of ``scores`` at ``prior`` (default: the
@@ -200,19 +235,10 @@ class Calibration:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Writes the calibration as JSON (atomically)."""
-        path = Path(path)
-        with atomic_open(path) as stream:
-            json.dump(self.to_dict(), stream, indent=1)
-            stream.write("\n")
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Calibration:
         """Reads a calibration written by ``save``."""
-        try:
-            values = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not a calibration JSON file ({error}).") from None
-        if not isinstance(values, Mapping):
-            raise ValueError(f"{path}: not a calibration JSON file (no mapping).")
+        values = read_json_mapping(path, "calibration")
         return cls.from_mapping(values, str(path))

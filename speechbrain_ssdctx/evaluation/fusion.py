@@ -16,7 +16,6 @@ Authors
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -24,18 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import expit, log_expit
 
-from speechbrain_ssdctx.evaluation.calibration import Calibration
+from speechbrain_ssdctx.evaluation.calibration import (
+    Calibration,
+    fit_logistic,
+    read_json_mapping,
+    write_json,
+)
 from speechbrain_ssdctx.evaluation.dcf import DetectionCosts
-from speechbrain_ssdctx.utils.atomic import atomic_open
 
 __all__ = ["LogisticFusion"]
-
-
-def _logit(p: float) -> float:
-    return math.log(p) - math.log1p(-p)
 
 
 def _as_matrix(scores, what: str) -> np.ndarray:
@@ -147,35 +144,8 @@ class LogisticFusion:
             raise ValueError("LogisticFusion.fit needs bona fide and spoofed scores.")
         if not 0 < prior < 1:
             raise ValueError(f"LogisticFusion.fit: prior must be in (0, 1), got {prior}")
-        # Standardise every system for a well-conditioned problem, then map back.
-        centre = matrix.mean(axis=0)
-        scale = matrix.std(axis=0)
-        scale[scale == 0] = 1.0
-        x = np.hstack(((matrix - centre) / scale, np.ones((labels.size, 1))))
-        sign = np.where(labels, 1.0, -1.0)
-        counts = labels.sum(), (~labels).sum()
-        weight = np.where(labels, prior / counts[0], (1 - prior) / counts[1])
-        ridge = np.append(l2 / scale**2, 0.0)  # on the raw weights; none on the offset
-        prior_logodds = _logit(prior)
-
-        def objective(params):
-            margin = sign * (x @ params + prior_logodds)
-            loss = -np.dot(weight, log_expit(margin)) + 0.5 * np.dot(ridge, params**2)
-            residual = weight * expit(-margin)
-            return loss, -(residual * sign) @ x + ridge * params
-
-        def hessian(params):
-            margin = sign * (x @ params + prior_logodds)
-            curvature = weight * expit(margin) * expit(-margin)
-            return (x * curvature[:, None]).T @ x + np.diag(ridge)
-
-        result = minimize(
-            objective, np.zeros(x.shape[1]), jac=True, hess=hessian, method="trust-exact",
-            options={"gtol": 1e-12, "maxiter": 200},
-        )
-        raw = result.x[:-1] / scale
-        offset = result.x[-1] - float(np.dot(raw, centre))
-        return cls(tuple(float(w) for w in raw), float(offset), prior, tuple(systems))
+        weights, offset = fit_logistic(matrix, labels, prior, l2)
+        return cls(weights, offset, prior, tuple(systems))
 
     @classmethod
     def from_calibration(cls, calibration: Calibration, system: str = "") -> LogisticFusion:
@@ -202,19 +172,10 @@ class LogisticFusion:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Writes the fusion as JSON (atomically)."""
-        path = Path(path)
-        with atomic_open(path) as stream:
-            json.dump(self.to_dict(), stream, indent=1)
-            stream.write("\n")
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> LogisticFusion:
         """Reads a fusion written by :meth:`save`."""
-        try:
-            values = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not a fusion JSON file ({error}).") from None
-        if not isinstance(values, Mapping):
-            raise ValueError(f"{path}: not a fusion JSON file (no mapping).")
+        values = read_json_mapping(path, "fusion")
         return cls.from_mapping(values, str(path))
