@@ -315,6 +315,9 @@ def main(argv=None):
                         help="a subset of the variants (the baseline always runs)")
     parser.add_argument("--ssl-hidden-size", type=int, default=128)
     parser.add_argument("--ssl-layers", type=int, default=4)
+    parser.add_argument("--ssl-full-size", action="store_true",
+                        help="the released models' feature encoder, heads and feed-forward "
+                             "width (with --ssl-hidden-size 1024 --ssl-layers 24: XLS-R 300M)")
     args = parser.parse_args(argv)
     args.variants = ["baseline"] + [name for name in args.variants if name != "baseline"]
     # Inherited by the spawned workers (glibc reads it at start): see the module docstring.
@@ -325,7 +328,8 @@ def main(argv=None):
         from ssl_utils import build_tiny_ssl_model
 
         ssl_folder = str(build_tiny_ssl_model(
-            tempfile.mkdtemp(), hidden_size=args.ssl_hidden_size, num_layers=args.ssl_layers
+            tempfile.mkdtemp(), hidden_size=args.ssl_hidden_size, num_layers=args.ssl_layers,
+            full_size=args.ssl_full_size,
         ))
     if args.device == "cpu":
         machine = f"{args.threads} threads"
@@ -334,7 +338,8 @@ def main(argv=None):
     order = "interleaved in one process" if args.interleave else "each variant in its own process"
     print(f"torch {torch.__version__}, {args.device} ({machine}), {args.precision}, "
           f"median of {args.steps} steps per variant ({order}); SSL model "
-          f"{args.ssl_layers} layers x {args.ssl_hidden_size}")
+          f"{args.ssl_layers} layers x {args.ssl_hidden_size}"
+          f"{' (full-size feature encoder, heads, feed-forward)' if args.ssl_full_size else ''}")
     for model in args.models:
         allocator = ("malloc keeps freed memory" if retains_memory(model, args.allocator)
                      else f"default malloc, mmap threshold {os.environ['MALLOC_MMAP_THRESHOLD_']}")

@@ -17,6 +17,7 @@ def build_tiny_ssl_model(
     hidden_size: int = 32,
     num_layers: int = 2,
     seed: int = 0,
+    full_size: bool = False,
 ) -> Path:
     """Saves a tiny randomly initialised SSL model that ``SSLEncoder`` loads offline.
 
@@ -37,6 +38,11 @@ def build_tiny_ssl_model(
         Number of transformer layers.
     seed : int
         Seed of the random weights.
+    full_size : bool
+        The released models' own shape instead: wav2vec 2.0's seven-layer 512-channel
+        convolutional feature encoder, 64-dimensional attention heads, a feed-forward
+        layer four times the width, 128-tap positional convolution in 16 groups
+        (``hidden_size=1024, num_layers=24`` is XLS-R 300M's shape): for benchmarks.
 
     Returns
     -------
@@ -59,17 +65,25 @@ def build_tiny_ssl_model(
     }
     if model_type not in configs:
         raise ValueError(f"model_type must be one of {sorted(configs)}, got {model_type!r}")
+    shape = {
+        "num_attention_heads": 4,
+        "intermediate_size": 2 * hidden_size,
+        "conv_dim": (hidden_size,) * 3,
+        "conv_kernel": (10, 8, 8),
+        "conv_stride": (5, 8, 8),
+        "num_feat_extract_layers": 3,
+        "num_conv_pos_embeddings": 16,
+        "num_conv_pos_embedding_groups": 4,
+    }
+    if full_size:  # the configuration classes' defaults are wav2vec 2.0's feature encoder
+        shape = {
+            "num_attention_heads": hidden_size // 64,
+            "intermediate_size": 4 * hidden_size,
+        }
     config = configs[model_type](
         hidden_size=hidden_size,
         num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        intermediate_size=2 * hidden_size,
-        conv_dim=(hidden_size,) * 3,
-        conv_kernel=(10, 8, 8),
-        conv_stride=(5, 8, 8),
-        num_feat_extract_layers=3,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
+        **shape,
         feat_extract_norm="layer",
         do_stable_layer_norm=True,
         layerdrop=0.0,

@@ -37,6 +37,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from speechbrain_ssdctx.models import channels_last
+
 _SPECTRAL_NODES = 23
 
 
@@ -171,33 +173,13 @@ class ResidualBlock(nn.Module):
         """Maps ``[batch, in, freq, time]`` to ``[batch, out, freq, time // time_pool]``."""
         # In place (as the official block): no new [B, C, F, T] buffer for the SELU and
         # the sum; their backward passes need neither the BatchNorm's nor conv2's output.
-        out = _conv(self.conv2, F.selu(self.bn2(_conv(self.conv1, x)), inplace=True))
-        out += x if self.conv_downsample is None else _conv(self.conv_downsample, x)
+        # On the CPU the block runs channels-last (faster there; see channels_last).
+        out = channels_last.batch_norm(self.bn2, channels_last.conv(self.conv1, x))
+        out = channels_last.conv(self.conv2, F.selu(out, inplace=True))
+        out += x if self.conv_downsample is None else channels_last.conv(self.conv_downsample, x)
         if self.time_pool == 1:
             return out
         return F.max_pool2d(out, kernel_size=(1, self.time_pool))
-
-
-def _conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """``conv(x)``; without autograd on the CPU, in the channels-last layout.
-
-    For the encoder's shapes (``[B, 32, 23, 21490]`` at the first block), oneDNN's CPU
-    convolutions, and the BatchNorm and max-pooling kernels after them, run forward about
-    twice as fast on channels-last tensors as on the default layout, but their backward
-    passes about twice as slow: inference (no autograd) takes the channels-last layout,
-    training the default one. The convolution's output takes the layout of its input and
-    the following blocks keep it; the parameters keep theirs (state_dict unchanged). The
-    values are those of the default layout up to the order of float32 sums. Other devices
-    use the default layout (not measured there), and so does tracing (ONNX / TorchScript
-    export): ``as_strided`` would record the traced length's strides in the graph.
-    """
-    if torch.is_grad_enabled() or not x.is_cpu or torch.jit.is_tracing():
-        return conv(x)
-    if x.shape[1] == 1:
-        # One channel: both layouts hold the same bytes; a channel stride of 1 is what
-        # makes oneDNN read the tensor (and write the output) as channels-last.
-        return conv(x.as_strided(x.shape, (x.stride(0), 1, *x.stride()[2:])))
-    return conv(x.contiguous(memory_format=torch.channels_last))
 
 
 def _batch_norm_nodes(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
