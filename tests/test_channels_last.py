@@ -52,14 +52,14 @@ def test_training_equals_the_default_layout_in_float64(monkeypatch, momentum):
     for (out, x_grad, grads, buffers), (ref_out, ref_x_grad, ref_grads, ref_buffers) in zip(
         fast, reference, strict=True
     ):
-        torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(out, ref_out, rtol=1e-10, atol=1e-12)
         torch.testing.assert_close(x_grad, ref_x_grad, rtol=1e-10, atol=1e-12)
         assert grads.keys() == ref_grads.keys() and len(grads) > 0
         for name in grads:
             torch.testing.assert_close(grads[name], ref_grads[name], rtol=1e-10, atol=1e-12)
         assert buffers.keys() == ref_buffers.keys()
         for name in buffers:
-            torch.testing.assert_close(buffers[name], ref_buffers[name], rtol=1e-12, atol=0)
+            torch.testing.assert_close(buffers[name], ref_buffers[name], rtol=1e-10, atol=1e-14)
 
 
 def test_inference_equals_the_default_layout(monkeypatch):
