@@ -7,7 +7,9 @@ AASIST, 14 for the SSL detector; 6-second inputs, 4 s for the SSL detector) and 
 ``DetectorBrain.fit_batch`` (forward, backward, optimiser step, momentum update and
 enqueue) with the memory bank full (4096 entries, the worst case for L_InI). The SSL
 detector is ``ssl_aasist_inf_ini.yaml`` on a small randomly initialised SSL model of the
-XLS-R architecture (``--ssl-hidden-size``, ``--ssl-layers``; RawBoost off). The
+XLS-R architecture (``--ssl-hidden-size``, ``--ssl-layers``; RawBoost off; with
+``--ssl-full-size`` the released models' feature encoder, heads and feed-forward width,
+so ``--ssl-hidden-size 1024 --ssl-layers 24 --ssl-full-size`` is XLS-R 300M's shape). The
 ``sequential`` variants set ``ContextLoss.inf_views = "sequential"`` (the views' forward
 and backward passes one after the other, at one view's activation memory). Ratios are
 to the baseline of the same run; ``/ joint`` compares a sequential variant with its joint
@@ -33,6 +35,8 @@ over twice the baseline per operator.
     python benchmarks/bench_training.py --models lcnn --batch 16 --steps 2
     python benchmarks/bench_training.py --models lcnn --profile
     python benchmarks/bench_training.py --device cuda --precision bf16
+    python benchmarks/bench_training.py --device cuda --models ssl --ssl-hidden-size 1024 \
+        --ssl-layers 24 --ssl-full-size --batch 14    # the CUDA peaks at the paper's batch
 
 Prints markdown tables.
 """
