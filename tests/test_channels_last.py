@@ -133,3 +133,26 @@ def test_aasist_training_step_equals_the_default_layout_with_dropout(monkeypatch
     ref_logits, ref_grad = step()
     torch.testing.assert_close(logits, ref_logits, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-12)
+
+
+def test_bf16_autocast_trains_as_the_default_layout(monkeypatch):
+    # Under CPU autocast the convolutions give bf16: the statistics are taken in float32
+    # (the parameters' dtype), as PyTorch's own batch norm does.
+    torch.manual_seed(0)
+    block = ResidualBlock(8, 16).train()
+    x = torch.randn(2, 8, 23, 200)
+
+    def run():
+        inputs = x.clone().requires_grad_(True)
+        block.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = block(inputs)
+        assert out.dtype == torch.bfloat16
+        out.float().square().sum().backward()
+        return out.float().detach(), inputs.grad, block.bn2.weight.grad.clone()
+
+    fast = run()
+    _default_layout(monkeypatch)
+    reference = run()
+    for value, expected in zip(fast, reference, strict=True):
+        torch.testing.assert_close(value, expected, rtol=2e-2, atol=2e-2)

@@ -128,7 +128,9 @@ class _BatchStatisticsNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
         count = x.numel() // x.shape[1]
-        mean = x.sum(dim=(0, 2, 3)) / count
+        # At least float32 (bf16 / fp16 inputs under autocast): the parameters' dtype.
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        mean = x.sum(dim=(0, 2, 3), dtype=dtype) / count
         var = _centred_square_sum(x, mean) / count
         out = F.batch_norm(x, mean, var, weight, bias, training=False, eps=eps)
         ctx.save_for_backward(x, weight, mean, torch.rsqrt(var + eps))
@@ -153,7 +155,7 @@ def _centred_square_sum(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     example's size, not the batch's)."""
     total = torch.zeros_like(mean)
     for example in x:
-        total += (example - mean[:, None, None]).square_().sum(dim=(1, 2))
+        total += (example.to(mean.dtype) - mean[:, None, None]).square_().sum(dim=(1, 2))
     return total
 
 
