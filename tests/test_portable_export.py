@@ -67,6 +67,7 @@ def test_bundled_aasist_onnx_cli_scores_like_spoof_detector(aasist_onnx, tmp_pat
     card = (aasist_onnx.parent / "README.md").read_text()
     assert "onnxruntime.InferenceSession(\"aasist.onnx\")" in card
     assert "score = logits[1]" in card  # the bundled model's score is the bona fide logit
+    assert "license: mit" in card and "apache" not in card  # NAVER's MIT weights
 
 
 def test_bundled_aasist_onnx_full_files_of_any_length(aasist_onnx):

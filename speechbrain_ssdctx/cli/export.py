@@ -44,6 +44,7 @@ from speechbrain_ssdctx.evaluation.scores import SCORE_TYPES
 from speechbrain_ssdctx.inference.export import export_from_hparams, export_model
 from speechbrain_ssdctx.inference.hub import HubUploadError, push_to_hub
 from speechbrain_ssdctx.inference.model_card import ModelCard
+from speechbrain_ssdctx.inference.model_folder import is_bundled_name
 from speechbrain_ssdctx.inference.portable_detector import PORTABLE_FORMATS
 from speechbrain_ssdctx.inference.settings import InferenceSettings
 from speechbrain_ssdctx.training.averaging import AVERAGE_BY, average_run_checkpoints
@@ -101,7 +102,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     card = parser.add_argument_group("model card")
     card.add_argument("--name", help="model name (default: the out_dir name)")
     card.add_argument("--repo-id", help="the Hub id (org/name) for the usage snippets")
-    card.add_argument("--license", default="apache-2.0", help="licence of the weights")
+    card.add_argument("--license", help="licence of the weights (default: mit for the bundled "
+                      "models, whose official weights are MIT-licensed; apache-2.0 otherwise)")
     card.add_argument("--training-data", help="training data, in words")
     card.add_argument("--dataset", action="append", help="dataset name or Hub id (repeat)")
     card.add_argument("--data-license", help="licence of the training data (default: from "
@@ -184,11 +186,16 @@ def _settings(args) -> InferenceSettings:
     )
 
 
+def _default_license(args) -> str:
+    """The bundled models' weights are NAVER's, MIT-licensed; ours default to Apache 2.0."""
+    return "mit" if args.model is not None and is_bundled_name(args.model) else "apache-2.0"
+
+
 def _card(args) -> ModelCard:
     given = {
         "name": args.name or args.push_to_hub,
         "repo_id": args.repo_id or args.push_to_hub,
-        "license": args.license,
+        "license": args.license or _default_license(args),
         "training_data": args.training_data,
         "datasets": args.dataset,
         "data_licence": args.data_license,
