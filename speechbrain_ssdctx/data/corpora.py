@@ -527,6 +527,10 @@ for _corpus in (
               CorpusSet("MLAAD_eval", "eval", "MLAAD eval")),
         role="both", hparam="mlaad_folder", options={"mailabs_folder": "mailabs_folder"},
         resample=True,
+        # The dataset card (huggingface.co/datasets/mueller91/MLAAD): "strictly for
+        # non-commercial academic research use, under the CC-BY-NC 4.0 license".
+        licence="MLAAD: CC BY-NC 4.0 (non-commercial academic research only); M-AILABS "
+        "(bona fide): its own licence",
         citation='Müller et al., 2024, "MLAAD: The Multi-Language Audio Anti-Spoofing '
         'Dataset"; bona fide: the M-AILABS Speech Dataset (Solak, 2019)',
         training_data="MLAAD (spoofs, by TTS model) and M-AILABS (bona fide, by speaker), "
