@@ -155,4 +155,5 @@ def test_bf16_autocast_trains_as_the_default_layout(monkeypatch):
     _default_layout(monkeypatch)
     reference = run()
     for value, expected in zip(fast, reference, strict=True):
-        torch.testing.assert_close(value, expected, rtol=2e-2, atol=2e-2)
+        # Normwise: bf16 keeps 8 bits, and either layout rounds its own sums.
+        assert float((value - expected).norm() / expected.norm()) < 2e-2
