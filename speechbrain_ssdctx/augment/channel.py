@@ -25,6 +25,8 @@ Authors
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from speechbrain.augment.time_domain import AddNoise, AddReverb
 
@@ -39,7 +41,12 @@ class _PerCallDraw:
 
     _iterator_name: str
 
-    def _draw_afresh(self) -> None:
+    def _draw_afresh(self, build_loader: Callable[[], None]) -> None:
+        """Builds the files' loader at the first call (under a forked generator: it draws
+        nothing), then reseeds its sampler and restarts its iterator."""
+        if not hasattr(self, "data_loader"):
+            with torch.random.fork_rng(devices=[]):
+                build_loader()
         sampler = self.data_loader.sampler
         sampler.seed = int(torch.randint(2**62, ()))  # ReproducibleRandomSampler: seed + epoch
         sampler.epoch = 0
@@ -96,11 +103,8 @@ class UtteranceAddNoise(_PerCallDraw, AddNoise):
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Adds noise to ``[batch, time]`` waveforms (``lengths`` relative, as SpeechBrain's)."""
         if self.csv_file is not None:
-            if not hasattr(self, "data_loader"):
-                with torch.random.fork_rng(devices=[]):  # builds the loader, draws nothing
-                    self._load_noise((lengths * waveforms.shape[1]).unsqueeze(1),
-                                     waveforms.shape[1])
-            self._draw_afresh()
+            self._draw_afresh(lambda: self._load_noise(
+                (lengths * waveforms.shape[1]).unsqueeze(1), waveforms.shape[1]))
         return super().forward(waveforms, lengths)
 
 
@@ -145,8 +149,6 @@ class UtteranceAddReverb(_PerCallDraw, AddReverb):
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         """Convolves ``[batch, time]`` waveforms with one drawn impulse response."""
-        if not hasattr(self, "data_loader"):
-            with torch.random.fork_rng(devices=[]):  # builds the loader, draws nothing
-                self._load_rir(waveforms.unsqueeze(-1) if waveforms.dim() == 2 else waveforms)
-        self._draw_afresh()
+        self._draw_afresh(lambda: self._load_rir(
+            waveforms.unsqueeze(-1) if waveforms.dim() == 2 else waveforms))
         return super().forward(waveforms)

@@ -97,7 +97,6 @@ def batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     if (
         type(bn) is not nn.BatchNorm2d
         or not batch_statistics
-        or x.shape[1] == 1
         or not x.is_contiguous(memory_format=torch.channels_last)
     ):
         return bn(x)
